@@ -1,0 +1,15 @@
+//! One thin function per subcommand, composing discover → observe → plan → act → report.
+
+pub mod status;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::report::Output;
+
+/// Runs the parsed command line and returns the exit code.
+pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
+    match &cli.command {
+        Command::Status(args) => status::run(&cli.global, args, out),
+    }
+}

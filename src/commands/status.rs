@@ -1,0 +1,59 @@
+//! `cargo janitor status`: an inventory of CARGO_HOME. Read-only, takes no lock.
+
+use anyhow::Result;
+
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::discover::{CargoConfig, CargoHome, RegistryNames};
+use crate::exit;
+use crate::observe::home::{self, SizeMode};
+use crate::observe::walk::Walker;
+use crate::observe::{db, now};
+use crate::plan;
+use crate::report::{self, Output};
+
+pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> {
+    let home = CargoHome::resolve(global.cargo_home.as_deref())
+        .map_err(|e| exit::BadInput(format!("{e:#}")))?;
+    let cwd = std::env::current_dir()?;
+    let config = match CargoConfig::load(&cwd, &home) {
+        Ok(c) => c,
+        Err(e) => {
+            out.warn(format!("{e:#}; registry URLs from it are not shown"));
+            CargoConfig::default()
+        }
+    };
+    let urls = config.registry_urls();
+    let names = RegistryNames::with_urls(urls.iter().map(String::as_str));
+
+    let db = db::read(&home.db_path());
+    if let Some(note) = db.note() {
+        out.warn(note);
+    }
+    let mut inv = home::scan(&home.path, db.snapshot());
+    let progress = out.progress("Scanning CARGO_HOME");
+    let tick = |n| progress.tick(n);
+    let mut walker = Walker::with_progress(&tick);
+    let mode = if args.exact {
+        SizeMode::Exact
+    } else {
+        SizeMode::Stored
+    };
+    home::measure(&mut inv, mode, &mut walker);
+    progress.finish();
+    if let Some((path, err)) = walker.errors.first() {
+        out.warn(format!(
+            "could not read {} entr{} (first: `{}`: {err}); sizes leave them out",
+            walker.errors.len(),
+            if walker.errors.len() == 1 { "y" } else { "ies" },
+            path.display()
+        ));
+    }
+
+    let status = plan::status::build(&inv, &db, &names, now(), args.exact);
+    if args.json {
+        report::json(&status)?;
+    } else {
+        print!("{}", report::status::render(&status, out));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,176 @@
+//! The cargo config values this tool needs, read from the same files Cargo reads, without
+//! running cargo (running cargo would take the package-cache lock we are trying to explain).
+//!
+//! Files, highest priority first: `.cargo/config.toml` (or `.cargo/config`) in the current
+//! directory and each of its ancestors, then `$CARGO_HOME/config.toml`. Environment variables
+//! `CARGO_<KEY>` override files, as in Cargo. Only string values are looked up.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use toml::{Table, Value};
+
+use super::CargoHome;
+
+#[derive(Clone, Debug, Default)]
+pub struct CargoConfig {
+    /// Merged view, highest priority wins.
+    merged: Table,
+    /// The files read, highest priority first.
+    pub files: Vec<PathBuf>,
+}
+
+impl CargoConfig {
+    /// Reads the config that applies in `cwd` with this Cargo home. A file that cannot be
+    /// parsed is an error naming the file: Cargo would refuse it too.
+    pub fn load(cwd: &Path, home: &CargoHome) -> Result<CargoConfig> {
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        for dir in cwd.ancestors() {
+            candidates.push(dir.join(".cargo"));
+        }
+        candidates.push(home.path.clone());
+        let mut seen = std::collections::HashSet::new();
+        let mut cfg = CargoConfig::default();
+        for dir in candidates {
+            let canon = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            if !seen.insert(canon) {
+                continue;
+            }
+            // Cargo prefers `config.toml` and falls back to the extension-less `config`.
+            let file = ["config.toml", "config"]
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|f| f.is_file());
+            let Some(file) = file else { continue };
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read cargo config `{}`", file.display()))?;
+            let table: Table = toml::from_str(&text)
+                .with_context(|| format!("cannot parse cargo config `{}`", file.display()))?;
+            merge_lower(&mut cfg.merged, table);
+            cfg.files.push(file);
+        }
+        Ok(cfg)
+    }
+
+    /// A config built from TOML text, for tests.
+    pub fn from_toml(text: &str) -> Result<CargoConfig> {
+        Ok(CargoConfig {
+            merged: toml::from_str(text)?,
+            files: Vec::new(),
+        })
+    }
+
+    /// A string value at `path` (e.g. `["cache", "auto-clean-frequency"]`): the environment
+    /// variable `CARGO_CACHE_AUTO_CLEAN_FREQUENCY` first, then the files.
+    pub fn get_str(&self, path: &[&str]) -> Option<String> {
+        let env = format!(
+            "CARGO_{}",
+            path.join("_").to_ascii_uppercase().replace(['-', '.'], "_")
+        );
+        if let Ok(v) = std::env::var(&env) {
+            return Some(v);
+        }
+        self.get_file_str(path)
+    }
+
+    fn get_file_str(&self, path: &[&str]) -> Option<String> {
+        let mut cur = &self.merged;
+        for (i, key) in path.iter().enumerate() {
+            let v = cur.get(*key)?;
+            if i + 1 == path.len() {
+                return v.as_str().map(str::to_owned);
+            }
+            cur = v.as_table()?;
+        }
+        None
+    }
+
+    /// Names of the sub-tables of `key` (e.g. the registries in `[registries.*]`).
+    pub fn table_names(&self, key: &str) -> Vec<String> {
+        self.merged
+            .get(key)
+            .and_then(Value::as_table)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every registry index URL the config names: `[registries.*].index`, `registry.index`,
+    /// and `[source.*].registry`, plus `CARGO_REGISTRIES_<NAME>_INDEX` variables.
+    pub fn registry_urls(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        for name in self.table_names("registries") {
+            if let Some(u) = self.get_str(&["registries", &name, "index"]) {
+                urls.push(u);
+            }
+        }
+        if let Some(u) = self.get_str(&["registry", "index"]) {
+            urls.push(u);
+        }
+        for name in self.table_names("source") {
+            if let Some(u) = self.get_file_str(&["source", &name, "registry"]) {
+                urls.push(u);
+            }
+        }
+        for (k, v) in std::env::vars() {
+            if k.starts_with("CARGO_REGISTRIES_") && k.ends_with("_INDEX") {
+                urls.push(v);
+            }
+        }
+        urls.sort();
+        urls.dedup();
+        urls
+    }
+}
+
+/// Merges `lower` into `acc`, where `acc` already holds higher-priority values.
+fn merge_lower(acc: &mut Table, lower: Table) {
+    for (k, v) in lower {
+        match (acc.get_mut(&k), v) {
+            (Some(Value::Table(hi)), Value::Table(lo)) => merge_lower(hi, lo),
+            (Some(_), _) => {}
+            (None, v) => {
+                acc.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn higher_priority_wins_and_tables_merge() {
+        let mut acc: Table = toml::from_str("[cache]\nauto-clean-frequency = \"never\"").unwrap();
+        let lower: Table = toml::from_str(
+            "[cache]\nauto-clean-frequency = \"1 day\"\n[cache.global-clean]\nmax-src-age = \"2 days\"",
+        )
+        .unwrap();
+        merge_lower(&mut acc, lower);
+        let cfg = CargoConfig {
+            merged: acc,
+            files: vec![],
+        };
+        assert_eq!(
+            cfg.get_file_str(&["cache", "auto-clean-frequency"]).as_deref(),
+            Some("never")
+        );
+        assert_eq!(
+            cfg.get_file_str(&["cache", "global-clean", "max-src-age"]).as_deref(),
+            Some("2 days")
+        );
+    }
+
+    #[test]
+    fn registry_urls_from_tables() {
+        let cfg = CargoConfig::from_toml(
+            "[registries.my]\nindex = \"sparse+https://my.example/index/\"\n\
+             [source.mirror]\nregistry = \"https://mirror.example/git-index\"\n\
+             [source.crates-io]\nreplace-with = \"mirror\"",
+        )
+        .unwrap();
+        let urls = cfg.registry_urls();
+        assert!(urls.contains(&"sparse+https://my.example/index/".to_string()));
+        assert!(urls.contains(&"https://mirror.example/git-index".to_string()));
+    }
+}

@@ -1,0 +1,20 @@
+//! cargo-janitor: keeps Cargo's shared state healthy.
+//!
+//! Every command is one pipeline, and the modules follow it:
+//!
+//! * [`discover`]: where things are (CARGO_HOME, cargo config, registry names);
+//! * [`observe`]: read-only facts (the `.global-cache` rows, sizes from one walker);
+//! * [`plan`]: pure functions from facts and policy to what to report or delete;
+//! * `act`: the one executor that takes Cargo's locks and deletes (lands with `gc`);
+//! * [`report`]: tables, JSON and progress.
+//!
+//! [`commands`] composes them, one small function per subcommand.
+
+pub mod cli;
+pub mod commands;
+pub mod discover;
+pub mod exit;
+pub mod observe;
+pub mod plan;
+pub mod report;
+pub mod units;

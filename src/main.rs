@@ -1,0 +1,44 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cargo_janitor::cli::{Cli, args_from_env};
+use cargo_janitor::commands;
+use cargo_janitor::exit;
+use cargo_janitor::report::Output;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(args_from_env()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::BAD_INPUT as u8
+            } else {
+                exit::OK as u8
+            });
+        }
+    };
+    let out = Output::new(cli.global.color, cli.global.quiet, cli.global.verbose);
+    let code = match commands::run(&cli, &out) {
+        Ok(code) => code,
+        Err(err) => {
+            // Cargo's shape: the outermost message, then each cause indented.
+            let mut chain = err.chain();
+            out.error(chain.next().map(ToString::to_string).unwrap_or_default());
+            let causes: Vec<String> = chain.map(ToString::to_string).collect();
+            if !causes.is_empty() {
+                eprintln!("\nCaused by:");
+                for c in causes {
+                    eprintln!("  {c}");
+                }
+            }
+            if err.downcast_ref::<exit::BadInput>().is_some() {
+                exit::BAD_INPUT
+            } else {
+                exit::FAILURE
+            }
+        }
+    };
+    ExitCode::from(code as u8)
+}

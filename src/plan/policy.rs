@@ -1,0 +1,81 @@
+//! What Cargo's GC keeps: the ages and sizes of `cargo clean gc`, and the defaults of
+//! Cargo's automatic clean.
+
+use crate::units::{MONTH_SECS, Span};
+
+/// Cargo's `DEFAULT_MAX_AGE_EXTRACTED`: extracted sources and git checkouts.
+pub const DEFAULT_MAX_AGE_EXTRACTED: Span = Span(MONTH_SECS);
+/// Cargo's `DEFAULT_MAX_AGE_DOWNLOADED`: `.crate` files, indexes and git databases.
+pub const DEFAULT_MAX_AGE_DOWNLOADED: Span = Span(3 * MONTH_SECS);
+
+/// The limits of one clean. `None` means "no limit of that kind".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub max_index_age: Option<Span>,
+    pub max_src_age: Option<Span>,
+    pub max_crate_age: Option<Span>,
+    pub max_git_db_age: Option<Span>,
+    pub max_git_co_age: Option<Span>,
+    pub max_crate_size: Option<u64>,
+    pub max_src_size: Option<u64>,
+    pub max_git_size: Option<u64>,
+    pub max_download_size: Option<u64>,
+}
+
+impl Policy {
+    /// What Cargo's automatic clean uses when nothing is configured.
+    pub fn auto_defaults() -> Policy {
+        Policy {
+            max_index_age: Some(DEFAULT_MAX_AGE_DOWNLOADED),
+            max_src_age: Some(DEFAULT_MAX_AGE_EXTRACTED),
+            max_crate_age: Some(DEFAULT_MAX_AGE_DOWNLOADED),
+            max_git_db_age: Some(DEFAULT_MAX_AGE_DOWNLOADED),
+            max_git_co_age: Some(DEFAULT_MAX_AGE_EXTRACTED),
+            ..Policy::default()
+        }
+    }
+
+    /// Whether any size limit is set (Cargo then measures missing sizes during its sync).
+    pub fn has_size_limit(&self) -> bool {
+        self.max_crate_size.is_some()
+            || self.max_src_size.is_some()
+            || self.max_git_size.is_some()
+            || self.max_download_size.is_some()
+    }
+
+    /// Whether anything at all is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Policy::default()
+    }
+
+    /// Cargo's `--max-download-age`: every age becomes the smaller of it and what was given.
+    pub fn set_max_download_age(&mut self, age: Span) {
+        for slot in [
+            &mut self.max_src_age,
+            &mut self.max_crate_age,
+            &mut self.max_index_age,
+            &mut self.max_git_co_age,
+            &mut self.max_git_db_age,
+        ] {
+            *slot = Some(slot.map_or(age, |s| s.min(age)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_age_takes_the_minimum() {
+        let mut p = Policy {
+            max_src_age: Some(Span(10)),
+            ..Policy::default()
+        };
+        p.set_max_download_age(Span(100));
+        assert_eq!(p.max_src_age, Some(Span(10)));
+        assert_eq!(p.max_crate_age, Some(Span(100)));
+        assert_eq!(p.max_git_db_age, Some(Span(100)));
+        assert!(!p.has_size_limit());
+    }
+}

@@ -1,0 +1,116 @@
+//! *Report*: what the user sees. Human tables on stdout, JSON on stdout with `--json`,
+//! warnings and progress on stderr, colour only where Cargo would use it.
+
+pub mod progress;
+pub mod status;
+pub mod table;
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::ColorChoice;
+
+/// How to talk to the user: colour, verbosity, and where progress may go.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub color_stdout: bool,
+    pub color_stderr: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    /// Whether stderr is a terminal (progress is shown only then).
+    pub stderr_tty: bool,
+}
+
+impl Output {
+    /// `--color`, else `CARGO_TERM_COLOR`, else auto (a terminal and no `NO_COLOR`).
+    pub fn new(color: Option<ColorChoice>, quiet: bool, verbose: u8) -> Output {
+        let choice = color.or_else(|| {
+            std::env::var("CARGO_TERM_COLOR")
+                .ok()
+                .and_then(|v| match v.as_str() {
+                    "always" => Some(ColorChoice::Always),
+                    "never" => Some(ColorChoice::Never),
+                    "auto" => Some(ColorChoice::Auto),
+                    _ => None,
+                })
+        });
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let auto = |tty: bool| tty && !no_color;
+        let stdout_tty = std::io::stdout().is_terminal();
+        let stderr_tty = std::io::stderr().is_terminal();
+        let (o, e) = match choice.unwrap_or(ColorChoice::Auto) {
+            ColorChoice::Always => (true, true),
+            ColorChoice::Never => (false, false),
+            ColorChoice::Auto => (auto(stdout_tty), auto(stderr_tty)),
+        };
+        Output {
+            color_stdout: o,
+            color_stderr: e,
+            quiet,
+            verbose,
+            stderr_tty,
+        }
+    }
+
+    /// A plain, colourless output (tests).
+    pub fn plain() -> Output {
+        Output {
+            color_stdout: false,
+            color_stderr: false,
+            quiet: false,
+            verbose: 0,
+            stderr_tty: false,
+        }
+    }
+
+    fn paint(&self, on: bool, code: &str, text: &str) -> String {
+        if on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// `warning: …` on stderr, as Cargo prints it (shown even with `-q`, like Cargo).
+    pub fn warn(&self, msg: impl std::fmt::Display) {
+        let label = self.paint(self.color_stderr, "1;33", "warning");
+        let _ = writeln!(std::io::stderr(), "{label}: {msg}");
+    }
+
+    /// `error: …` on stderr.
+    pub fn error(&self, msg: impl std::fmt::Display) {
+        let label = self.paint(self.color_stderr, "1;31", "error");
+        let _ = writeln!(std::io::stderr(), "{label}: {msg}");
+    }
+
+    /// A Cargo-style status line on stderr: a right-aligned green verb and a message.
+    pub fn status(&self, verb: &str, msg: impl std::fmt::Display) {
+        if self.quiet {
+            return;
+        }
+        let verb = self.paint(self.color_stderr, "1;32", &format!("{verb:>12}"));
+        let _ = writeln!(std::io::stderr(), "{verb} {msg}");
+    }
+
+    /// Bold text for stdout headings.
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(self.color_stdout, "1", text)
+    }
+
+    /// Dim text for stdout remarks.
+    pub fn dim(&self, text: &str) -> String {
+        self.paint(self.color_stdout, "2", text)
+    }
+
+    /// A progress indicator on stderr that appears only on a terminal, only after 0.2 s.
+    pub fn progress(&self, label: &str) -> progress::Progress {
+        progress::Progress::new(label, self.stderr_tty && !self.quiet)
+    }
+}
+
+/// Prints a value as pretty JSON on stdout, with a final newline.
+pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

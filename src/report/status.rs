@@ -1,0 +1,114 @@
+//! The human rendering of `status`.
+
+use std::fmt::Write;
+
+use super::Output;
+use super::table::Table;
+use crate::plan::status::Status;
+use crate::units::{HumanBytes, ago};
+
+fn label(kind: &str) -> &'static str {
+    match kind {
+        "registry-index" => "registry indexes",
+        "registry-crate" => ".crate archives",
+        "registry-src" => "extracted sources",
+        "git-db" => "git databases",
+        "git-checkout" => "git checkouts",
+        "bin" => "installed binaries",
+        _ => "everything else",
+    }
+}
+
+fn size(b: Option<u64>) -> String {
+    b.map(|b| HumanBytes(b).to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn render(s: &Status, out: &Output) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "{} {}", out.bold("Cargo home"), s.cargo_home.display());
+    let mut t = Table::new(&["", "count", "size", "on disk", "last used"]).left_align(4);
+    for c in &s.components {
+        let used = match (c.oldest_use, c.newest_use) {
+            (Some(o), Some(n)) if o == n => ago(s.now, o),
+            (Some(o), Some(n)) => format!("{} .. {}", ago(s.now, o), ago(s.now, n)),
+            _ => String::new(),
+        };
+        let used = if c.untracked > 0 && c.count > c.untracked {
+            format!("{used} ({} untracked)", c.untracked)
+        } else if c.untracked > 0 {
+            "untracked".to_string()
+        } else {
+            used
+        };
+        t.row(vec![
+            label(c.kind).into(),
+            c.count.to_string(),
+            HumanBytes(c.bytes).to_string(),
+            size(c.disk_bytes),
+            used,
+        ]);
+    }
+    t.row(vec![
+        "total".into(),
+        String::new(),
+        HumanBytes(s.total_bytes).to_string(),
+        size(s.total_disk_bytes),
+        String::new(),
+    ]);
+    text.push_str(&t.render());
+    if s.components.iter().any(|c| c.disk_bytes.is_none()) {
+        let _ = writeln!(
+            text,
+            "{}",
+            out.dim("(sizes Cargo stored in .global-cache have no on-disk figure: `status --exact` walks everything)")
+        );
+    }
+
+    if !s.registries.is_empty() {
+        let _ = writeln!(text, "\n{}", out.bold("Registries"));
+        let mut t = Table::new(&["", "url", "index", ".crate", "sources"]).left_align(1);
+        for r in &s.registries {
+            let url = match (&r.url, r.scheme) {
+                (Some(u), Some(crate::discover::registry::Scheme::Legacy)) => {
+                    format!("{u} (name from cargo before 1.85)")
+                }
+                (Some(u), _) => u.clone(),
+                (None, _) => "(unknown url)".into(),
+            };
+            t.row(vec![
+                r.name.clone(),
+                url,
+                HumanBytes(r.index_bytes).to_string(),
+                format!("{} in {}", HumanBytes(r.crate_bytes), r.crate_count),
+                format!("{} in {}", HumanBytes(r.src_bytes), r.src_count),
+            ]);
+        }
+        text.push_str(&t.render());
+    }
+
+    let _ = writeln!(
+        text,
+        "\nCargo's automatic clean would remove {} today \
+         (sources and checkouts unused for 1 month; archives, indexes and git databases unused for 3 months).",
+        HumanBytes(s.auto_clean_reclaimable_bytes)
+    );
+    if !s.stale_registries.is_empty() {
+        let total: u64 = s.stale_registries.iter().map(|r| r.bytes).sum();
+        let _ = writeln!(
+            text,
+            "Dead weight: {} in {} registry director{} named by cargo before 1.85, which no current cargo uses:",
+            HumanBytes(total),
+            s.stale_registries.len(),
+            if s.stale_registries.len() == 1 { "y" } else { "ies" }
+        );
+        for r in &s.stale_registries {
+            let _ = writeln!(text, "  {}  {}  ({})", r.name, HumanBytes(r.bytes), r.url);
+        }
+        let _ = writeln!(
+            text,
+            "  Cargo's automatic clean removes them 3 months after it first sees them unused."
+        );
+    }
+    text
+}

@@ -1,0 +1,245 @@
+//! Durations and sizes in Cargo's own grammar.
+//!
+//! `cargo clean gc` and the `[cache]` config table accept durations such as `"3 months"` and
+//! sizes such as `"10 GiB"`. We accept exactly the same strings, with the same rules
+//! (`src/cargo/core/gc.rs`: `maybe_parse_time_span`, `parse_human_size`), so that a value that
+//! works in Cargo works here and a value Cargo rejects is rejected here too. The one deliberate
+//! difference: Cargo overflows on absurd ages; we saturate, which later means "nothing is that old".
+
+use std::fmt;
+
+/// Seconds in Cargo's "month": 30.436875 days.
+pub const MONTH_SECS: u64 = 2_629_746;
+
+/// The accepted forms, for error messages.
+pub const DURATION_GRAMMAR: &str =
+    "a whole number and a unit: N seconds|minutes|hours|days|weeks|months (e.g. \"30 days\", \"3months\")";
+pub const SIZE_GRAMMAR: &str =
+    "a number with at most one decimal and an optional unit: b, kb, mb, gb, kib, mib, gib (e.g. \"10 GiB\", \"1.5gb\", \"4096\")";
+
+/// A span of time in whole seconds, as Cargo's GC understands it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub u64);
+
+impl Span {
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+}
+
+/// Parses `"N unit"` exactly as Cargo does: digits, at most one space, then one of
+/// second(s), minute(s), hour(s), day(s), week(s), month(s). No sign, no decimals.
+pub fn parse_span(input: &str) -> Result<Span, String> {
+    let bad = || format!("invalid duration `{input}`: expected {DURATION_GRAMMAR}");
+    let split = input
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(bad)?;
+    let (digits, rest) = input.split_at(split);
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let unit = rest.strip_prefix(' ').unwrap_or(rest);
+    let factor = match unit {
+        "second" | "seconds" => 1,
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 60 * 60,
+        "day" | "days" => 24 * 60 * 60,
+        "week" | "weeks" => 7 * 24 * 60 * 60,
+        "month" | "months" => MONTH_SECS,
+        _ => return Err(bad()),
+    };
+    // A count too large for u64 is still "a very long time": saturate rather than fail.
+    let count: u64 = digits.parse().unwrap_or(u64::MAX);
+    Ok(Span(count.saturating_mul(factor)))
+}
+
+/// Cargo's `cache.auto-clean-frequency`: "never", "always", or a span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frequency {
+    Never,
+    Always,
+    Every(Span),
+}
+
+pub fn parse_frequency(input: &str) -> Result<Frequency, String> {
+    match input {
+        "never" => Ok(Frequency::Never),
+        "always" => Ok(Frequency::Always),
+        other => parse_span(other).map(Frequency::Every).map_err(|_| {
+            format!(
+                "invalid frequency `{input}`: expected \"always\", \"never\", or {DURATION_GRAMMAR}"
+            )
+        }),
+    }
+}
+
+/// Parses a size exactly as Cargo does: `(?i)^([0-9]+(\.[0-9])?) ?(b|kb|mb|gb|kib|mib|gib)?$`.
+/// Without a unit the number must be a whole number of bytes.
+pub fn parse_size(input: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size `{input}`: expected {SIZE_GRAMMAR}");
+    let int_end = input
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(input.len());
+    if int_end == 0 {
+        return Err(bad());
+    }
+    let mut num_end = int_end;
+    let rest = &input[int_end..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        // Exactly one decimal digit.
+        if !frac.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        num_end = int_end + 2;
+    }
+    let number = &input[..num_end];
+    let unit = &input[num_end..];
+    let unit = unit.strip_prefix(' ').unwrap_or(unit);
+    let factor: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" => {
+            return number.parse::<u64>().map_err(|_| bad());
+        }
+        "b" => 1.0,
+        "kb" => 1_000.0,
+        "mb" => 1_000_000.0,
+        "gb" => 1_000_000_000.0,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    Ok((value * factor) as u64)
+}
+
+/// Bytes shown the way Cargo shows them (`human_readable_bytes`): binary units, one decimal.
+pub struct HumanBytes(pub u64);
+
+impl fmt::Display for HumanBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        let mut value = self.0 as f64;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        if unit == 0 {
+            write!(f, "{} B", self.0)
+        } else {
+            write!(f, "{value:.1} {}", UNITS[unit])
+        }
+    }
+}
+
+/// How long ago a unix time was, in the largest sensible unit ("3 days ago").
+pub fn ago(now: u64, then: u64) -> String {
+    if then > now {
+        return "in the future".to_string();
+    }
+    let d = now - then;
+    let (n, unit) = if d < 60 {
+        return "just now".to_string();
+    } else if d < 3600 {
+        (d / 60, "minute")
+    } else if d < 86_400 {
+        (d / 3600, "hour")
+    } else if d < 14 * 86_400 {
+        (d / 86_400, "day")
+    } else if d < 2 * MONTH_SECS {
+        (d / (7 * 86_400), "week")
+    } else {
+        (d / MONTH_SECS, "month")
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// A span back in Cargo's words ("1 month", "3 months", "90 seconds").
+pub fn span_words(span: Span) -> String {
+    let s = span.0;
+    let (n, unit) = if s != 0 && s % MONTH_SECS == 0 {
+        (s / MONTH_SECS, "month")
+    } else if s != 0 && s % (7 * 86_400) == 0 {
+        (s / (7 * 86_400), "week")
+    } else if s != 0 && s % 86_400 == 0 {
+        (s / 86_400, "day")
+    } else if s != 0 && s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else if s != 0 && s % 60 == 0 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_follow_cargo() {
+        assert_eq!(parse_span("1 second"), Ok(Span(1)));
+        assert_eq!(parse_span("3months"), Ok(Span(3 * MONTH_SECS)));
+        assert_eq!(parse_span("2 weeks"), Ok(Span(14 * 86_400)));
+        assert_eq!(parse_span("0days"), Ok(Span(0)));
+        assert_eq!(parse_span("1 month"), Ok(Span(2_629_746)));
+        for bad in [
+            "", "days", "1", "1  day", "1 year", "-1 day", "1.5 days", "1 day ", " 1 day", "1 Days",
+        ] {
+            let err = parse_span(bad).unwrap_err();
+            assert!(err.contains("seconds|minutes"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn huge_spans_saturate() {
+        assert_eq!(
+            parse_span("99999999999999999999999 months"),
+            Ok(Span(u64::MAX))
+        );
+        assert_eq!(parse_span("10000000000000 months"), Ok(Span(u64::MAX)));
+    }
+
+    #[test]
+    fn sizes_follow_cargo() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("10 GiB"), Ok(10 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("1.5gb"), Ok(1_500_000_000));
+        assert_eq!(parse_size("2kB"), Ok(2000));
+        assert_eq!(parse_size("3 b"), Ok(3));
+        assert_eq!(parse_size("0.5 kib"), Ok(512));
+        for bad in ["", "1.5", "1.55 GB", "GB", "1 TB", "1  GB", "-1", "1e3", "1. GB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn frequency() {
+        assert_eq!(parse_frequency("never"), Ok(Frequency::Never));
+        assert_eq!(parse_frequency("always"), Ok(Frequency::Always));
+        assert_eq!(
+            parse_frequency("1 day"),
+            Ok(Frequency::Every(Span(86_400)))
+        );
+        assert!(parse_frequency("sometimes").is_err());
+    }
+
+    #[test]
+    fn human_bytes() {
+        assert_eq!(HumanBytes(0).to_string(), "0 B");
+        assert_eq!(HumanBytes(1023).to_string(), "1023 B");
+        assert_eq!(HumanBytes(1536).to_string(), "1.5 KiB");
+        assert_eq!(HumanBytes(10 * 1024 * 1024 * 1024).to_string(), "10.0 GiB");
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(span_words(Span(MONTH_SECS)), "1 month");
+        assert_eq!(span_words(Span(3 * MONTH_SECS)), "3 months");
+        assert_eq!(span_words(Span(86_400)), "1 day");
+        assert_eq!(span_words(Span(0)), "0 seconds");
+        assert_eq!(ago(1000, 1000), "just now");
+        assert_eq!(ago(86_400 * 3, 0), "3 days ago");
+    }
+}
