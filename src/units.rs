@@ -12,10 +12,8 @@ use std::fmt;
 pub const MONTH_SECS: u64 = 2_629_746;
 
 /// The accepted forms, for error messages.
-pub const DURATION_GRAMMAR: &str =
-    "a whole number and a unit: N seconds|minutes|hours|days|weeks|months (e.g. \"30 days\", \"3months\")";
-pub const SIZE_GRAMMAR: &str =
-    "a number with at most one decimal and an optional unit: b, kb, mb, gb, kib, mib, gib (e.g. \"10 GiB\", \"1.5gb\", \"4096\")";
+pub const DURATION_GRAMMAR: &str = "a whole number and a unit: N seconds|minutes|hours|days|weeks|months (e.g. \"30 days\", \"3months\")";
+pub const SIZE_GRAMMAR: &str = "a number with at most one decimal and an optional unit: b, kb, mb, gb, kib, mib, gib (e.g. \"10 GiB\", \"1.5gb\", \"4096\")";
 
 /// A span of time in whole seconds, as Cargo's GC understands it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,9 +29,7 @@ impl Span {
 /// second(s), minute(s), hour(s), day(s), week(s), month(s). No sign, no decimals.
 pub fn parse_span(input: &str) -> Result<Span, String> {
     let bad = || format!("invalid duration `{input}`: expected {DURATION_GRAMMAR}");
-    let split = input
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(bad)?;
+    let split = input.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (digits, rest) = input.split_at(split);
     if digits.is_empty() {
         return Err(bad());
@@ -157,19 +153,16 @@ pub fn ago(now: u64, then: u64) -> String {
 /// A span back in Cargo's words ("1 month", "3 months", "90 seconds").
 pub fn span_words(span: Span) -> String {
     let s = span.0;
-    let (n, unit) = if s != 0 && s % MONTH_SECS == 0 {
-        (s / MONTH_SECS, "month")
-    } else if s != 0 && s % (7 * 86_400) == 0 {
-        (s / (7 * 86_400), "week")
-    } else if s != 0 && s % 86_400 == 0 {
-        (s / 86_400, "day")
-    } else if s != 0 && s % 3600 == 0 {
-        (s / 3600, "hour")
-    } else if s != 0 && s % 60 == 0 {
-        (s / 60, "minute")
-    } else {
-        (s, "second")
-    };
+    let (n, unit) = [
+        (MONTH_SECS, "month"),
+        (7 * 86_400, "week"),
+        (86_400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+    ]
+    .into_iter()
+    .find(|&(f, _)| s != 0 && s.is_multiple_of(f))
+    .map_or((s, "second"), |(f, u)| (s / f, u));
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
@@ -209,7 +202,9 @@ mod tests {
         assert_eq!(parse_size("2kB"), Ok(2000));
         assert_eq!(parse_size("3 b"), Ok(3));
         assert_eq!(parse_size("0.5 kib"), Ok(512));
-        for bad in ["", "1.5", "1.55 GB", "GB", "1 TB", "1  GB", "-1", "1e3", "1. GB"] {
+        for bad in [
+            "", "1.5", "1.55 GB", "GB", "1 TB", "1  GB", "-1", "1e3", "1. GB",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
@@ -218,10 +213,7 @@ mod tests {
     fn frequency() {
         assert_eq!(parse_frequency("never"), Ok(Frequency::Never));
         assert_eq!(parse_frequency("always"), Ok(Frequency::Always));
-        assert_eq!(
-            parse_frequency("1 day"),
-            Ok(Frequency::Every(Span(86_400)))
-        );
+        assert_eq!(parse_frequency("1 day"), Ok(Frequency::Every(Span(86_400))));
         assert!(parse_frequency("sometimes").is_err());
     }
 

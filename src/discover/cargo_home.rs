@@ -59,7 +59,9 @@ impl CargoHome {
             let home = std::env::var_os("HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
-                .context("cannot find CARGO_HOME: neither --cargo-home, CARGO_HOME nor HOME is set")?;
+                .context(
+                    "cannot find CARGO_HOME: neither --cargo-home, CARGO_HOME nor HOME is set",
+                )?;
             (home.join(".cargo"), Origin::Default)
         };
         Ok(CargoHome {
@@ -87,7 +89,9 @@ impl CargoHome {
                     p.display()
                 )
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read Cargo home `{}`", p.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read Cargo home `{}`", p.display()));
+            }
         };
         if !meta.is_dir() {
             bail!(

@@ -152,11 +152,13 @@ mod tests {
             files: vec![],
         };
         assert_eq!(
-            cfg.get_file_str(&["cache", "auto-clean-frequency"]).as_deref(),
+            cfg.get_file_str(&["cache", "auto-clean-frequency"])
+                .as_deref(),
             Some("never")
         );
         assert_eq!(
-            cfg.get_file_str(&["cache", "global-clean", "max-src-age"]).as_deref(),
+            cfg.get_file_str(&["cache", "global-clean", "max-src-age"])
+                .as_deref(),
             Some("2 days")
         );
     }

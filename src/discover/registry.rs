@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(cur.scheme, Scheme::Current);
         assert_eq!(cur.url, CRATES_IO_SPARSE);
         assert_eq!(
-            names.lookup("index.crates.io-6f17d22bba15001f").unwrap().scheme,
+            names
+                .lookup("index.crates.io-6f17d22bba15001f")
+                .unwrap()
+                .scheme,
             Scheme::Legacy
         );
         assert!(names.lookup("example.com-0000000000000000").is_none());

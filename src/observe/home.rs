@@ -176,10 +176,10 @@ pub fn scan(root: &Path, db: Option<&Snapshot>) -> Inventory {
         let row = rows.index.get(name.as_str()).copied();
         let index_path = reg.join("index").join(&name);
         let index = is_dir(&index_path).then(|| {
-                let mut e = Entry::new(name.clone(), index_path);
-                e.last_use = row.map(|r| r.1);
-                e
-            });
+            let mut e = Entry::new(name.clone(), index_path);
+            e.last_use = row.map(|r| r.1);
+            e
+        });
         let cache_dir = reg.join("cache").join(&name);
         let crates = list(&cache_dir, |ft| ft.is_file())
             .into_iter()
@@ -213,10 +213,10 @@ pub fn scan(root: &Path, db: Option<&Snapshot>) -> Inventory {
         let row = rows.git.get(name.as_str()).copied();
         let db_path = git_root.join("db").join(&name);
         let db_entry = is_dir(&db_path).then(|| {
-                let mut e = Entry::new(name.clone(), db_path);
-                e.last_use = row.map(|r| r.1);
-                e
-            });
+            let mut e = Entry::new(name.clone(), db_path);
+            e.last_use = row.map(|r| r.1);
+            e
+        });
         let co_dir = git_root.join("checkouts").join(&name);
         let checkouts = subdirs(&co_dir)
             .into_iter()

@@ -185,6 +185,9 @@ mod tests {
         let skip = t.path().join("skip");
         let u = Walker::new().usage_skipping(t.path(), &|p| p == skip);
         assert_eq!(u.bytes, 5);
-        assert_eq!(Walker::new().usage(&t.path().join("nope")), Usage::default());
+        assert_eq!(
+            Walker::new().usage(&t.path().join("nope")),
+            Usage::default()
+        );
     }
 }

@@ -125,10 +125,7 @@ impl Model {
                         r.crates.iter().map(|e| tracked(e, now, false)).collect();
                     let srcs: Vec<Tracked> =
                         r.srcs.iter().map(|e| tracked(e, now, false)).collect();
-                    let why = format!(
-                        "its registry index `registry/index/{}` is gone",
-                        r.name
-                    );
+                    let why = format!("its registry index `registry/index/{}` is gone", r.name);
                     if r.has_cache_dir {
                         m.orphans.push(PlanItem {
                             path: cache_dir,
@@ -247,7 +244,7 @@ fn registry_size_limit(m: &mut Model, which: Child, max: u64, flag: &str, plan: 
     let total: u64 = m
         .registries
         .iter()
-        .flat_map(|r| list(r))
+        .flat_map(&list)
         .filter_map(|t| t.cargo_size)
         .sum();
     if total <= max {
@@ -257,7 +254,13 @@ fn registry_size_limit(m: &mut Model, which: Child, max: u64, flag: &str, plan: 
     let mut rows: Vec<(u64, String, usize, PathBuf, Option<u64>)> = Vec::new();
     for (ri, r) in m.registries.iter().enumerate() {
         for t in list(r) {
-            rows.push((t.timestamp, t.name.clone(), ri, t.path.clone(), t.cargo_size));
+            rows.push((
+                t.timestamp,
+                t.name.clone(),
+                ri,
+                t.path.clone(),
+                t.cargo_size,
+            ));
         }
     }
     rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -395,7 +398,13 @@ fn download_size_limit(m: &mut Model, max: u64, plan: &mut Plan) {
             }
         }
         for t in &r.crates {
-            rows.push((t.timestamp, t.name.clone(), ri, Child::Crate, t.cargo_size.unwrap_or(0)));
+            rows.push((
+                t.timestamp,
+                t.name.clone(),
+                ri,
+                Child::Crate,
+                t.cargo_size.unwrap_or(0),
+            ));
         }
     }
     rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -514,8 +523,7 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
 
     if let Some(age) = policy.max_git_db_age {
         let cut = cutoff(now, age);
-        let (old, keep): (Vec<_>, Vec<_>) =
-            m.git.drain(..).partition(|g| g.db.timestamp < cut);
+        let (old, keep): (Vec<_>, Vec<_>) = m.git.drain(..).partition(|g| g.db.timestamp < cut);
         m.git = keep;
         for g in old {
             let reason = age_reason("--max-git-db-age", age, now, g.db.timestamp);
@@ -678,7 +686,10 @@ mod tests {
             max_src_age: Some(Span(MONTH_SECS)),
             ..Policy::default()
         };
-        assert!(plan(&m, &one_month, NOW).items.is_empty(), "exactly at the limit is kept");
+        assert!(
+            plan(&m, &one_month, NOW).items.is_empty(),
+            "exactly at the limit is kept"
+        );
         let forever = Policy {
             max_src_age: Some(Span(u64::MAX)),
             max_index_age: Some(Span(NOW + 1)),
@@ -693,7 +704,10 @@ mod tests {
             registries: vec![registry(0, vec![], vec![t("b-1", "/s/b-1", 0, Some(1))])],
             ..Model::default()
         };
-        assert!(plan(&fresh, &zero, NOW).items.is_empty(), "a row used `now` is kept at age 0");
+        assert!(
+            plan(&fresh, &zero, NOW).items.is_empty(),
+            "a row used `now` is kept at age 0"
+        );
         assert_eq!(plan(&m, &zero, NOW).items.len(), 1);
     }
 
@@ -741,7 +755,11 @@ mod tests {
             },
             NOW,
         );
-        assert_eq!(paths(&p), ["/s/itoa"], "`itoa-1.0.18` sorts before `itoa-1.0.18.crate`");
+        assert_eq!(
+            paths(&p),
+            ["/s/itoa"],
+            "`itoa-1.0.18` sorts before `itoa-1.0.18.crate`"
+        );
     }
 
     #[test]

@@ -147,17 +147,14 @@ fn bytes<'a>(entries: impl Iterator<Item = &'a Entry>) -> (u64, Option<u64>) {
 }
 
 /// Builds the summary from measured facts.
-pub fn build(
-    inv: &Inventory,
-    db: &DbRead,
-    names: &RegistryNames,
-    now: u64,
-    exact: bool,
-) -> Status {
+pub fn build(inv: &Inventory, db: &DbRead, names: &RegistryNames, now: u64, exact: bool) -> Status {
     let regs = &inv.registries;
     let gits = &inv.git;
     let mut components = vec![
-        component("registry-index", regs.iter().filter_map(|r| r.index.as_ref())),
+        component(
+            "registry-index",
+            regs.iter().filter_map(|r| r.index.as_ref()),
+        ),
         component("registry-crate", regs.iter().flat_map(|r| r.crates.iter())),
         component("registry-src", regs.iter().flat_map(|r| r.srcs.iter())),
         component("git-db", gits.iter().filter_map(|g| g.db.as_ref())),
@@ -206,10 +203,7 @@ pub fn build(
     }
 
     let total_bytes = components.iter().map(|c| c.bytes).sum();
-    let total_disk_bytes = components
-        .iter()
-        .map(|c| c.disk_bytes)
-        .sum::<Option<u64>>();
+    let total_disk_bytes = components.iter().map(|c| c.disk_bytes).sum::<Option<u64>>();
 
     let model = Model::synced(inv, now, false);
     let auto_clean_reclaimable_bytes = clean::plan(&model, &Policy::auto_defaults(), now).bytes();

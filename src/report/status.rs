@@ -26,7 +26,12 @@ fn size(b: Option<u64>) -> String {
 
 pub fn render(s: &Status, out: &Output) -> String {
     let mut text = String::new();
-    let _ = writeln!(text, "{} {}", out.bold("Cargo home"), s.cargo_home.display());
+    let _ = writeln!(
+        text,
+        "{} {}",
+        out.bold("Cargo home"),
+        s.cargo_home.display()
+    );
     let mut t = Table::new(&["", "count", "size", "on disk", "last used"]).left_align(4);
     for c in &s.components {
         let used = match (c.oldest_use, c.newest_use) {
@@ -100,7 +105,11 @@ pub fn render(s: &Status, out: &Output) -> String {
             "Dead weight: {} in {} registry director{} named by cargo before 1.85, which no current cargo uses:",
             HumanBytes(total),
             s.stale_registries.len(),
-            if s.stale_registries.len() == 1 { "y" } else { "ies" }
+            if s.stale_registries.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
         );
         for r in &s.stale_registries {
             let _ = writeln!(text, "  {}  {}  ({})", r.name, HumanBytes(r.bytes), r.url);

@@ -1,0 +1,5 @@
+//! Integration tests: the real cargo, a local registry, our binary.
+
+mod support;
+
+mod status;

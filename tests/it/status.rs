@@ -1,0 +1,430 @@
+//! `cargo janitor status` against homes filled by the real cargo.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const NOW: u64 = T40 + 3600;
+
+fn component<'a>(s: &'a Value, kind: &str) -> &'a Value {
+    s["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("no component {kind} in {s:#}"))
+}
+
+fn status(c: &Copy, extra: &[&str]) -> Value {
+    let mut args = vec!["status", "--json"];
+    args.extend_from_slice(extra);
+    json(
+        c.janitor(&args)
+            .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string()),
+    )
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Sum of `size` of a child table, and min/max timestamp, straight from SQLite.
+fn db_sum(home: &Path, table: &str) -> (u64, i64, i64, usize) {
+    let rows = db_rows(home, &format!("SELECT name, size, timestamp FROM {table}"));
+    let sum = rows.iter().map(|r| r.1.unwrap_or(0) as u64).sum();
+    let min = rows.iter().map(|r| r.2).min().unwrap();
+    let max = rows.iter().map(|r| r.2).max().unwrap();
+    (sum, min, max, rows.len())
+}
+
+#[test]
+fn counts_bytes_and_last_use_match_disk_and_database() {
+    let c = Copy::of(populated());
+    let home = &c.home;
+    let reg = only_registry(home);
+    let s = status(&c, &[]);
+
+    assert_eq!(s["cargo_home"], home.display().to_string());
+    assert_eq!(s["database"]["state"], "ok");
+    assert_eq!(s["database"]["user_version"], 7);
+
+    // Index: walked.
+    let idx = component(&s, "registry-index");
+    assert_eq!(u(&idx["count"]), 1);
+    assert_eq!(
+        u(&idx["bytes"]),
+        file_bytes(&home.join("registry/index").join(&reg))
+    );
+    assert_eq!(u(&idx["oldest_use"]), T40);
+
+    // .crate files: the files' lengths, which are also what the database stored.
+    let crates_dir = home.join("registry/cache").join(&reg);
+    let crate_files: Vec<_> = std::fs::read_dir(&crates_dir).unwrap().collect();
+    let cr = component(&s, "registry-crate");
+    assert_eq!(u(&cr["count"]), 5);
+    assert_eq!(u(&cr["count"]), crate_files.len() as u64);
+    let (db_crate_bytes, oldest, newest, rows) = db_sum(home, "registry_crate");
+    assert_eq!(rows, 5);
+    assert_eq!(u(&cr["bytes"]), file_bytes(&crates_dir));
+    assert_eq!(u(&cr["bytes"]), db_crate_bytes);
+    assert_eq!((u(&cr["oldest_use"]), u(&cr["newest_use"])), (T0, T40));
+    assert_eq!((oldest as u64, newest as u64), (T0, T40));
+
+    // Extracted sources: the sizes cargo stored (tar bytes, without the 7-byte .cargo-ok).
+    let src_dir = home.join("registry/src").join(&reg);
+    let names = dirs_in(&src_dir);
+    assert_eq!(
+        names,
+        [
+            "alpha-1.0.0",
+            "alpha-2.0.0",
+            "beta-0.1.0",
+            "delta-1.0.0",
+            "gamma-0.1.0"
+        ]
+    );
+    let src = component(&s, "registry-src");
+    let (db_src_bytes, _, _, _) = db_sum(home, "registry_src");
+    assert_eq!(u(&src["count"]), 5);
+    assert_eq!(src["size_source"], "database");
+    assert_eq!(u(&src["bytes"]), db_src_bytes);
+    assert_eq!(
+        u(&src["bytes"]),
+        names
+            .iter()
+            .map(|n| file_bytes(&src_dir.join(n)) - 7)
+            .sum::<u64>()
+    );
+    assert!(
+        src["disk_bytes"].is_null(),
+        "no on-disk figure from the database"
+    );
+
+    // Git: walked.
+    let dbs = dirs_in(&home.join("git/db"));
+    assert_eq!(dbs.len(), 1);
+    assert!(dbs[0].starts_with("git-gitdep-"), "{dbs:?}");
+    let cos = dirs_in(&home.join("git/checkouts").join(&dbs[0]));
+    assert_eq!(cos.len(), 1);
+    // The checkout's `.git/objects` are hard links into the db: counted once, with the db.
+    let db_path = home.join("git/db").join(&dbs[0]);
+    let co_path = home.join("git/checkouts").join(&dbs[0]).join(&cos[0]);
+    let git_bytes = file_bytes_in_order(&[&db_path, &co_path]);
+    assert!(
+        git_bytes[1] < file_bytes(&co_path),
+        "the fixture has hard links"
+    );
+    let gdb = component(&s, "git-db");
+    assert_eq!(u(&gdb["count"]), 1);
+    assert_eq!(u(&gdb["bytes"]), git_bytes[0]);
+    let gco = component(&s, "git-checkout");
+    assert_eq!(u(&gco["count"]), 1);
+    assert_eq!(u(&gco["bytes"]), git_bytes[1]);
+    assert_eq!(u(&gco["oldest_use"]), T0);
+
+    let total: u64 = s["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| u(&c["bytes"]))
+        .sum();
+    assert_eq!(u(&s["total_bytes"]), total);
+
+    // At NOW (T0 + 40 days) cargo's automatic clean removes p1's sources and its checkout
+    // (unused for more than a month); .crate files, the index and the git db stay.
+    let p1_srcs = db_rows(
+        home,
+        &format!("SELECT name, size, timestamp FROM registry_src WHERE timestamp = {T0}"),
+    );
+    assert_eq!(p1_srcs.len(), 3);
+    let expected = p1_srcs.iter().map(|r| r.1.unwrap() as u64).sum::<u64>() + u(&gco["bytes"]);
+    assert_eq!(u(&s["auto_clean_reclaimable_bytes"]), expected);
+
+    // The registry directory is named after the local registry's URL.
+    assert_eq!(s["registries"][0]["name"], reg);
+    assert_eq!(
+        s["registries"][0]["url"],
+        populated().env.registry.index_url()
+    );
+    assert_eq!(s["registries"][0]["scheme"], "current");
+    assert_eq!(s["stale_registries"], Value::Array(vec![]));
+}
+
+#[test]
+fn exact_walks_everything_and_matches_du() {
+    let c = Copy::of(populated());
+    let home = &c.home;
+    let reg = only_registry(home);
+    let s = status(&c, &["--exact"]);
+    assert_eq!(s["exact"], true);
+    let src = component(&s, "registry-src");
+    assert_eq!(src["size_source"], "disk");
+    assert_eq!(
+        u(&src["bytes"]),
+        file_bytes(&home.join("registry/src").join(&reg))
+    );
+    assert_eq!(u(&component(&s, "bin")["bytes"]), 0);
+    assert_eq!(u(&s["total_bytes"]), file_bytes(home));
+    assert_eq!(u(&s["total_disk_bytes"]), du_disk(home));
+}
+
+#[test]
+fn scanning_does_not_move_atimes() {
+    let c = Copy::of(populated());
+    let reg = only_registry(&c.home);
+    let file = c
+        .home
+        .join("registry/src")
+        .join(&reg)
+        .join("alpha-1.0.0/src/lib.rs");
+    // Ten days ago: under relatime any read would move it.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * DAY);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_accessed(old))
+        .unwrap();
+    let before = std::fs::metadata(&file).unwrap().accessed().unwrap();
+    status(&c, &["--exact"]);
+    let after = std::fs::metadata(&file).unwrap().accessed().unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn human_table_names_every_component() {
+    let c = Copy::of(populated());
+    let out = c
+        .janitor(&["status"])
+        .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
+        .output()
+        .unwrap();
+    assert_ok(&out, "status");
+    let text = stdout(&out);
+    for label in [
+        "registry indexes",
+        ".crate archives",
+        "extracted sources",
+        "git databases",
+        "git checkouts",
+        "installed binaries",
+        "everything else",
+        "total",
+        "Cargo's automatic clean would remove",
+    ] {
+        assert!(text.contains(label), "missing {label:?} in\n{text}");
+    }
+    assert!(!text.contains('\x1b'), "no colour when not a terminal");
+}
+
+#[test]
+fn corrupt_database_degrades_to_walking() {
+    let c = Copy::of(populated());
+    std::fs::write(c.home.join(".global-cache"), vec![b'x'; 8192]).unwrap();
+    let out = c
+        .janitor(&["status", "--json"])
+        .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
+        .output()
+        .unwrap();
+    assert_ok(&out, "status");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one warning line: {err}");
+    assert!(
+        err.starts_with("warning: cannot read .global-cache"),
+        "{err}"
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["database"]["state"], "unusable");
+    let reg = only_registry(&c.home);
+    let src = component(&s, "registry-src");
+    assert_eq!(src["size_source"], "disk");
+    assert!(src["oldest_use"].is_null());
+    assert_eq!(u(&src["untracked"]), 5);
+    assert_eq!(
+        u(&src["bytes"]),
+        file_bytes(&c.home.join("registry/src").join(&reg))
+    );
+    // Nothing is reclaimable when nothing is known to be old.
+    assert_eq!(u(&s["auto_clean_reclaimable_bytes"]), 0);
+}
+
+#[test]
+fn newer_schema_is_read_with_a_note() {
+    let c = Copy::of(populated());
+    let conn = rusqlite::Connection::open(c.home.join(".global-cache")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE target_directory (id INTEGER PRIMARY KEY, path TEXT); PRAGMA user_version = 8;",
+    )
+    .unwrap();
+    drop(conn);
+    let out = c
+        .janitor(&["status", "--json"])
+        .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
+        .output()
+        .unwrap();
+    assert_ok(&out, "status");
+    assert!(
+        stderr(&out).contains("schema version 8"),
+        "{}",
+        stderr(&out)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["database"]["state"], "newer-schema");
+    assert_eq!(s["database"]["user_version"], 8);
+    assert_eq!(u(&component(&s, "registry-src")["oldest_use"]), T0);
+    // The database was not changed.
+    let conn = rusqlite::Connection::open(c.home.join(".global-cache")).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 8);
+}
+
+#[test]
+fn missing_database_is_normal() {
+    let c = Copy::of(populated());
+    std::fs::remove_file(c.home.join(".global-cache")).unwrap();
+    let out = c
+        .janitor(&["status", "--json"])
+        .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
+        .output()
+        .unwrap();
+    assert_ok(&out, "status");
+    assert_eq!(stderr(&out), "", "no warning for a missing database");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["database"]["state"], "missing");
+    assert_eq!(u(&component(&s, "registry-crate")["untracked"]), 5);
+    assert!(
+        !c.home.join(".global-cache").exists(),
+        "status never creates it"
+    );
+}
+
+#[test]
+fn read_only_home_works() {
+    let c = Copy::of(populated());
+    let normal = status(&c, &[]);
+    let script = format!(
+        "mount --bind '{h}' '{h}' && mount -o remount,bind,ro '{h}' && exec '{bin}' status --json --cargo-home '{h}'",
+        h = c.home.display(),
+        bin = env!("CARGO_BIN_EXE_cargo-janitor"),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
+        .output()
+        .unwrap();
+    if !out.status.success() && stderr(&out).contains("mount") {
+        eprintln!(
+            "skipped: cannot make a read-only bind mount here: {}",
+            stderr(&out)
+        );
+        return;
+    }
+    assert_ok(&out, "status on a read-only home");
+    let ro: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ro["database"]["state"], "ok");
+    assert_eq!(ro["components"], normal["components"]);
+    assert_eq!(ro["total_bytes"], normal["total_bytes"]);
+}
+
+#[test]
+fn symlinks_are_not_followed_or_counted() {
+    let c = Copy::of(populated());
+    let reg = only_registry(&c.home);
+    let before = status(&c, &["--exact"]);
+    let outside = c.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("big"), vec![0u8; 1 << 20]).unwrap();
+    std::os::unix::fs::symlink(
+        &outside,
+        c.home.join("registry/src").join(&reg).join("evil-1.0.0"),
+    )
+    .unwrap();
+    let after = status(&c, &["--exact"]);
+    assert_eq!(
+        component(&after, "registry-src")["count"],
+        component(&before, "registry-src")["count"]
+    );
+    assert_eq!(after["total_bytes"], before["total_bytes"]);
+    assert!(u(&after["total_bytes"]) < 1 << 20);
+    assert!(outside.join("big").exists());
+}
+
+#[test]
+fn legacy_registry_directories_are_dead_weight() {
+    let c = Copy::of(populated());
+    let legacy = "index.crates.io-6f17d22bba15001f";
+    let idx = c
+        .home
+        .join("registry/index")
+        .join(legacy)
+        .join(".cache/3/f");
+    std::fs::create_dir_all(&idx).unwrap();
+    std::fs::write(idx.join("foo"), vec![1u8; 1000]).unwrap();
+    let cache = c.home.join("registry/cache").join(legacy);
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("foo-1.0.0.crate"), vec![2u8; 500]).unwrap();
+    let s = status(&c, &[]);
+    let stale = s["stale_registries"].as_array().unwrap();
+    assert_eq!(stale.len(), 1, "{s:#}");
+    assert_eq!(stale[0]["name"], legacy);
+    assert_eq!(stale[0]["url"], "sparse+https://index.crates.io/");
+    assert_eq!(u(&stale[0]["bytes"]), 1500);
+    let text = stdout(
+        &c.janitor(&["status"])
+            .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
+            .output()
+            .unwrap(),
+    );
+    assert!(text.contains("Dead weight"), "{text}");
+    assert!(text.contains(legacy), "{text}");
+}
+
+#[test]
+fn a_home_that_does_not_exist_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-home");
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
+        .args(["status", "--cargo-home"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!missing.exists());
+}
+
+#[test]
+fn a_directory_that_is_not_a_cargo_home_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
+        .args(["status", "--cargo-home"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not look like a Cargo home"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn cargo_home_comes_from_the_environment_and_cargo_subcommand_form_works() {
+    let c = Copy::of(populated());
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
+        .args(["janitor", "status", "--json"])
+        .env("CARGO_HOME", &c.home)
+        .output()
+        .unwrap();
+    assert_ok(&out, "cargo-janitor janitor status");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["cargo_home"], c.home.display().to_string());
+}

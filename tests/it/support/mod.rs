@@ -1,0 +1,397 @@
+//! The test harness: a temp CARGO_HOME per test, a local sparse registry on 127.0.0.1, local
+//! git repositories, the real cargo from PATH, and our binary.
+//!
+//! Nothing here reads or writes the machine's `~/.cargo`: every cargo and janitor process gets
+//! `CARGO_HOME` inside the test's temp dir, and projects live there too (so no ancestor
+//! `.cargo/config.toml` of the developer applies).
+
+#![allow(dead_code)]
+
+pub mod registry;
+
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use registry::{CrateSpec, Registry};
+
+/// Seconds in a day.
+pub const DAY: u64 = 86_400;
+
+/// A fixed "now" for time travel: 2026-01-01T00:00:00Z. Tests age entries relative to it.
+pub const T0: u64 = 1_767_225_600;
+
+/// A build script that waits while the file named by `JANITOR_TEST_HOLD` exists (at most 120 s).
+pub const HOLD_BUILD_RS: &str = r#"fn main() {
+    println!("cargo:rerun-if-env-changed=JANITOR_TEST_HOLD");
+    if let Ok(p) = std::env::var("JANITOR_TEST_HOLD") {
+        let start = std::time::Instant::now();
+        while std::path::Path::new(&p).exists() && start.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+"#;
+
+/// The crates every test registry serves.
+pub fn standard_crates() -> Vec<CrateSpec> {
+    let data = "x".repeat(3000);
+    vec![
+        CrateSpec::new("alpha", "1.0.0").file("src/data.txt", &data),
+        CrateSpec::new("alpha", "1.1.0").file("src/data.txt", &data),
+        CrateSpec::new("alpha", "2.0.0").file("src/data.txt", &data),
+        CrateSpec::new("beta", "0.1.0").dep("alpha", "^1"),
+        CrateSpec::new("beta", "0.2.0").dep("alpha", "^2"),
+        CrateSpec::new("gamma", "0.1.0").build_rs(HOLD_BUILD_RS),
+        CrateSpec::new("delta", "1.0.0"),
+    ]
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub registry: Registry,
+}
+
+impl Env {
+    /// A temp dir with an empty CARGO_HOME whose config replaces crates.io with the local
+    /// registry.
+    pub fn new() -> Env {
+        Self::with_crates(&standard_crates())
+    }
+
+    pub fn with_crates(crates: &[CrateSpec]) -> Env {
+        Self::with_crates_in(
+            crates,
+            tempfile::Builder::new()
+                .prefix("janitor-test")
+                .tempdir()
+                .unwrap(),
+        )
+    }
+
+    fn with_crates_in(crates: &[CrateSpec], dir: tempfile::TempDir) -> Env {
+        let home = dir.path().join("cargo-home");
+        std::fs::create_dir_all(&home).unwrap();
+        let registry = Registry::start(crates);
+        std::fs::write(
+            home.join("config.toml"),
+            format!(
+                "[source.crates-io]\nreplace-with = \"janitor-test\"\n\n\
+                 [source.janitor-test]\nregistry = \"{}\"\n",
+                registry.index_url()
+            ),
+        )
+        .unwrap();
+        Env {
+            dir,
+            home,
+            registry,
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A binary project `name` with the given `[dependencies]` lines.
+    pub fn project(&self, name: &str, deps: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::create_dir_all(p.join("src")).unwrap();
+        std::fs::write(
+            p.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                 [dependencies]\n{deps}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(p.join("src/main.rs"), "fn main() {}\n").unwrap();
+        p
+    }
+
+    /// The real cargo, in `dir`, with this test's CARGO_HOME and no automatic clean.
+    pub fn cargo(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new("cargo");
+        c.args(args)
+            .current_dir(dir)
+            .env("CARGO_HOME", &self.home)
+            .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CARGO_PROFILE_DEV_DEBUG", "0")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR")
+            .env_remove("CARGO_BUILD_BUILD_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("__CARGO_TEST_LAST_USE_NOW");
+        c
+    }
+
+    /// `cargo build` at time `now` (unix seconds, as cargo records last use).
+    pub fn build_at(&self, dir: &Path, now: u64) -> Output {
+        let out = self
+            .cargo(dir, &["build"])
+            .env("__CARGO_TEST_LAST_USE_NOW", now.to_string())
+            .output()
+            .unwrap();
+        assert_ok(&out, "cargo build");
+        out
+    }
+
+    /// Our binary, with `--cargo-home` set to this test's home and no colour.
+    pub fn janitor(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
+        c.args(args)
+            .arg("--cargo-home")
+            .arg(&self.home)
+            .current_dir(self.dir.path())
+            .env_remove("CARGO_HOME")
+            .env_remove("CARGO_TERM_COLOR")
+            .env_remove("__CARGO_TEST_LAST_USE_NOW");
+        c
+    }
+
+    /// A local git repository holding a library crate `name`, committed once.
+    pub fn git_repo(&self, name: &str) -> GitRepo {
+        let path = self.path(&format!("git-{name}"));
+        std::fs::create_dir_all(path.join("src")).unwrap();
+        std::fs::write(
+            path.join("Cargo.toml"),
+            format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        )
+        .unwrap();
+        std::fs::write(path.join("src/lib.rs"), "pub fn hello() {}\n").unwrap();
+        let repo = GitRepo { path };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.commit("first");
+        repo
+    }
+}
+
+pub struct GitRepo {
+    pub path: PathBuf,
+}
+
+impl GitRepo {
+    pub fn url(&self) -> String {
+        format!("file://{}", self.path.display())
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&self.path)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .output()
+            .unwrap();
+        assert_ok(&out, "git");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Commits a change and returns the new revision.
+    pub fn commit(&self, msg: &str) -> String {
+        std::fs::write(
+            self.path.join("src/lib.rs"),
+            format!("pub fn hello() {{}}\n// {msg}\n"),
+        )
+        .unwrap();
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", msg]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+}
+
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs and parses `--json` output.
+pub fn json(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert_ok(&out, "janitor");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(&out),
+            stderr(&out)
+        )
+    })
+}
+
+/// Apparent bytes of the regular files below `p` (hard links once), computed without the
+/// crate's walker.
+pub fn file_bytes(p: &Path) -> u64 {
+    file_bytes_in_order(&[p])[0]
+}
+
+/// [`file_bytes`] of several paths in order, a hard-linked file counting only where it is
+/// first met.
+pub fn file_bytes_in_order(paths: &[&Path]) -> Vec<u64> {
+    fn go(p: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
+        let Ok(m) = p.symlink_metadata() else {
+            return 0;
+        };
+        if m.is_dir() {
+            let mut total = 0;
+            for e in std::fs::read_dir(p).unwrap() {
+                total += go(&e.unwrap().path(), seen);
+            }
+            total
+        } else if m.is_file() && seen.insert((m.dev(), m.ino())) {
+            m.len()
+        } else {
+            0
+        }
+    }
+    let mut seen = HashSet::new();
+    paths.iter().map(|p| go(p, &mut seen)).collect()
+}
+
+/// `du -s --block-size=1`: bytes on disk, hard links once, directories included.
+pub fn du_disk(p: &Path) -> u64 {
+    let out = Command::new("du")
+        .args(["-s", "--block-size=1"])
+        .arg(p)
+        .output()
+        .unwrap();
+    assert_ok(&out, "du");
+    stdout(&out)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Names of the real directories in `p`.
+pub fn dirs_in(p: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_type().unwrap().is_dir())
+                .map(|e| e.file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The one registry directory name under `registry/src` (tests use one registry).
+pub fn only_registry(home: &Path) -> String {
+    let regs = dirs_in(&home.join("registry/index"));
+    assert_eq!(regs.len(), 1, "{regs:?}");
+    regs[0].clone()
+}
+
+/// Reads rows of `.global-cache` in a test, independently of the crate.
+pub fn db_rows(home: &Path, sql: &str) -> Vec<(String, Option<i64>, i64)> {
+    let conn = rusqlite::Connection::open(home.join(".global-cache")).unwrap();
+    let mut st = conn.prepare(sql).unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A Cargo home filled by real cargo builds, made once per test binary and copied per test:
+/// project `p1` (alpha =1.0.0, beta 0.1, gamma with a build script, a git dependency) built
+/// at [`T0`], and project `p2` (alpha 2, delta) built 40 days later.
+pub struct Populated {
+    pub env: Env,
+    pub git: GitRepo,
+}
+
+/// When `p2` was built.
+pub const T40: u64 = T0 + 40 * DAY;
+
+pub fn populated() -> &'static Populated {
+    static P: std::sync::OnceLock<Populated> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        // A static is never dropped, so keep it under the target dir, named by our pid, and
+        // remove those of test runs that are gone.
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            let name = e.file_name().into_string().unwrap_or_default();
+            if let Some(pid) = name
+                .strip_prefix("populated-")
+                .and_then(|r| r.split('-').next())
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("populated-{}-", std::process::id()))
+            .tempdir_in(base)
+            .unwrap();
+        let env = Env::with_crates_in(&standard_crates(), dir);
+        let git = env.git_repo("gitdep");
+        let p1 = env.project(
+            "p1",
+            &format!(
+                "alpha = \"=1.0.0\"\nbeta = \"0.1\"\ngamma = \"0.1\"\ngitdep = {{ git = \"{}\" }}",
+                git.url()
+            ),
+        );
+        env.build_at(&p1, T0);
+        let p2 = env.project("p2", "alpha = \"2\"\ndelta = \"1\"");
+        env.build_at(&p2, T40);
+        Populated { env, git }
+    })
+}
+
+/// A private copy of [`populated`]'s whole temp dir (home and projects) for one test.
+pub struct Copy {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+}
+
+impl Copy {
+    pub fn of(p: &Populated) -> Copy {
+        let dir = tempfile::Builder::new()
+            .prefix("janitor-copy")
+            .tempdir()
+            .unwrap();
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(p.env.dir.path().join("."))
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_ok(&out, "cp -a");
+        let home = dir.path().join("cargo-home");
+        Copy { dir, home }
+    }
+
+    pub fn janitor(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
+        c.args(args)
+            .arg("--cargo-home")
+            .arg(&self.home)
+            .current_dir(self.dir.path())
+            .env_remove("CARGO_HOME")
+            .env_remove("CARGO_TERM_COLOR")
+            .env_remove("__CARGO_TEST_LAST_USE_NOW");
+        c
+    }
+}
