@@ -49,6 +49,17 @@ pub struct GlobalArgs {
 pub enum Command {
     /// What is in CARGO_HOME: sizes, last use, what Cargo's automatic clean would remove
     Status(StatusArgs),
+    /// Clean CARGO_HOME like `cargo clean gc`, on stable, under Cargo's locks
+    #[command(
+        long_about = "Clean CARGO_HOME like `cargo clean gc`, on stable, under Cargo's locks.\n\n\
+        With no limit given, uses Cargo's automatic-clean defaults (1 month for extracted \
+        sources and git checkouts, 3 months for .crate files, indexes and git databases), or \
+        the values of [cache.global-clean] in cargo config. With any limit given, only the \
+        given limits apply, as in Cargo.\n\n\
+        Durations: \"N seconds|minutes|hours|days|weeks|months\". \
+        Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\"."
+    )]
+    Gc(GcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,4 +79,62 @@ pub fn args_from_env() -> Vec<std::ffi::OsString> {
         args.remove(1);
     }
     args
+}
+
+fn span(s: &str) -> Result<crate::units::Span, String> {
+    crate::units::parse_span(s)
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    crate::units::parse_size(s)
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Remove extracted sources unused for this long
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_src_age: Option<crate::units::Span>,
+    /// Remove .crate files unused for this long
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_crate_age: Option<crate::units::Span>,
+    /// Remove registry indexes (with their .crate files and sources) unused for this long
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_index_age: Option<crate::units::Span>,
+    /// Remove git checkouts unused for this long
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_git_co_age: Option<crate::units::Span>,
+    /// Remove git databases (with their checkouts) unused for this long
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_git_db_age: Option<crate::units::Span>,
+    /// All five ages at once (each becomes the smaller of this and its own flag)
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_download_age: Option<crate::units::Span>,
+    /// Remove the least recently used extracted sources until they fit
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_src_size: Option<u64>,
+    /// Remove the least recently used .crate files until they fit
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_crate_size: Option<u64>,
+    /// Remove the least recently used git databases and checkouts until they fit
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_git_size: Option<u64>,
+    /// Remove the least recently used .crate files and sources until they fit together
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_download_size: Option<u64>,
+    /// List what would be removed, and remove nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// If a Cargo lock is busy, exit with code 3 instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Cargo's automatic clean: only when `cache.auto-clean-frequency` has passed since the
+    /// last one, skipping silently if a cargo is busy
+    #[arg(long, conflicts_with_all = [
+        "max_src_age", "max_crate_age", "max_index_age", "max_git_co_age", "max_git_db_age",
+        "max_download_age", "max_src_size", "max_crate_size", "max_git_size", "max_download_size",
+    ])]
+    pub auto: bool,
 }

@@ -5,11 +5,12 @@
 //! * [`discover`]: where things are (CARGO_HOME, cargo config, registry names);
 //! * [`observe`]: read-only facts (the `.global-cache` rows, sizes from one walker);
 //! * [`plan`]: pure functions from facts and policy to what to report or delete;
-//! * `act`: the one executor that takes Cargo's locks and deletes (lands with `gc`);
+//! * [`act`]: the one executor that takes Cargo's locks and deletes;
 //! * [`report`]: tables, JSON and progress.
 //!
 //! [`commands`] composes them, one small function per subcommand.
 
+pub mod act;
 pub mod cli;
 pub mod commands;
 pub mod discover;

@@ -1,5 +1,6 @@
 //! One thin function per subcommand, composing discover → observe → plan → act → report.
 
+pub mod gc;
 pub mod status;
 
 use anyhow::Result;
@@ -11,5 +12,6 @@ use crate::report::Output;
 pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
     match &cli.command {
         Command::Status(args) => status::run(&cli.global, args, out),
+        Command::Gc(args) => gc::run(&cli.global, args, out),
     }
 }

@@ -300,17 +300,26 @@ pub enum SizeMode {
     Stored,
     /// Walk everything.
     Exact,
+    /// Like `Stored`, but a git checkout is walked without its `.git`, which is how Cargo
+    /// sizes checkouts (`du(path, ["!.git"])`). Used by `gc`, whose size limits must see the
+    /// sizes Cargo would.
+    Cargo,
 }
 
 /// Fills in every entry's size, and `bin` and `other`, with one walker (so hard links count
 /// once across the whole home).
 pub fn measure(inv: &mut Inventory, mode: SizeMode, walker: &mut Walker<'_>) {
     let mut item_paths: HashSet<PathBuf> = HashSet::new();
+    let checkout_paths: HashSet<PathBuf> = inv
+        .git
+        .iter()
+        .flat_map(|g| g.checkouts.iter().map(|c| c.path.clone()))
+        .collect();
     for e in inv.entries_mut() {
         item_paths.insert(e.path.clone());
         let is_crate_file = e.name.ends_with(".crate") && !e.path.is_dir();
         e.size = Some(match (mode, e.db_size) {
-            (SizeMode::Stored, Some(bytes)) if !is_crate_file => Measured {
+            (SizeMode::Stored | SizeMode::Cargo, Some(bytes)) if !is_crate_file => Measured {
                 bytes,
                 disk_bytes: None,
                 source: SizeSource::Database,
@@ -319,6 +328,9 @@ pub fn measure(inv: &mut Inventory, mode: SizeMode, walker: &mut Walker<'_>) {
                 Ok(m) => Measured::disk(file_usage(&m)),
                 Err(_) => Measured::disk(Usage::default()),
             },
+            _ if mode == SizeMode::Cargo && checkout_paths.contains(&e.path) => Measured::disk(
+                walker.usage_skipping(&e.path, &|p| p.file_name().is_some_and(|n| n == ".git")),
+            ),
             _ => Measured::disk(walker.usage(&e.path)),
         });
     }

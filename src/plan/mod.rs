@@ -7,6 +7,7 @@
 pub mod clean;
 pub mod policy;
 pub mod status;
+pub mod sync;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,8 @@
 //! What Cargo's GC keeps: the ages and sizes of `cargo clean gc`, and the defaults of
 //! Cargo's automatic clean.
 
-use crate::units::{MONTH_SECS, Span};
+use crate::discover::CargoConfig;
+use crate::units::{self, MONTH_SECS, Span};
 
 /// Cargo's `DEFAULT_MAX_AGE_EXTRACTED`: extracted sources and git checkouts.
 pub const DEFAULT_MAX_AGE_EXTRACTED: Span = Span(MONTH_SECS);
@@ -33,6 +34,28 @@ impl Policy {
             max_git_co_age: Some(DEFAULT_MAX_AGE_EXTRACTED),
             ..Policy::default()
         }
+    }
+
+    /// Cargo's automatic-clean ages, overridden by `[cache.global-clean]` in cargo config
+    /// (`max-src-age`, `max-crate-age`, `max-index-age`, `max-git-co-age`, `max-git-db-age`).
+    /// A malformed value is an error naming the key.
+    pub fn from_config(config: &CargoConfig) -> Result<Policy, String> {
+        let mut p = Policy::auto_defaults();
+        for (key, slot) in [
+            ("max-src-age", &mut p.max_src_age),
+            ("max-crate-age", &mut p.max_crate_age),
+            ("max-index-age", &mut p.max_index_age),
+            ("max-git-co-age", &mut p.max_git_co_age),
+            ("max-git-db-age", &mut p.max_git_db_age),
+        ] {
+            if let Some(v) = config.get_str(&["cache", "global-clean", key]) {
+                *slot = Some(
+                    units::parse_span(&v)
+                        .map_err(|e| format!("cargo config `cache.global-clean.{key}`: {e}"))?,
+                );
+            }
+        }
+        Ok(p)
     }
 
     /// Whether any size limit is set (Cargo then measures missing sizes during its sync).

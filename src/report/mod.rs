@@ -1,6 +1,7 @@
 //! *Report*: what the user sees. Human tables on stdout, JSON on stdout with `--json`,
 //! warnings and progress on stderr, colour only where Cargo would use it.
 
+pub mod gc;
 pub mod progress;
 pub mod status;
 pub mod table;

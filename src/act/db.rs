@@ -1,0 +1,211 @@
+//! Writing `.global-cache` compatibly with Cargo (cargo-internals.md §1 and §3.7).
+//!
+//! * The schema and `user_version` are Cargo's: we only ever run Cargo's own seven migrations,
+//!   and only on a database that has fewer (a new one). A newer database is used as it is.
+//! * `PRAGMA foreign_keys = true` on every connection: removing a parent row removes its
+//!   children through Cargo's `ON DELETE CASCADE`.
+//! * Transactions are short. Cargo's busy timeout is 5 s, after which a running build prints
+//!   "failed to save last-use data"; we never hold a write transaction while deleting files.
+//! * Callers hold `.package-cache` exclusively (Cargo never touches the database without it).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, params};
+
+use crate::plan::Row;
+use crate::plan::sync::SyncChanges;
+
+/// Cargo's migrations, verbatim (SQLite keeps the text in `sqlite_master`).
+const MIGRATIONS: [&str; 6] = [
+    "CREATE TABLE registry_index (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT UNIQUE NOT NULL,
+                timestamp INTEGER NOT NULL
+            )",
+    "CREATE TABLE registry_crate (
+                registry_id INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                timestamp INTEGER NOT NULL,
+                PRIMARY KEY (registry_id, name),
+                FOREIGN KEY (registry_id) REFERENCES registry_index (id) ON DELETE CASCADE
+             )",
+    "CREATE TABLE registry_src (
+                registry_id INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                size INTEGER,
+                timestamp INTEGER NOT NULL,
+                PRIMARY KEY (registry_id, name),
+                FOREIGN KEY (registry_id) REFERENCES registry_index (id) ON DELETE CASCADE
+             )",
+    "CREATE TABLE git_db (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT UNIQUE NOT NULL,
+                timestamp INTEGER NOT NULL
+             )",
+    "CREATE TABLE git_checkout (
+                git_id INTEGER NOT NULL,
+                name TEXT UNIQUE NOT NULL,
+                size INTEGER,
+                timestamp INTEGER NOT NULL,
+                PRIMARY KEY (git_id, name),
+                FOREIGN KEY (git_id) REFERENCES git_db (id) ON DELETE CASCADE
+             )",
+    "CREATE TABLE global_data (
+                last_auto_gc INTEGER NOT NULL
+            )",
+];
+
+/// The number of Cargo's migrations (the six tables, then priming `global_data`).
+pub const MIGRATION_COUNT: i64 = 7;
+
+/// Cargo's busy timeout.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens (creating it if `create`) the database read-write, as Cargo opens it.
+pub fn open(path: &Path, create: bool) -> Result<Connection> {
+    let mut flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+/// Cargo's `sqlite::migrate`: in one exclusive transaction, run the migrations not yet
+/// applied and set `user_version`. A database with `user_version` ≥ 7 is left alone.
+/// Returns whether anything ran.
+pub fn migrate(conn: &mut Connection, now: u64) -> Result<bool> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    let version: i64 = tx.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+        r.get(0)
+    })?;
+    if version >= MIGRATION_COUNT {
+        return Ok(false);
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        if (i as i64) >= version {
+            tx.execute_batch(sql)?;
+        }
+    }
+    if version < MIGRATION_COUNT {
+        tx.execute(
+            "INSERT INTO global_data (last_auto_gc) VALUES (?1)",
+            [now as i64],
+        )?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATION_COUNT)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn parent_id(conn: &Connection, table: &str, name: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        &format!("SELECT id FROM {table} WHERE name = ?1"),
+        [name],
+        |r| r.get(0),
+    )
+    .map(Some)
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+        e => Err(e),
+    })
+}
+
+/// Applies Cargo's database sync in one short transaction.
+pub fn apply_sync(conn: &mut Connection, changes: &SyncChanges, now: u64) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let now = now as i64;
+    for (table, name) in &changes.insert_parents {
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (name, timestamp) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+            ),
+            params![name, now],
+        )?;
+    }
+    for row in &changes.delete_children {
+        delete_row(&tx, row)?;
+    }
+    for row in &changes.delete_parents {
+        delete_row(&tx, row)?;
+    }
+    for ins in &changes.insert_children {
+        let (parent_table, table, column) = ins.kind.tables();
+        let Some(id) = parent_id(&tx, parent_table, &ins.parent)? else {
+            continue;
+        };
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} ({column}, name, size, timestamp) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT DO NOTHING"
+            ),
+            params![id, ins.name, ins.size.map(|s| s as i64), now],
+        )?;
+    }
+    for fill in &changes.fill_sizes {
+        let (parent_table, table, column) = fill.kind.tables();
+        tx.execute(
+            &format!(
+                "UPDATE {table} SET size = ?1 WHERE size IS NULL AND name = ?2 AND \
+                 {column} = (SELECT id FROM {parent_table} WHERE name = ?3)"
+            ),
+            params![fill.size.map(|s| s as i64), fill.name, fill.parent],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn delete_row(conn: &Connection, row: &Row) -> rusqlite::Result<usize> {
+    match row {
+        Row::None => Ok(0),
+        Row::RegistryIndex { name } => {
+            conn.execute("DELETE FROM registry_index WHERE name = ?1", [name])
+        }
+        Row::GitDb { name } => conn.execute("DELETE FROM git_db WHERE name = ?1", [name]),
+        Row::RegistryCrate { registry, name } => conn.execute(
+            "DELETE FROM registry_crate WHERE name = ?1 AND \
+             registry_id = (SELECT id FROM registry_index WHERE name = ?2)",
+            [name, registry],
+        ),
+        Row::RegistrySrc { registry, name } => conn.execute(
+            "DELETE FROM registry_src WHERE name = ?1 AND \
+             registry_id = (SELECT id FROM registry_index WHERE name = ?2)",
+            [name, registry],
+        ),
+        Row::GitCheckout { db, name } => conn.execute(
+            "DELETE FROM git_checkout WHERE name = ?1 AND \
+             git_id = (SELECT id FROM git_db WHERE name = ?2)",
+            [name, db],
+        ),
+    }
+}
+
+/// Deletes the rows of removed entries, in one short transaction.
+pub fn delete_rows<'a>(
+    conn: &mut Connection,
+    rows: impl IntoIterator<Item = &'a Row>,
+) -> Result<()> {
+    let tx = conn.transaction()?;
+    for row in rows {
+        delete_row(&tx, row)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// `UPDATE global_data SET last_auto_gc = now`, as Cargo does after an automatic clean.
+pub fn set_last_auto_gc(conn: &Connection, now: u64) -> Result<()> {
+    conn.execute("UPDATE global_data SET last_auto_gc = ?1", [now as i64])?;
+    Ok(())
+}

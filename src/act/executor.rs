@@ -1,0 +1,160 @@
+//! Carrying out a [`Plan`]: the only code that deletes cache entries.
+//!
+//! Callers hold Cargo's `MutateExclusive` lock. For each item, in the plan's order, the unit
+//! is detached (a file unlinked, a directory renamed into the trash: one atomic step each),
+//! and the rows of detached units are deleted from `.global-cache` in short batched
+//! transactions. Trash is emptied by two worker threads while detaching goes on. The dry run
+//! walks the same items without touching them, so it lists exactly what the real run removes.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use rusqlite::Connection;
+
+use super::db;
+use super::remove::{self, Detached, Removed, Remover};
+use crate::plan::{ItemKind, Plan, Row};
+
+/// Rows are deleted after this many detached units (each batch is one short transaction).
+const ROW_BATCH: usize = 256;
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RemovedItem {
+    pub path: PathBuf,
+    pub kind: ItemKind,
+    /// Apparent bytes of the files removed.
+    pub bytes: u64,
+    pub files: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub items: Vec<RemovedItem>,
+    pub files: u64,
+    pub bytes: u64,
+    /// Left in the trash by an earlier run that was killed, and emptied now.
+    pub leftover: Removed,
+    /// Units that could not be removed, with the reason.
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+fn finish(plan: &Plan, counts: Vec<Option<Removed>>, errors: Vec<(PathBuf, String)>) -> Outcome {
+    let mut out = Outcome {
+        errors,
+        ..Outcome::default()
+    };
+    for (item, count) in plan.items.iter().zip(counts) {
+        let Some(c) = count else { continue };
+        out.files += c.files;
+        out.bytes += c.bytes;
+        out.items.push(RemovedItem {
+            path: item.path.clone(),
+            kind: item.kind,
+            bytes: c.bytes,
+            files: c.files,
+            reason: item.reason.clone(),
+        });
+    }
+    out
+}
+
+/// What [`execute`] would remove, measured without removing anything.
+pub fn dry_run(plan: &Plan, remover: &Remover) -> Outcome {
+    let mut errors = Vec::new();
+    let counts = plan
+        .items
+        .iter()
+        .map(|item| match remover.check(&item.path) {
+            Ok(()) => Some(remover.measure(&item.path)),
+            Err(e) => {
+                errors.push((item.path.clone(), e.to_string()));
+                None
+            }
+        })
+        .collect();
+    finish(plan, counts, errors)
+}
+
+/// Removes every item of the plan and deletes its row. `tick(n)` is called after each item.
+pub fn execute(
+    plan: &Plan,
+    remover: &mut Remover,
+    mut conn: Option<&mut Connection>,
+    tick: &dyn Fn(u64),
+) -> Result<Outcome> {
+    let mut leftover = Removed::default();
+    for dir in remover.leftover_trash() {
+        leftover += remove::empty(&dir)?;
+    }
+
+    let n = plan.items.len();
+    let counts: Arc<Mutex<Vec<Option<Removed>>>> = Arc::new(Mutex::new(vec![None; n]));
+    let mut errors: Vec<(PathBuf, String)> = Vec::new();
+    let (tx, rx) = mpsc::channel::<(usize, PathBuf)>();
+    let rx = Arc::new(Mutex::new(rx));
+    let empty_errors: Arc<Mutex<Vec<(PathBuf, String)>>> = Arc::default();
+
+    std::thread::scope(|s| -> Result<()> {
+        for _ in 0..2 {
+            let rx = rx.clone();
+            let counts = counts.clone();
+            let empty_errors = empty_errors.clone();
+            s.spawn(move || {
+                loop {
+                    let next = rx.lock().expect("poisoned").recv();
+                    let Ok((i, dir)) = next else { break };
+                    match remove::empty(&dir) {
+                        Ok(r) => counts.lock().expect("poisoned")[i] = Some(r),
+                        Err(e) => empty_errors
+                            .lock()
+                            .expect("poisoned")
+                            .push((dir, e.to_string())),
+                    }
+                }
+            });
+        }
+        let mut rows: Vec<&Row> = Vec::new();
+        let flush = |rows: &mut Vec<&Row>, conn: &mut Option<&mut Connection>| -> Result<()> {
+            if let Some(c) = conn.as_deref_mut()
+                && !rows.is_empty()
+            {
+                db::delete_rows(c, rows.iter().copied())?;
+            }
+            rows.clear();
+            Ok(())
+        };
+        for (i, item) in plan.items.iter().enumerate() {
+            match remover.detach(&item.path) {
+                Ok(Detached::Gone) => {
+                    counts.lock().expect("poisoned")[i] = Some(Removed::default())
+                }
+                Ok(Detached::Removed(r)) => counts.lock().expect("poisoned")[i] = Some(r),
+                Ok(Detached::Trash(dir) | Detached::InPlace(dir)) => {
+                    tx.send((i, dir)).expect("workers alive");
+                }
+                Err(e) => {
+                    errors.push((item.path.clone(), format!("{e:#}")));
+                    continue;
+                }
+            }
+            rows.push(&item.row);
+            if rows.len() >= ROW_BATCH {
+                flush(&mut rows, &mut conn)?;
+            }
+            tick(i as u64 + 1);
+        }
+        flush(&mut rows, &mut conn)?;
+        drop(tx);
+        Ok(())
+    })?;
+    remover.finish();
+
+    errors.extend(empty_errors.lock().expect("poisoned").drain(..));
+    let counts = std::mem::take(&mut *counts.lock().expect("poisoned"));
+    let mut out = finish(plan, counts, errors);
+    out.leftover = leftover;
+    Ok(out)
+}

@@ -1,0 +1,12 @@
+//! *Act*: the one place that changes anything.
+//!
+//! [`lock`] takes Cargo's own locks in Cargo's order, [`db`] writes `.global-cache` the way
+//! Cargo does (its schema, its migrations, short transactions), and [`remove`] deletes whole
+//! units inside the Cargo home without following symlinks, so that a SIGKILL at any instant
+//! leaves a cache Cargo uses without error. [`executor`] puts them together for a
+//! [`crate::plan::Plan`].
+
+pub mod db;
+pub mod executor;
+pub mod lock;
+pub mod remove;

@@ -1,0 +1,250 @@
+//! `cargo janitor gc`: Cargo's cache cleaning (`cargo clean gc`), on stable.
+//!
+//! discover (home, config, policy) → lock (MutateExclusive) → observe (database, disk) →
+//! plan (Cargo's sync and clean order) → act (sync rows, remove units, drop rows) → report.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::act::db as dbw;
+use crate::act::executor;
+use crate::act::lock::{LockError, MutateExclusive, Wait};
+use crate::act::remove::Remover;
+use crate::cli::{GcArgs, GlobalArgs};
+use crate::discover::{CargoConfig, CargoHome};
+use crate::exit::{self, BadInput};
+use crate::observe::home::{self, SizeMode};
+use crate::observe::walk::Walker;
+use crate::observe::{db, now};
+use crate::plan::clean::{self, Model};
+use crate::plan::policy::Policy;
+use crate::plan::sync;
+use crate::report::{self, Output};
+use crate::units::{self, Frequency};
+
+fn policy(args: &GcArgs, config: &CargoConfig) -> Result<Policy> {
+    let mut p = Policy {
+        max_index_age: args.max_index_age,
+        max_src_age: args.max_src_age,
+        max_crate_age: args.max_crate_age,
+        max_git_db_age: args.max_git_db_age,
+        max_git_co_age: args.max_git_co_age,
+        max_crate_size: args.max_crate_size,
+        max_src_size: args.max_src_size,
+        max_git_size: args.max_git_size,
+        max_download_size: args.max_download_size,
+    };
+    if let Some(age) = args.max_download_age {
+        p.set_max_download_age(age);
+    }
+    if p.is_empty() {
+        p = Policy::from_config(config).map_err(BadInput)?;
+    }
+    Ok(p)
+}
+
+fn frequency(config: &CargoConfig) -> Result<Frequency> {
+    let v = config
+        .get_str(&["cache", "auto-clean-frequency"])
+        .unwrap_or_else(|| "1 day".into());
+    units::parse_frequency(&v)
+        .map_err(|e| BadInput(format!("cargo config `cache.auto-clean-frequency`: {e}")).into())
+}
+
+/// Cargo's `should_run_auto_gc`: strictly more than the frequency since the last one.
+fn auto_due(freq: Frequency, last: Option<u64>, now: u64) -> bool {
+    match freq {
+        Frequency::Never => false,
+        Frequency::Always => last.is_none_or(|l| l < now),
+        Frequency::Every(span) => last.is_none_or(|l| l.saturating_add(span.secs()) < now),
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
+    let home =
+        CargoHome::resolve(global.cargo_home.as_deref()).map_err(|e| BadInput(format!("{e:#}")))?;
+    let cwd = std::env::current_dir()?;
+    let config = CargoConfig::load(&cwd, &home).map_err(|e| BadInput(format!("{e:#}")))?;
+    let policy = policy(args, &config)?;
+    let freq = if args.auto {
+        let f = frequency(&config)?;
+        if f == Frequency::Never {
+            return Ok(exit::OK);
+        }
+        Some(f)
+    } else {
+        None
+    };
+    let quiet_auto = args.auto && out.verbose == 0;
+
+    // Cargo's lock protocol: mutate, then package cache.
+    let wait = if args.auto || args.no_wait {
+        Wait::NoWait
+    } else {
+        Wait::Block
+    };
+    let mut on_block = |what: &'static str, path: &Path| {
+        out.status(
+            "Blocking",
+            format!(
+                "waiting for file lock on {what} (`{}`); a cargo using this Cargo home holds it",
+                path.display()
+            ),
+        );
+    };
+    let _lock = match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
+        Ok(l) => Some(l),
+        Err(LockError::Busy { .. }) if args.auto => {
+            if !quiet_auto {
+                out.status("Skipping", "automatic clean: a cargo is using the cache");
+            }
+            return Ok(exit::OK);
+        }
+        Err(e @ LockError::Busy { .. }) => {
+            out.error(format!("{e}; nothing was removed (--no-wait)"));
+            return Ok(exit::LOCK_BUSY);
+        }
+        Err(e) if e.is_read_only() && args.dry_run => {
+            out.warn(format!("{e}; listing without Cargo's lock"));
+            None
+        }
+        Err(e) if e.is_read_only() => {
+            bail!(
+                "Cargo home `{}` is read-only: nothing can be removed, and nothing was\n\
+                 Caused by: {e}",
+                home.path.display()
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let now = now();
+
+    // The database, created as Cargo creates it when there is none.
+    let db_path = home.db_path();
+    let existed = db_path.symlink_metadata().is_ok();
+    let mut conn = if args.dry_run {
+        if existed {
+            Some(dbw::open(&db_path, false)?)
+        } else {
+            None
+        }
+    } else {
+        let mut c = dbw::open(&db_path, true)?;
+        dbw::migrate(&mut c, now).with_context(|| busy_context(&db_path))?;
+        Some(c)
+    };
+    if !existed && !quiet_auto {
+        out.status(
+            if args.dry_run { "Note" } else { "Created" },
+            format!(
+                "{}: there was no last-use database, so, as in Cargo, everything counts as used now",
+                if args.dry_run {
+                    "a real run creates .global-cache"
+                } else {
+                    "`.global-cache`"
+                }
+            ),
+        );
+    }
+    let snapshot = match conn.as_ref() {
+        Some(c) => Some(db::read_snapshot(c).with_context(|| busy_context(&db_path))?),
+        None => None,
+    };
+    if let Some(s) = &snapshot
+        && s.user_version > db::CARGO_SCHEMA_VERSION
+        && !quiet_auto
+    {
+        out.warn(format!(
+            ".global-cache has schema version {} (this tool knows {}); using the tables it knows",
+            s.user_version,
+            db::CARGO_SCHEMA_VERSION
+        ));
+    }
+    if let Some(freq) = freq
+        && !auto_due(freq, snapshot.as_ref().and_then(|s| s.last_auto_gc), now)
+    {
+        return Ok(exit::OK);
+    }
+
+    // Observe.
+    let mut inv = home::scan(&home.path, snapshot.as_ref());
+    let progress = out.progress("Scanning");
+    let tick = |n| progress.tick(n);
+    let mut walker = Walker::with_progress(&tick);
+    home::measure(&mut inv, SizeMode::Cargo, &mut walker);
+    progress.finish();
+    let before_bytes: u64 = inv.entries().filter_map(|e| e.size.map(|s| s.bytes)).sum();
+
+    // Plan.
+    let sizes = policy.has_size_limit();
+    let changes = sync::changes(&inv, snapshot.as_ref(), sizes);
+    let model = Model::synced(&inv, now, sizes);
+    let plan = clean::plan(&model, &policy, now);
+
+    // Act.
+    let mut remover = Remover::new(&home.path);
+    let outcome = if args.dry_run {
+        executor::dry_run(&plan, &remover)
+    } else {
+        let c = conn.as_mut().expect("opened for a real run");
+        // Make sure the database is writable before anything is removed.
+        c.execute_batch("BEGIN IMMEDIATE; COMMIT;")
+            .with_context(|| busy_context(&db_path))?;
+        dbw::apply_sync(c, &changes, now).with_context(|| busy_context(&db_path))?;
+        let progress = out.progress("Cleaning");
+        let tick = |n| progress.tick(n);
+        let outcome = executor::execute(&plan, &mut remover, Some(c), &tick)?;
+        progress.finish();
+        if args.auto {
+            dbw::set_last_auto_gc(c, now)?;
+        }
+        outcome
+    };
+    for (path, err) in &outcome.errors {
+        out.warn(format!("could not remove `{}`: {err}", path.display()));
+    }
+    // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`).
+    let after_bytes = before_bytes.saturating_sub(plan.bytes());
+    let report = report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes);
+    if args.json {
+        report::json(&report)?;
+    } else if !quiet_auto {
+        print!(
+            "{}",
+            report::gc::render(&report, &outcome, args.dry_run || out.verbose > 0, out)
+        );
+        if args.dry_run {
+            out.warn("no files deleted due to --dry-run");
+        }
+    }
+    Ok(if outcome.errors.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}
+
+fn busy_context(db_path: &Path) -> String {
+    format!(
+        "cannot use `{}` (another process may hold it locked; Cargo waits 5 s too); nothing was removed",
+        db_path.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::Span;
+
+    #[test]
+    fn auto_gc_is_due_strictly_after_the_frequency() {
+        let day = Frequency::Every(Span(86_400));
+        assert!(!auto_due(day, Some(1000), 1000 + 86_400));
+        assert!(auto_due(day, Some(1000), 1000 + 86_401));
+        assert!(auto_due(day, None, 5));
+        assert!(!auto_due(Frequency::Never, None, 5));
+        assert!(!auto_due(Frequency::Always, Some(5), 5));
+        assert!(auto_due(Frequency::Always, Some(4), 5));
+    }
+}

@@ -1,0 +1,83 @@
+//! The human and JSON output of `gc`.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::Output;
+use super::table::Table;
+use crate::act::executor::{Outcome, RemovedItem};
+use crate::units::HumanBytes;
+
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub dry_run: bool,
+    pub removed: &'a [RemovedItem],
+    pub removed_bytes: u64,
+    pub removed_files: u64,
+    /// Apparent bytes of the caches (indexes, .crate files, sources, git) before the run.
+    pub before_bytes: u64,
+    /// The same after the run (for a dry run: what it would be).
+    pub after_bytes: u64,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(dry_run: bool, o: &'a Outcome, before: u64, after: u64) -> Report<'a> {
+        Report {
+            dry_run,
+            removed: &o.items,
+            removed_bytes: o.bytes,
+            removed_files: o.files,
+            before_bytes: before,
+            after_bytes: after,
+        }
+    }
+}
+
+pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> String {
+    let mut text = String::new();
+    if detailed && !o.items.is_empty() {
+        let mut kinds: Vec<_> = o.items.iter().map(|i| i.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        for kind in kinds {
+            let items: Vec<&RemovedItem> = o.items.iter().filter(|i| i.kind == kind).collect();
+            let total: u64 = items.iter().map(|i| i.bytes).sum();
+            let _ = writeln!(
+                text,
+                "{} ({}, {})",
+                out.bold(kind.label()),
+                items.len(),
+                HumanBytes(total)
+            );
+            let mut t = Table::new(&["", "size", "why"]).left_align(2);
+            for i in items {
+                t.row(vec![
+                    format!("  {}", i.path.display()),
+                    HumanBytes(i.bytes).to_string(),
+                    i.reason.clone(),
+                ]);
+            }
+            // No header row for the per-item tables.
+            text.push_str(&t.render().split_once('\n').map(|x| x.1).unwrap_or(""));
+        }
+    }
+    let verb = if r.dry_run { "Summary" } else { "Removed" };
+    let _ = writeln!(
+        text,
+        "{verb} {} files, {} total (caches: {} before, {} after)",
+        r.removed_files,
+        HumanBytes(r.removed_bytes),
+        HumanBytes(r.before_bytes),
+        HumanBytes(r.after_bytes)
+    );
+    if o.leftover.files > 0 {
+        let _ = writeln!(
+            text,
+            "Also emptied the trash of an interrupted run: {} files, {}",
+            o.leftover.files,
+            HumanBytes(o.leftover.bytes)
+        );
+    }
+    text
+}
