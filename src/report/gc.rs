@@ -59,7 +59,7 @@ pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> Stri
                 ]);
             }
             // No header row for the per-item tables.
-            text.push_str(&t.render().split_once('\n').map(|x| x.1).unwrap_or(""));
+            text.push_str(t.render().split_once('\n').map(|x| x.1).unwrap_or(""));
         }
     }
     let verb = if r.dry_run { "Summary" } else { "Removed" };
