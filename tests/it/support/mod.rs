@@ -26,6 +26,7 @@ pub const T0: u64 = 1_767_225_600;
 pub const HOLD_BUILD_RS: &str = r#"fn main() {
     println!("cargo:rerun-if-env-changed=JANITOR_TEST_HOLD");
     if let Ok(p) = std::env::var("JANITOR_TEST_HOLD") {
+        std::fs::write(format!("{p}.started"), b"").unwrap();
         let start = std::time::Instant::now();
         while std::path::Path::new(&p).exists() && start.elapsed().as_secs() < 120 {
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -113,20 +114,7 @@ impl Env {
 
     /// The real cargo, in `dir`, with this test's CARGO_HOME and no automatic clean.
     pub fn cargo(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new("cargo");
-        c.args(args)
-            .current_dir(dir)
-            .env("CARGO_HOME", &self.home)
-            .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
-            .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_PROFILE_DEV_DEBUG", "0")
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET_DIR")
-            .env_remove("CARGO_BUILD_BUILD_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("__CARGO_TEST_LAST_USE_NOW");
-        c
+        cargo_in(&self.home, dir, args)
     }
 
     /// `cargo build` at time `now` (unix seconds, as cargo records last use).
@@ -168,6 +156,87 @@ impl Env {
         repo.commit("first");
         repo
     }
+}
+
+/// The real cargo from PATH with CARGO_HOME `home`, in `dir`, without automatic clean and
+/// without the developer's target-dir settings.
+pub fn cargo_in(home: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("cargo");
+    c.args(args)
+        .current_dir(dir)
+        .env("CARGO_HOME", home)
+        .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
+        .env("CARGO_TERM_COLOR", "never")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .env_remove("CARGO_BUILD_BUILD_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("__CARGO_TEST_LAST_USE_NOW");
+    c
+}
+
+/// Whether `cargo +nightly` can run here.
+pub fn nightly() -> bool {
+    static N: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        Command::new("cargo")
+            .args(["+nightly", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Every path below `home`, relative, except the database files (which both sides change).
+pub fn paths_under(home: &Path) -> std::collections::BTreeSet<String> {
+    fn go(base: &Path, p: &Path, out: &mut std::collections::BTreeSet<String>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+            if rel.starts_with(".global-cache") {
+                continue;
+            }
+            out.insert(rel);
+            if e.file_type().unwrap().is_dir() {
+                go(base, &e.path(), out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    go(home, home, &mut out);
+    out
+}
+
+/// Every row of `.global-cache`, with parent names instead of ids.
+pub fn db_dump(home: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(home.join(".global-cache")).unwrap();
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT 'index', name, '', NULL, timestamp FROM registry_index",
+        "SELECT 'crate', p.name, c.name, c.size, c.timestamp FROM registry_crate c JOIN registry_index p ON c.registry_id = p.id",
+        "SELECT 'src', p.name, c.name, c.size, c.timestamp FROM registry_src c JOIN registry_index p ON c.registry_id = p.id",
+        "SELECT 'git', name, '', NULL, timestamp FROM git_db",
+        "SELECT 'co', p.name, c.name, c.size, c.timestamp FROM git_checkout c JOIN git_db p ON c.git_id = p.id",
+        "SELECT 'gc', '', '', NULL, last_auto_gc FROM global_data",
+    ] {
+        let mut st = conn.prepare(sql).unwrap();
+        let rows = st
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {} {} {:?} {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, i64>(4)?
+                ))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out.sort();
+    out
 }
 
 pub struct GitRepo {
@@ -393,5 +462,13 @@ impl Copy {
             .env_remove("CARGO_TERM_COLOR")
             .env_remove("__CARGO_TEST_LAST_USE_NOW");
         c
+    }
+
+    pub fn cargo(&self, project: &str, args: &[&str]) -> Command {
+        cargo_in(&self.home, &self.dir.path().join(project), args)
+    }
+
+    pub fn registry_dir(&self) -> String {
+        only_registry(&self.home)
     }
 }
