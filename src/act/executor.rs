@@ -64,6 +64,10 @@ fn finish(plan: &Plan, counts: Vec<Option<Removed>>, errors: Vec<(PathBuf, Strin
 /// What [`execute`] would remove, measured without removing anything.
 pub fn dry_run(plan: &Plan, remover: &Remover) -> Outcome {
     let mut errors = Vec::new();
+    let leftover = remover.measure_leftover().unwrap_or_else(|e| {
+        errors.push((PathBuf::from(remove::TRASH), format!("{e:#}")));
+        Removed::default()
+    });
     let counts = plan
         .items
         .iter()
@@ -75,7 +79,9 @@ pub fn dry_run(plan: &Plan, remover: &Remover) -> Outcome {
             }
         })
         .collect();
-    finish(plan, counts, errors)
+    let mut out = finish(plan, counts, errors);
+    out.leftover = leftover;
+    out
 }
 
 /// Removes every item of the plan and deletes its row. `tick(n)` is called after each item.
@@ -85,14 +91,23 @@ pub fn execute(
     mut conn: Option<&mut Connection>,
     tick: &dyn Fn(u64),
 ) -> Result<Outcome> {
+    let mut errors: Vec<(PathBuf, String)> = Vec::new();
+    // Trash of a run that was killed. A problem there is reported, and does not stop the run.
     let mut leftover = Removed::default();
-    for dir in remover.leftover_trash() {
-        leftover += remove::empty(&dir)?;
+    match remover.leftover_trash() {
+        Ok(dirs) => {
+            for dir in dirs {
+                match remove::empty(&dir) {
+                    Ok(r) => leftover += r,
+                    Err(e) => errors.push((dir, e.to_string())),
+                }
+            }
+        }
+        Err(e) => errors.push((PathBuf::from(remove::TRASH), format!("{e:#}"))),
     }
 
     let n = plan.items.len();
     let counts: Arc<Mutex<Vec<Option<Removed>>>> = Arc::new(Mutex::new(vec![None; n]));
-    let mut errors: Vec<(PathBuf, String)> = Vec::new();
     let (tx, rx) = mpsc::channel::<(usize, PathBuf)>();
     let rx = Arc::new(Mutex::new(rx));
     let empty_errors: Arc<Mutex<Vec<(PathBuf, String)>>> = Arc::default();

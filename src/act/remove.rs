@@ -1,19 +1,27 @@
 //! Removing whole units inside a Cargo home, crash-safely and without following symlinks.
 //!
 //! A directory (an extracted source, a checkout, a git database, an index) is first
-//! *renamed* into `$CARGO_HOME/.janitor-trash/`, which is atomic: at every instant Cargo
-//! sees either the whole unit or nothing, never a source directory that is half deleted with
-//! its `.cargo-ok` marker still saying "complete". Only then are its contents deleted. A run
-//! killed while emptying the trash leaves the trash behind; the next run empties it first.
-//! When the rename is impossible (the unit is on another filesystem than the home), the
-//! `.cargo-ok` marker is removed first and the directory is deleted in place: Cargo then
-//! re-extracts it. A `.crate` file is one `unlink`.
+//! *renamed* into a trash directory, which is atomic: at every instant Cargo sees either the
+//! whole unit or nothing, never a source directory that is half deleted with its `.cargo-ok`
+//! marker still saying "complete". Only then are its contents deleted. A run killed while
+//! emptying the trash leaves the trash behind; the next run empties it first.
 //!
-//! Every path must lie strictly inside the home, reached through real directories only (no
-//! symlink anywhere on the way), and must not be one of Cargo's lock files or `.global-cache`.
+//! The trash is `$CARGO_HOME/.janitor-trash`, or, when `registry/` or `git/` is another
+//! filesystem (a CI cache mount), `registry/.janitor-trash` or `git/.janitor-trash`; Cargo
+//! looks at none of them. A trash must be a real directory: a symlink there is refused, never
+//! followed. When no rename is possible, every `.cargo-ok` marker of the directory and of its
+//! immediate subdirectories (a whole `registry/src/<registry>` holds many sources) is removed
+//! first and the directory is deleted in place: Cargo then re-extracts. A `.crate` file, or a
+//! symlink Cargo tracks, is one `unlink`.
+//!
+//! Every path must lie strictly inside the home, reached through real directories only (the
+//! last component may be a symlink, which is unlinked, never followed), and must not be one of
+//! Cargo's lock files or `.global-cache`.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Result, bail};
@@ -50,7 +58,6 @@ impl std::ops::AddAssign for Removed {
 
 pub struct Remover {
     root: PathBuf,
-    trash: PathBuf,
     counter: u64,
 }
 
@@ -58,8 +65,55 @@ impl Remover {
     pub fn new(root: &Path) -> Remover {
         Remover {
             root: root.to_owned(),
-            trash: root.join(TRASH),
             counter: 0,
+        }
+    }
+
+    /// Every place a trash can be, in order of preference.
+    fn trashes(&self) -> [PathBuf; 3] {
+        [
+            self.root.join(TRASH),
+            self.root.join("registry").join(TRASH),
+            self.root.join("git").join(TRASH),
+        ]
+    }
+
+    /// The trashes that can take `path` by rename: the home's, then its top directory's.
+    fn trashes_for(&self, path: &Path) -> Vec<PathBuf> {
+        let [home, registry, git] = self.trashes();
+        let mut v = vec![home];
+        if path.starts_with(self.root.join("registry")) {
+            v.push(registry);
+        } else if path.starts_with(self.root.join("git")) {
+            v.push(git);
+        }
+        v
+    }
+
+    /// Makes sure `trash` is a real directory (creating it if needed).
+    fn ensure_trash(&self, trash: &Path) -> Result<()> {
+        match trash.symlink_metadata() {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => bail!(
+                "refusing to use `{}` as trash: it is not a directory (a symlink is never followed)",
+                trash.display()
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(parent) = trash.parent() {
+            if parent != self.root {
+                self.check(parent)?;
+            }
+        }
+        match fs::create_dir(trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+        match trash.symlink_metadata() {
+            Ok(m) if m.is_dir() => Ok(()),
+            _ => bail!("refusing to use `{}` as trash", trash.display()),
         }
     }
 
@@ -87,6 +141,8 @@ impl Remover {
         for (i, c) in rel.components().enumerate() {
             cur.push(c);
             match cur.symlink_metadata() {
+                // The unit itself may be a symlink Cargo tracks: it is unlinked, not followed.
+                Ok(m) if m.file_type().is_symlink() && i + 1 == n => {}
                 Ok(m) if m.file_type().is_symlink() => bail!(
                     "refusing to remove `{}`: `{}` is a symlink",
                     path.display(),
@@ -116,6 +172,15 @@ impl Remover {
         }
     }
 
+    /// What emptying the leftover trash would take.
+    pub fn measure_leftover(&self) -> Result<Removed> {
+        let mut r = Removed::default();
+        for dir in self.leftover_trash()? {
+            r += self.measure(&dir);
+        }
+        Ok(r)
+    }
+
     /// Makes `path` disappear from Cargo's view at once. A file is unlinked; a directory is
     /// renamed into the trash and returned, to be emptied with [`empty`]. A path that is
     /// already gone is fine.
@@ -134,37 +199,49 @@ impl Remover {
             fs::remove_file(path)?;
             return Ok(Detached::Removed(removed));
         }
-        fs::create_dir_all(&self.trash)?;
-        self.counter += 1;
-        let dest = self
-            .trash
-            .join(format!("{}-{}", std::process::id(), self.counter));
-        match fs::rename(path, &dest) {
-            Ok(()) => Ok(Detached::Trash(dest)),
-            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-                // Another filesystem: make Cargo re-extract, then delete in place.
-                match fs::remove_file(path.join(".cargo-ok")) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e.into()),
-                }
-                Ok(Detached::InPlace(path.to_owned()))
+        for trash in self.trashes_for(path) {
+            self.ensure_trash(&trash)?;
+            self.counter += 1;
+            let dest = trash.join(format!("{}-{}", std::process::id(), self.counter));
+            match fs::rename(path, &dest) {
+                Ok(()) => return Ok(Detached::Trash(dest)),
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => continue,
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
+        // No trash on this filesystem: make Cargo re-extract whatever survives a crash, then
+        // delete in place.
+        remove_markers(path)?;
+        Ok(Detached::InPlace(path.to_owned()))
     }
 
-    /// Trash left behind by a run that was killed, to be emptied first.
-    pub fn leftover_trash(&self) -> Vec<PathBuf> {
-        let Ok(rd) = fs::read_dir(&self.trash) else {
-            return Vec::new();
-        };
-        rd.filter_map(Result::ok).map(|e| e.path()).collect()
+    /// Trash left behind by a run that was killed, to be emptied first. A trash that is not a
+    /// real directory is an error (it is never followed).
+    pub fn leftover_trash(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for trash in self.trashes() {
+            match trash.symlink_metadata() {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => bail!(
+                    "refusing to empty `{}`: it is not a directory (a symlink is never followed)",
+                    trash.display()
+                ),
+                Err(_) => continue,
+            }
+            for e in fs::read_dir(&trash)? {
+                out.push(e?.path());
+            }
+        }
+        Ok(out)
     }
 
-    /// Removes the trash directory once it is empty.
+    /// Removes the trash directories once they are empty.
     pub fn finish(&self) {
-        let _ = fs::remove_dir(&self.trash);
+        for trash in self.trashes() {
+            if trash.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                let _ = fs::remove_dir(&trash);
+            }
+        }
     }
 }
 
@@ -179,8 +256,29 @@ pub enum Detached {
     InPlace(PathBuf),
 }
 
-/// Deletes a directory tree, counting what it held. Symlinks are removed, never followed.
+/// Removes `.cargo-ok` in `dir` and in each of its immediate subdirectories.
+fn remove_markers(dir: &Path) -> io::Result<()> {
+    let gone = |r: io::Result<()>| match r {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    gone(fs::remove_file(dir.join(".cargo-ok")))?;
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            gone(fs::remove_file(e.path().join(".cargo-ok")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a directory tree, counting what it held (a file with several links once, as the
+/// dry run's walk counts it). Symlinks are removed, never followed.
 pub fn empty(dir: &Path) -> io::Result<Removed> {
+    empty_counting(dir, &mut HashSet::new())
+}
+
+fn empty_counting(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> io::Result<Removed> {
     let mut removed = Removed::default();
     let meta = match dir.symlink_metadata() {
         Ok(m) => m,
@@ -198,22 +296,27 @@ pub fn empty(dir: &Path) -> io::Result<Removed> {
         let entry = entry?;
         let ft = entry.file_type()?;
         if ft.is_dir() {
-            removed += empty(&entry.path())?;
+            removed += empty_counting(&entry.path(), seen)?;
         } else {
-            let len = if ft.is_file() {
-                entry.metadata().map(|m| m.len()).unwrap_or(0)
-            } else {
-                0
-            };
+            let meta = entry.metadata().ok();
+            let key = meta.as_ref().map(|m| (m.dev(), m.ino()));
+            let counted = key.is_some_and(|k| seen.contains(&k));
+            if let (Some(m), Some(k)) = (&meta, key)
+                && m.nlink() > 1
+            {
+                seen.insert(k);
+            }
             match fs::remove_file(entry.path()) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             }
-            removed += Removed {
-                files: 1,
-                bytes: len,
-            };
+            if !counted {
+                removed += Removed {
+                    files: 1,
+                    bytes: meta.filter(|m| m.is_file()).map_or(0, |m| m.len()),
+                };
+            }
         }
     }
     match fs::remove_dir(dir) {
@@ -239,7 +342,6 @@ mod tests {
         let r = Remover::new(&root);
         assert!(r.check(&outside).is_err());
         assert!(r.check(&root).is_err());
-        assert!(r.check(&root.join("registry/src/r/link")).is_err());
         assert!(
             r.check(&root.join("git/db/x")).is_err(),
             "through a symlinked dir"
@@ -247,6 +349,13 @@ mod tests {
         assert!(r.check(&root.join("registry/../x")).is_err());
         assert!(r.check(&root.join(".package-cache")).is_err());
         assert!(r.check(&root.join("registry/src/r/ok-1.0.0")).is_ok());
+        // A symlink as the unit itself is unlinked, never followed.
+        fs::write(outside.join("precious"), "x").unwrap();
+        let mut r = r;
+        let link = root.join("registry/src/r/link");
+        assert!(matches!(r.detach(&link).unwrap(), Detached::Removed(_)));
+        assert!(link.symlink_metadata().is_err());
+        assert!(outside.join("precious").exists());
     }
 
     #[test]
@@ -269,7 +378,7 @@ mod tests {
             panic!("expected a rename")
         };
         assert!(!unit.exists());
-        assert_eq!(r.leftover_trash(), vec![dest.clone()]);
+        assert_eq!(r.leftover_trash().unwrap(), vec![dest.clone()]);
         assert_eq!(
             empty(&dest).unwrap(),
             Removed {
@@ -280,5 +389,64 @@ mod tests {
         r.finish();
         assert!(!root.join(TRASH).exists());
         assert!(matches!(r.detach(&unit).unwrap(), Detached::Gone));
+    }
+
+    #[test]
+    fn a_symlinked_trash_is_refused_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("home");
+        let victim = t.path().join("victim");
+        fs::create_dir_all(victim.join("keep")).unwrap();
+        fs::write(victim.join("keep/file"), "precious").unwrap();
+        fs::create_dir_all(root.join("registry/src/r/a-1.0.0")).unwrap();
+        std::os::unix::fs::symlink(&victim, root.join(TRASH)).unwrap();
+        let mut r = Remover::new(&root);
+        assert!(r.leftover_trash().is_err());
+        assert!(r.detach(&root.join("registry/src/r/a-1.0.0")).is_err());
+        assert!(root.join("registry/src/r/a-1.0.0").exists());
+        assert_eq!(
+            fs::read_to_string(victim.join("keep/file")).unwrap(),
+            "precious"
+        );
+        assert_eq!(fs::read_dir(&victim).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn markers_go_first_when_deleting_in_place() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("src-reg");
+        for n in ["a-1", "b-1"] {
+            fs::create_dir_all(reg.join(n)).unwrap();
+            fs::write(reg.join(n).join(".cargo-ok"), "{\"v\":1}").unwrap();
+            fs::write(reg.join(n).join("lib.rs"), "x").unwrap();
+        }
+        remove_markers(&reg).unwrap();
+        assert!(!reg.join("a-1/.cargo-ok").exists());
+        assert!(!reg.join("b-1/.cargo-ok").exists());
+        assert!(reg.join("a-1/lib.rs").exists());
+    }
+
+    #[test]
+    fn hard_links_count_once_when_emptying() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("d");
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("a"), vec![0u8; 100]).unwrap();
+        fs::hard_link(d.join("a"), d.join("b")).unwrap();
+        let r = Remover::new(t.path());
+        assert_eq!(
+            r.measure(&d),
+            Removed {
+                files: 1,
+                bytes: 100
+            }
+        );
+        assert_eq!(
+            empty(&d).unwrap(),
+            Removed {
+                files: 1,
+                bytes: 100
+            }
+        );
     }
 }

@@ -77,6 +77,23 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         None
     };
     let quiet_auto = args.auto && out.verbose == 0;
+    if !home.has_caches() {
+        // Nothing Cargo's GC manages: create no lock file and no database here.
+        if !quiet_auto && !args.json {
+            out.status(
+                "Nothing",
+                format!(
+                    "to clean: `{}` has no registry/, git/ or .global-cache",
+                    home.path.display()
+                ),
+            );
+        }
+        if args.json {
+            let empty = executor::Outcome::default();
+            report::json(&report::gc::Report::new(args.dry_run, &empty, 0, 0))?;
+        }
+        return Ok(exit::OK);
+    }
 
     // Cargo's lock protocol: mutate, then package cache.
     let wait = if args.auto || args.no_wait {
@@ -148,7 +165,18 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         );
     }
     let snapshot = match conn.as_ref() {
-        Some(c) => Some(db::read_snapshot(c).with_context(|| busy_context(&db_path))?),
+        Some(c) => {
+            let version: i64 = c
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .with_context(|| busy_context(&db_path))?;
+            // A dry run does not migrate: a database without Cargo's tables reads as empty,
+            // which is what the real run would see right after creating them.
+            if version < dbw::MIGRATION_COUNT {
+                None
+            } else {
+                Some(db::read_snapshot(c).with_context(|| busy_context(&db_path))?)
+            }
+        }
         None => None,
     };
     if let Some(s) = &snapshot
@@ -167,8 +195,20 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         return Ok(exit::OK);
     }
 
-    // Observe.
+    // Observe. Anything unreadable stops the run here, before any write: an unreadable
+    // directory must not make Cargo's rows look orphaned.
     let mut inv = home::scan(&home.path, snapshot.as_ref());
+    if let Some((path, err)) = inv.errors.first() {
+        bail!(
+            "`{}` {err}; nothing was removed{}",
+            path.display(),
+            if inv.errors.len() > 1 {
+                format!(" ({} more problems like it)", inv.errors.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+    }
     let progress = out.progress("Scanning");
     let tick = |n| progress.tick(n);
     let mut walker = Walker::with_progress(&tick);
@@ -179,7 +219,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     // Plan.
     let sizes = policy.has_size_limit();
     let changes = sync::changes(&inv, snapshot.as_ref(), sizes);
-    let model = Model::synced(&inv, now, sizes);
+    let model = Model::synced(&inv, &changes, now, sizes);
     let plan = clean::plan(&model, &policy, now);
 
     // Act.

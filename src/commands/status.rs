@@ -30,6 +30,9 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
         out.warn(note);
     }
     let mut inv = home::scan(&home.path, db.snapshot());
+    for (path, err) in &inv.errors {
+        out.warn(format!("`{}` {err}; left out", path.display()));
+    }
     let progress = out.progress("Scanning CARGO_HOME");
     let tick = |n| progress.tick(n);
     let mut walker = Walker::with_progress(&tick);

@@ -4,20 +4,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-/// Names that only a Cargo home has at its top level. One of them is enough.
+/// Names that only a Cargo home has at its top level. One of them is enough. (`bin/`, `env`
+/// and `config` are left out: a home directory often has those too.)
 const MARKERS: &[&str] = &[
     "registry",
     "git",
-    "bin",
     ".package-cache",
     ".package-cache-mutate",
     ".global-cache",
     "config.toml",
-    "config",
     ".crates.toml",
     ".crates2.json",
     "credentials.toml",
-    "env",
 ];
 
 /// A resolved Cargo home directory.
@@ -103,7 +101,7 @@ impl CargoHome {
         if !MARKERS.iter().any(|m| p.join(m).symlink_metadata().is_ok()) {
             bail!(
                 "`{}` (from {from}) does not look like a Cargo home: it has none of registry/, git/, bin/, \
-                 .package-cache, .global-cache or config.toml\n\
+                 .package-cache, .global-cache, config.toml or .crates.toml\n\
                  help: pass the directory Cargo uses, e.g. --cargo-home ~/.cargo",
                 p.display()
             );
@@ -117,5 +115,12 @@ impl CargoHome {
 
     pub fn db_path(&self) -> PathBuf {
         self.join(".global-cache")
+    }
+
+    /// Whether Cargo has cached anything here that its GC manages.
+    pub fn has_caches(&self) -> bool {
+        ["registry", "git", ".global-cache"]
+            .iter()
+            .any(|m| self.join(m).symlink_metadata().is_ok())
     }
 }

@@ -5,15 +5,21 @@
 //! stored where it has them and walks the rest (or everything, when asked to be exact).
 //! Entries are recognised the way Cargo's own database sync recognises them
 //! (cargo-internals.md §2.3): directories in `registry/index`, `registry/src/<reg>`, `git/db`
-//! and `git/checkouts/<db>`, and `*.crate` files in `registry/cache/<reg>`. Symlinks are never
-//! entries and are never followed.
+//! and `git/checkouts/<db>`, and `*.crate` files in `registry/cache/<reg>`.
+//!
+//! Symlinks are never followed. Cargo's sync never *adds* a symlink, but it keeps the row of
+//! one it already tracks (its existence check follows links) and its clean then unlinks the
+//! link itself; so a symlink with a row is an entry (`is_link`), sized zero, never walked,
+//! only ever unlinked. A symlink where Cargo expects one of its own directories
+//! (`registry/`, `registry/src/<reg>`, …) is an error, as is a directory that cannot be read:
+//! treating either as empty would make Cargo's rows look orphaned.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::db::Snapshot;
-use super::walk::{Usage, Walker, file_usage};
+use super::walk::{Skip, Usage, Walker, file_usage};
 
 /// Where a size came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -56,6 +62,8 @@ pub struct Entry {
     pub db_size: Option<u64>,
     /// Filled in by [`measure`].
     pub size: Option<Measured>,
+    /// A symlink Cargo tracks (never walked, only unlinked).
+    pub is_link: bool,
 }
 
 impl Entry {
@@ -66,6 +74,7 @@ impl Entry {
             last_use: None,
             db_size: None,
             size: None,
+            is_link: false,
         }
     }
 }
@@ -106,6 +115,9 @@ pub struct Inventory {
     pub bin: Usage,
     /// Everything that is none of the above (walked by [`measure`]).
     pub other: Usage,
+    /// Directories that could not be listed, or are symlinks where Cargo keeps its own
+    /// directories. `gc` refuses to act on an inventory with errors.
+    pub errors: Vec<(PathBuf, String)>,
 }
 
 impl Inventory {
@@ -142,54 +154,159 @@ fn is_dir(p: &Path) -> bool {
     p.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false)
 }
 
-/// Names of the entries of `dir` that are real directories (not symlinks), sorted.
-fn subdirs(dir: &Path) -> Vec<String> {
-    list(dir, |ft| ft.is_dir())
+/// What a listing wants.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Dirs,
+    Files,
 }
 
-fn list(dir: &Path, keep: impl Fn(&fs::FileType) -> bool) -> Vec<String> {
-    let Ok(rd) = fs::read_dir(dir) else {
-        return Vec::new();
+/// One listed name: `(name, is_link)`.
+type Listed = (String, bool);
+
+/// Lists the real directories (or regular files) in `dir`, plus symlinks whose target exists
+/// (Cargo's `exists()`), sorted. A missing `dir` is empty; a symlinked or unreadable `dir` is
+/// an error recorded in `errors`.
+fn list(dir: &Path, want: Want, errors: &mut Vec<(PathBuf, String)>) -> Vec<Listed> {
+    match dir.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            errors.push((dir.to_owned(), format!("cannot be read: {e}")));
+            return Vec::new();
+        }
+        Ok(m) if m.file_type().is_symlink() => {
+            errors.push((
+                dir.to_owned(),
+                "is a symlink; Cargo's own directories are never followed".into(),
+            ));
+            return Vec::new();
+        }
+        Ok(m) if !m.is_dir() => return Vec::new(),
+        Ok(_) => {}
+    }
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            errors.push((dir.to_owned(), format!("cannot be read: {e}")));
+            return Vec::new();
+        }
     };
-    let mut names: Vec<String> = rd
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().map(|ft| keep(&ft)).unwrap_or(false))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
+    let mut names = Vec::new();
+    for e in rd {
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                errors.push((dir.to_owned(), format!("cannot be read: {err}")));
+                continue;
+            }
+        };
+        let Ok(name) = e.file_name().into_string() else {
+            continue; // Cargo skips names that are not UTF-8 too.
+        };
+        let Ok(ft) = e.file_type() else { continue };
+        let real = match want {
+            Want::Dirs => ft.is_dir(),
+            Want::Files => ft.is_file(),
+        };
+        if real {
+            names.push((name, false));
+        } else if ft.is_symlink() && e.path().exists() {
+            names.push((name, true));
+        }
+    }
     names.sort();
     names
 }
 
+fn real_names(listed: &[Listed]) -> impl Iterator<Item = &String> {
+    listed.iter().filter(|(_, link)| !link).map(|(n, _)| n)
+}
+
 /// Lists the Cargo home at `root` and joins each entry with its database row.
 pub fn scan(root: &Path, db: Option<&Snapshot>) -> Inventory {
+    let mut errors = Vec::new();
+    for container in [
+        "registry",
+        "registry/index",
+        "registry/cache",
+        "registry/src",
+        "git",
+        "git/db",
+        "git/checkouts",
+    ] {
+        let p = root.join(container);
+        if p.symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            errors.push((
+                p,
+                "is a symlink; Cargo's own directories are never followed".to_string(),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Inventory {
+            root: root.to_owned(),
+            errors,
+            ..Inventory::default()
+        };
+    }
+    let rows = Rows::new(db);
     let reg = root.join("registry");
+    let indexes = list(&reg.join("index"), Want::Dirs, &mut errors);
     let mut names: HashSet<String> = HashSet::new();
-    for sub in ["index", "cache", "src"] {
-        names.extend(subdirs(&reg.join(sub)));
+    // A registry is known by a real directory anywhere, or by a tracked symlinked index.
+    names.extend(real_names(&indexes).cloned());
+    names.extend(
+        indexes
+            .iter()
+            .filter(|(n, link)| *link && rows.index.contains_key(n.as_str()))
+            .map(|(n, _)| n.clone()),
+    );
+    for sub in ["cache", "src"] {
+        names.extend(real_names(&list(&reg.join(sub), Want::Dirs, &mut errors)).cloned());
     }
     let mut names: Vec<String> = names.into_iter().collect();
     names.sort();
 
-    let rows = Rows::new(db);
     let mut registries = Vec::new();
     for name in names {
         let row = rows.index.get(name.as_str()).copied();
         let index_path = reg.join("index").join(&name);
-        let index = is_dir(&index_path).then(|| {
-            let mut e = Entry::new(name.clone(), index_path);
-            e.last_use = row.map(|r| r.1);
-            e
-        });
+        let index = indexes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .filter(|(_, link)| !link || row.is_some())
+            .map(|(_, link)| {
+                let mut e = Entry::new(name.clone(), index_path);
+                e.last_use = row.map(|r| r.1);
+                e.is_link = *link;
+                e
+            });
         let cache_dir = reg.join("cache").join(&name);
-        let crates = list(&cache_dir, |ft| ft.is_file())
+        let crates = list(&cache_dir, Want::Files, &mut errors)
             .into_iter()
-            .filter(|n| n.ends_with(".crate"))
-            .map(|n| rows.child(&rows.crates, row, Entry::new(n.clone(), cache_dir.join(&n))))
+            .filter(|(n, _)| n.ends_with(".crate"))
+            .filter_map(|(n, link)| {
+                rows.child(
+                    &rows.crates,
+                    row,
+                    Entry::new(n.clone(), cache_dir.join(&n)),
+                    link,
+                )
+            })
             .collect();
         let src_dir = reg.join("src").join(&name);
-        let srcs = subdirs(&src_dir)
+        let srcs = list(&src_dir, Want::Dirs, &mut errors)
             .into_iter()
-            .map(|n| rows.child(&rows.srcs, row, Entry::new(n.clone(), src_dir.join(&n))))
+            .filter_map(|(n, link)| {
+                rows.child(
+                    &rows.srcs,
+                    row,
+                    Entry::new(n.clone(), src_dir.join(&n)),
+                    link,
+                )
+            })
             .collect();
         registries.push(Registry {
             name,
@@ -203,24 +320,42 @@ pub fn scan(root: &Path, db: Option<&Snapshot>) -> Inventory {
     }
 
     let git_root = root.join("git");
+    let dbs = list(&git_root.join("db"), Want::Dirs, &mut errors);
     let mut gnames: HashSet<String> = HashSet::new();
-    gnames.extend(subdirs(&git_root.join("db")));
-    gnames.extend(subdirs(&git_root.join("checkouts")));
+    gnames.extend(real_names(&dbs).cloned());
+    gnames.extend(
+        dbs.iter()
+            .filter(|(n, link)| *link && rows.git.contains_key(n.as_str()))
+            .map(|(n, _)| n.clone()),
+    );
+    gnames.extend(real_names(&list(&git_root.join("checkouts"), Want::Dirs, &mut errors)).cloned());
     let mut gnames: Vec<String> = gnames.into_iter().collect();
     gnames.sort();
     let mut git = Vec::new();
     for name in gnames {
         let row = rows.git.get(name.as_str()).copied();
         let db_path = git_root.join("db").join(&name);
-        let db_entry = is_dir(&db_path).then(|| {
-            let mut e = Entry::new(name.clone(), db_path);
-            e.last_use = row.map(|r| r.1);
-            e
-        });
+        let db_entry = dbs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .filter(|(_, link)| !link || row.is_some())
+            .map(|(_, link)| {
+                let mut e = Entry::new(name.clone(), db_path);
+                e.last_use = row.map(|r| r.1);
+                e.is_link = *link;
+                e
+            });
         let co_dir = git_root.join("checkouts").join(&name);
-        let checkouts = subdirs(&co_dir)
+        let checkouts = list(&co_dir, Want::Dirs, &mut errors)
             .into_iter()
-            .map(|n| rows.child(&rows.checkouts, row, Entry::new(n.clone(), co_dir.join(&n))))
+            .filter_map(|(n, link)| {
+                rows.child(
+                    &rows.checkouts,
+                    row,
+                    Entry::new(n.clone(), co_dir.join(&n)),
+                    link,
+                )
+            })
             .collect();
         git.push(GitRepo {
             name,
@@ -237,6 +372,7 @@ pub fn scan(root: &Path, db: Option<&Snapshot>) -> Inventory {
         git,
         bin: Usage::default(),
         other: Usage::default(),
+        errors,
     }
 }
 
@@ -277,19 +413,22 @@ impl<'a> Rows<'a> {
         r
     }
 
+    /// Joins an entry with its row. A symlink is an entry only if Cargo tracks it.
     fn child(
         &self,
         map: &HashMap<(i64, &'a str), (Option<u64>, u64)>,
         parent: Option<(i64, u64)>,
         mut e: Entry,
-    ) -> Entry {
+        is_link: bool,
+    ) -> Option<Entry> {
         if let Some((id, _)) = parent
             && let Some(&(size, ts)) = map.get(&(id, e.name.as_str()))
         {
             e.last_use = Some(ts);
             e.db_size = size;
         }
-        e
+        e.is_link = is_link;
+        (!is_link || e.last_use.is_some()).then_some(e)
     }
 }
 
@@ -309,30 +448,46 @@ pub enum SizeMode {
 /// Fills in every entry's size, and `bin` and `other`, with one walker (so hard links count
 /// once across the whole home).
 pub fn measure(inv: &mut Inventory, mode: SizeMode, walker: &mut Walker<'_>) {
-    let mut item_paths: HashSet<PathBuf> = HashSet::new();
     let checkout_paths: HashSet<PathBuf> = inv
         .git
         .iter()
         .flat_map(|g| g.checkouts.iter().map(|c| c.path.clone()))
         .collect();
+    // First what needs no walk, then walk the rest on all cores, in entry order.
+    let mut to_walk: Vec<(PathBuf, Skip)> = Vec::new();
     for e in inv.entries_mut() {
-        item_paths.insert(e.path.clone());
         let is_crate_file = e.name.ends_with(".crate") && !e.path.is_dir();
-        e.size = Some(match (mode, e.db_size) {
-            (SizeMode::Stored | SizeMode::Cargo, Some(bytes)) if !is_crate_file => Measured {
+        e.size = match (mode, e.db_size) {
+            // A tracked symlink is never walked: removing it frees nothing of its target.
+            _ if e.is_link => Some(Measured::disk(Usage::default())),
+            _ if is_crate_file => Some(match e.path.symlink_metadata() {
+                Ok(m) => Measured::disk(file_usage(&m)),
+                Err(_) => Measured::disk(Usage::default()),
+            }),
+            (SizeMode::Stored | SizeMode::Cargo, Some(bytes)) => Some(Measured {
                 bytes,
                 disk_bytes: None,
                 source: SizeSource::Database,
-            },
-            _ if is_crate_file => match e.path.symlink_metadata() {
-                Ok(m) => Measured::disk(file_usage(&m)),
-                Err(_) => Measured::disk(Usage::default()),
-            },
-            _ if mode == SizeMode::Cargo && checkout_paths.contains(&e.path) => Measured::disk(
-                walker.usage_skipping(&e.path, &|p| p.file_name().is_some_and(|n| n == ".git")),
-            ),
-            _ => Measured::disk(walker.usage(&e.path)),
-        });
+            }),
+            _ => {
+                let skip = if mode == SizeMode::Cargo && checkout_paths.contains(&e.path) {
+                    Skip::DotGit
+                } else {
+                    Skip::Nothing
+                };
+                to_walk.push((e.path.clone(), skip));
+                None
+            }
+        };
+    }
+    let jobs: Vec<(&Path, Skip)> = to_walk.iter().map(|(p, s)| (p.as_path(), *s)).collect();
+    let mut usages = walker.usage_many(&jobs).into_iter();
+    let mut item_paths: HashSet<PathBuf> = HashSet::new();
+    for e in inv.entries_mut() {
+        item_paths.insert(e.path.clone());
+        if e.size.is_none() {
+            e.size = Some(Measured::disk(usages.next().unwrap_or_default()));
+        }
     }
     let bin = inv.root.join("bin");
     inv.bin = walker.usage(&bin);

@@ -28,8 +28,105 @@ impl std::ops::AddAssign for Usage {
     }
 }
 
+/// A file with more than one link, met during a walk: counted only where first met, in the
+/// order the walks were asked for.
+#[derive(Clone, Copy, Debug)]
+struct Linked {
+    key: (u64, u64),
+    bytes: u64,
+    disk_bytes: u64,
+}
+
+/// One walk's result before hard links are attributed.
+#[derive(Default)]
+struct Raw {
+    usage: Usage,
+    linked: Vec<Linked>,
+    errors: Vec<(PathBuf, io::Error)>,
+    entries: u64,
+}
+
+/// Walks `path` without following symlinks. Files with several links go to `linked`.
+fn walk_raw(path: &Path, skip: &(dyn Fn(&Path) -> bool + Sync)) -> Raw {
+    let mut raw = Raw::default();
+    let meta = match path.symlink_metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            if e.kind() != io::ErrorKind::NotFound {
+                raw.errors.push((path.to_owned(), e));
+            }
+            return raw;
+        }
+    };
+    raw.count(&meta);
+    if !meta.is_dir() {
+        return raw;
+    }
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                raw.errors.push((dir, e));
+                continue;
+            }
+        };
+        for entry in rd {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    raw.errors.push((dir.clone(), e));
+                    continue;
+                }
+            };
+            let child = entry.path();
+            if skip(&child) {
+                continue;
+            }
+            // fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW): never follows a symlink.
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        raw.errors.push((child, e));
+                    }
+                    continue;
+                }
+            };
+            raw.count(&meta);
+            if meta.is_dir() {
+                stack.push(child);
+            }
+        }
+    }
+    raw
+}
+
+impl Raw {
+    fn count(&mut self, meta: &std::fs::Metadata) {
+        self.entries += 1;
+        let is_dir = meta.is_dir();
+        let bytes = if meta.is_file() { meta.len() } else { 0 };
+        let disk_bytes = meta.blocks() * 512;
+        if !is_dir && meta.nlink() > 1 {
+            self.linked.push(Linked {
+                key: (meta.dev(), meta.ino()),
+                bytes,
+                disk_bytes,
+            });
+            return;
+        }
+        if !is_dir {
+            self.usage.files += 1;
+        }
+        self.usage.bytes += bytes;
+        self.usage.disk_bytes += disk_bytes;
+    }
+}
+
 /// A walker that remembers every multiply-linked inode it has counted, so a file hard-linked
-/// into two places counts once across all walks made with the same `Walker`.
+/// into two places counts once across all walks made with the same `Walker`, in the place
+/// walked first.
 #[derive(Default)]
 pub struct Walker<'p> {
     seen: HashSet<(u64, u64)>,
@@ -37,6 +134,23 @@ pub struct Walker<'p> {
     progress: Option<&'p dyn Fn(u64)>,
     /// Entries that could not be read (permission denied, vanished mid-walk).
     pub errors: Vec<(PathBuf, io::Error)>,
+}
+
+/// What to leave out of a walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    Nothing,
+    /// Every entry named `.git`, at any depth (how Cargo sizes git checkouts).
+    DotGit,
+}
+
+impl Skip {
+    fn test(self, p: &Path) -> bool {
+        match self {
+            Skip::Nothing => false,
+            Skip::DotGit => p.file_name().is_some_and(|n| n == ".git"),
+        }
+    }
 }
 
 impl<'p> Walker<'p> {
@@ -64,79 +178,80 @@ impl<'p> Walker<'p> {
 
     /// Like [`Walker::usage`], but entries for which `skip` returns true (checked on every
     /// directory's entries by full path) are left out with everything below them.
-    pub fn usage_skipping(&mut self, path: &Path, skip: &dyn Fn(&Path) -> bool) -> Usage {
-        let mut usage = Usage::default();
-        let meta = match path.symlink_metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                if e.kind() != io::ErrorKind::NotFound {
-                    self.errors.push((path.to_owned(), e));
-                }
-                return usage;
-            }
-        };
-        self.count(&meta, &mut usage);
-        if !meta.is_dir() {
-            return usage;
-        }
-        let mut stack = vec![path.to_owned()];
-        while let Some(dir) = stack.pop() {
-            let rd = match std::fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) => {
-                    self.errors.push((dir, e));
-                    continue;
-                }
-            };
-            for entry in rd {
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(e) => {
-                        self.errors.push((dir.clone(), e));
-                        continue;
-                    }
-                };
-                let child = entry.path();
-                if skip(&child) {
-                    continue;
-                }
-                // fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW): never follows a symlink.
-                let meta = match entry.metadata() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        if e.kind() != io::ErrorKind::NotFound {
-                            self.errors.push((child, e));
-                        }
-                        continue;
-                    }
-                };
-                self.count(&meta, &mut usage);
-                if meta.is_dir() {
-                    stack.push(child);
-                }
-            }
-        }
-        usage
+    pub fn usage_skipping(&mut self, path: &Path, skip: &(dyn Fn(&Path) -> bool + Sync)) -> Usage {
+        let raw = walk_raw(path, skip);
+        self.absorb(raw)
     }
 
-    fn count(&mut self, meta: &std::fs::Metadata, usage: &mut Usage) {
-        self.entries += 1;
+    /// The usage of each path, walked on all cores, with hard links attributed exactly as if
+    /// the paths had been walked one after the other in this order.
+    pub fn usage_many(&mut self, paths: &[(&Path, Skip)]) -> Vec<Usage> {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8)
+            .min(paths.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Raw>>> =
+            paths.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(path, skip)) = paths.get(i) else {
+                    break;
+                };
+                let raw = walk_raw(path, &|p| skip.test(p));
+                done.fetch_add(raw.entries, std::sync::atomic::Ordering::Relaxed);
+                *slots[i].lock().expect("poisoned") = Some(raw);
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(work);
+            }
+            // This thread works too, and reports progress.
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(path, skip)) = paths.get(i) else {
+                    break;
+                };
+                let raw = walk_raw(path, &|p| skip.test(p));
+                let total = done.fetch_add(raw.entries, std::sync::atomic::Ordering::Relaxed);
+                if let Some(f) = self.progress {
+                    f(self.entries + total + raw.entries);
+                }
+                *slots[i].lock().expect("poisoned") = Some(raw);
+            }
+        });
+        slots
+            .into_iter()
+            .map(|m| {
+                let raw = m.into_inner().expect("poisoned").unwrap_or_default();
+                self.absorb(raw)
+            })
+            .collect()
+    }
+
+    /// Attributes a walk's multiply-linked files (those not yet seen) and keeps its errors.
+    fn absorb(&mut self, raw: Raw) -> Usage {
+        let before = self.entries;
+        self.entries += raw.entries;
         if let Some(f) = self.progress
-            && self.entries.is_multiple_of(4096)
+            && before / 4096 != self.entries / 4096
         {
             f(self.entries);
         }
-        let is_dir = meta.is_dir();
-        if !is_dir && meta.nlink() > 1 && !self.seen.insert((meta.dev(), meta.ino())) {
-            return;
+        let mut u = raw.usage;
+        for l in raw.linked {
+            if self.seen.insert(l.key) {
+                u.files += 1;
+                u.bytes += l.bytes;
+                u.disk_bytes += l.disk_bytes;
+            }
         }
-        if !is_dir {
-            usage.files += 1;
-        }
-        if meta.is_file() {
-            usage.bytes += meta.len();
-        }
-        usage.disk_bytes += meta.blocks() * 512;
+        self.errors.extend(raw.errors);
+        u
     }
 }
 
@@ -173,6 +288,23 @@ mod tests {
         // A second walk with the same walker does not count the linked file again.
         let again = w.usage(&root.join("g"));
         assert_eq!(again.bytes, 0);
+    }
+
+    #[test]
+    fn parallel_walks_attribute_links_in_order() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        fs::create_dir_all(a.join(".git")).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        fs::write(b.join("f"), vec![0u8; 5000]).unwrap();
+        fs::hard_link(b.join("f"), a.join("f")).unwrap();
+        fs::write(a.join(".git/x"), b"123").unwrap();
+        let mut w = Walker::new();
+        let u = w.usage_many(&[(&b, Skip::Nothing), (&a, Skip::DotGit)]);
+        assert_eq!((u[0].bytes, u[1].bytes), (5000, 0));
+        let mut w = Walker::new();
+        let u = w.usage_many(&[(&a, Skip::Nothing), (&b, Skip::Nothing)]);
+        assert_eq!((u[0].bytes, u[1].bytes), (5003, 0));
     }
 
     #[test]

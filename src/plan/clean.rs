@@ -19,6 +19,7 @@
 use std::path::PathBuf;
 
 use super::policy::Policy;
+use super::sync::{ChildKind, SyncChanges};
 use super::{ItemKind, Plan, PlanItem, Row};
 use crate::observe::home::{Entry, Inventory};
 use crate::units::{self, Span};
@@ -89,10 +90,20 @@ fn sum_disk(items: &[Tracked]) -> Option<u64> {
 }
 
 impl Model {
-    /// The model of the database after Cargo's sync (see the module docs). `sync_sizes` is
+    /// The model of the database after Cargo's sync (see the module docs): the rows that
+    /// exist, plus those `changes` (from [`super::sync::changes`]) inserts. `sync_sizes` is
     /// whether a size limit is in force: Cargo then fills missing sizes from the disk, which
     /// must already be measured in `inv` (checkouts without their `.git`, as Cargo counts).
-    pub fn synced(inv: &Inventory, now: u64, sync_sizes: bool) -> Model {
+    pub fn synced(inv: &Inventory, changes: &SyncChanges, now: u64, sync_sizes: bool) -> Model {
+        // An untracked entry is in the model only if the sync gives it a row.
+        let inserted: std::collections::HashSet<(ChildKind, &str, &str)> = changes
+            .insert_children
+            .iter()
+            .map(|r| (r.kind, r.parent.as_str(), r.name.as_str()))
+            .collect();
+        let kept = |kind: ChildKind, parent: &str, e: &&Entry| {
+            e.last_use.is_some() || inserted.contains(&(kind, parent, e.name.as_str()))
+        };
         let mut m = Model::default();
         let reg_root = inv.root.join("registry");
         for r in &inv.registries {
@@ -103,6 +114,7 @@ impl Model {
                     let crates: Vec<Tracked> = r
                         .crates
                         .iter()
+                        .filter(|e| kept(ChildKind::Crate, &r.name, e))
                         .map(|e| {
                             let mut t = tracked(e, now, sync_sizes);
                             // A `.crate` row always has a size: the file's length.
@@ -113,7 +125,12 @@ impl Model {
                     m.registries.push(TrackedRegistry {
                         index: tracked(index, now, false),
                         crates,
-                        srcs: r.srcs.iter().map(|e| tracked(e, now, sync_sizes)).collect(),
+                        srcs: r
+                            .srcs
+                            .iter()
+                            .filter(|e| kept(ChildKind::Src, &r.name, e))
+                            .map(|e| tracked(e, now, sync_sizes))
+                            .collect(),
                         cache_dir,
                         src_dir,
                         has_cache_dir: r.has_cache_dir,
@@ -162,6 +179,7 @@ impl Model {
                         checkouts: g
                             .checkouts
                             .iter()
+                            .filter(|e| kept(ChildKind::Checkout, &g.name, e))
                             .map(|e| tracked(e, now, sync_sizes))
                             .collect(),
                         checkouts_dir,
@@ -326,63 +344,64 @@ fn git_size_limit(m: &mut Model, max: u64, plan: &mut Plan) {
     list.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
     let mut total: u64 = list.iter().map(|r| r.4).sum();
     let reason = size_reason("--max-git-size", max);
-    let mut removed_dbs: Vec<usize> = Vec::new();
-    let mut removed_cos: Vec<(usize, String)> = Vec::new();
+    // In Cargo's removal order: a popped checkout; or a popped database, then each of its
+    // checkouts still in the list.
+    let mut removed: Vec<(usize, Option<String>)> = Vec::new();
     while let Some((_, _, gi, co, size)) = list.pop() {
         if total <= max {
             break;
         }
         total = total.saturating_sub(size);
-        match co {
-            Some(co) => removed_cos.push((gi, co)),
-            None => {
-                removed_dbs.push(gi);
-                let mut i = 0;
-                while i < list.len() {
-                    if list[i].2 == gi && list[i].3.is_some() {
-                        let r = list.remove(i);
-                        total = total.saturating_sub(r.4);
-                        removed_cos.push((gi, r.3.expect("checked")));
-                    } else {
-                        i += 1;
-                    }
+        let is_db = co.is_none();
+        removed.push((gi, co));
+        if is_db {
+            let mut i = 0;
+            while i < list.len() {
+                if list[i].2 == gi && list[i].3.is_some() {
+                    let r = list.remove(i);
+                    total = total.saturating_sub(r.4);
+                    removed.push((gi, r.3));
+                } else {
+                    i += 1;
                 }
             }
         }
     }
-    // Emit in removal order: Cargo pushes a db, then each of its checkouts.
-    let mut emitted: Vec<PlanItem> = Vec::new();
-    for (gi, co) in &removed_cos {
+    for (gi, co) in &removed {
         let g = &m.git[*gi];
-        if let Some(t) = g.checkouts.iter().find(|c| &c.name == co) {
-            emitted.push(item(
-                t,
-                ItemKind::GitCheckout,
+        match co {
+            Some(co) => {
+                if let Some(t) = g.checkouts.iter().find(|c| &c.name == co) {
+                    plan.items.push(item(
+                        t,
+                        ItemKind::GitCheckout,
+                        reason.clone(),
+                        Row::GitCheckout {
+                            db: g.db.name.clone(),
+                            name: t.name.clone(),
+                        },
+                    ));
+                }
+            }
+            None => plan.items.push(item(
+                &g.db,
+                ItemKind::GitDb,
                 reason.clone(),
-                Row::GitCheckout {
-                    db: g.db.name.clone(),
-                    name: t.name.clone(),
+                Row::GitDb {
+                    name: g.db.name.clone(),
                 },
-            ));
+            )),
         }
     }
-    for gi in &removed_dbs {
-        let g = &m.git[*gi];
-        emitted.push(item(
-            &g.db,
-            ItemKind::GitDb,
-            reason.clone(),
-            Row::GitDb {
-                name: g.db.name.clone(),
-            },
-        ));
+    let mut dbs: Vec<usize> = Vec::new();
+    for (gi, co) in removed {
+        match co {
+            Some(co) => m.git[gi].checkouts.retain(|c| c.name != co),
+            None => dbs.push(gi),
+        }
     }
-    plan.items.extend(emitted);
-    for (gi, co) in removed_cos {
-        m.git[gi].checkouts.retain(|c| c.name != co);
-    }
-    removed_dbs.sort_unstable();
-    for gi in removed_dbs.into_iter().rev() {
+    dbs.sort_unstable();
+    for gi in dbs.into_iter().rev() {
         m.git.remove(gi);
     }
 }
@@ -789,7 +808,7 @@ mod tests {
             },
             NOW,
         );
-        assert_eq!(paths(&p), ["/g/co/old-1/abc1234", "/g/db/old-1"]);
+        assert_eq!(paths(&p), ["/g/db/old-1", "/g/co/old-1/abc1234"]);
     }
 
     #[test]

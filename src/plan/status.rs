@@ -205,7 +205,8 @@ pub fn build(inv: &Inventory, db: &DbRead, names: &RegistryNames, now: u64, exac
     let total_bytes = components.iter().map(|c| c.bytes).sum();
     let total_disk_bytes = components.iter().map(|c| c.disk_bytes).sum::<Option<u64>>();
 
-    let model = Model::synced(inv, now, false);
+    let changes = super::sync::changes(inv, db.snapshot(), false);
+    let model = Model::synced(inv, &changes, now, false);
     let auto_clean_reclaimable_bytes = clean::plan(&model, &Policy::auto_defaults(), now).bytes();
 
     let database = match db {

@@ -50,6 +50,13 @@ pub struct SyncChanges {
 }
 
 impl SyncChanges {
+    /// Whether the sync gives this untracked entry a row.
+    pub fn inserts(&self, kind: ChildKind, parent: &str, name: &str) -> bool {
+        self.insert_children
+            .iter()
+            .any(|r| r.kind == kind && r.parent == parent && r.name == name)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.insert_parents.is_empty()
             && self.delete_children.is_empty()
@@ -161,6 +168,21 @@ pub fn changes(inv: &Inventory, db: Option<&Snapshot>, sync_sizes: bool) -> Sync
         }
     }
 
+    // `git_checkout.name` is UNIQUE across all repositories and Cargo's insert is `ON CONFLICT
+    // DO NOTHING`: an untracked checkout whose short id already has a row (under any
+    // repository) is never tracked, so Cargo's GC never sees it.
+    let mut checkout_names: HashSet<String> = HashSet::new();
+    for row in &db.git_checkout {
+        let Some(parent) = git_rows.get(&row.parent_id) else {
+            continue;
+        };
+        if db_dirs.contains(parent)
+            && present.contains(&(ChildKind::Checkout, parent, row.name.as_str()))
+        {
+            checkout_names.insert(row.name.clone());
+        }
+    }
+
     // 4./5. Untracked children under a parent that has (or now gets) a row; 6. null sizes.
     let mut child = |kind: ChildKind, parent: &str, e: &Entry, size: Option<u64>| {
         let row = ChildRow {
@@ -170,6 +192,9 @@ pub fn changes(inv: &Inventory, db: Option<&Snapshot>, sync_sizes: bool) -> Sync
             size,
         };
         if e.last_use.is_none() {
+            if kind == ChildKind::Checkout && !checkout_names.insert(e.name.clone()) {
+                return;
+            }
             c.insert_children.push(row);
         } else if sync_sizes && e.db_size.is_none() && kind != ChildKind::Crate {
             c.fill_sizes.push(row);
@@ -219,6 +244,7 @@ mod tests {
                 disk_bytes: None,
                 source: SizeSource::Disk,
             }),
+            is_link: false,
         }
     }
 
@@ -295,5 +321,56 @@ mod tests {
         assert_eq!(with_sizes.fill_sizes.len(), 1);
         assert_eq!(with_sizes.fill_sizes[0].name, "b-1");
         let _ = home::SizeMode::Exact;
+    }
+
+    #[test]
+    fn a_checkout_id_tracked_elsewhere_is_never_tracked() {
+        use crate::observe::home::GitRepo;
+        let repo = |name: &str, co: Entry, row| GitRepo {
+            name: name.into(),
+            db: Some(entry(name, row, 0)),
+            checkouts: vec![co],
+            has_checkouts_dir: true,
+            row: row.map(|t| (if name == "a" { 1 } else { 2 }, t)),
+        };
+        let inv = Inventory {
+            root: "/h".into(),
+            git: vec![
+                repo("a", entry("157c27d", Some(5), 10), Some(5)),
+                repo("b", entry("157c27d", None, 10), Some(5)),
+                repo("c", entry("abcdef0", None, 10), None),
+            ],
+            ..Inventory::default()
+        };
+        let db = Snapshot {
+            git_db: vec![
+                ParentRow {
+                    id: 1,
+                    name: "a".into(),
+                    timestamp: 5,
+                },
+                ParentRow {
+                    id: 2,
+                    name: "b".into(),
+                    timestamp: 5,
+                },
+            ],
+            git_checkout: vec![DbChild {
+                parent_id: 1,
+                name: "157c27d".into(),
+                size: None,
+                timestamp: 5,
+            }],
+            ..Snapshot::default()
+        };
+        let c = changes(&inv, Some(&db), false);
+        assert_eq!(c.insert_parents, [("git_db", "c".to_string())]);
+        let names: Vec<_> = c
+            .insert_children
+            .iter()
+            .map(|r| (&r.parent[..], &r.name[..]))
+            .collect();
+        assert_eq!(names, [("c", "abcdef0")]);
+        assert!(!c.inserts(ChildKind::Checkout, "b", "157c27d"));
     }
 }

@@ -757,3 +757,132 @@ fn sigkill_at_any_instant_leaves_a_cache_cargo_uses() {
         "only {killed_mid_run} kills landed mid-run"
     );
 }
+
+#[test]
+fn parity_with_nightly_on_symlinks_cargo_tracks() {
+    // A registry index directory that is a symlink (a shared, pre-baked index): Cargo's sync
+    // follows it, so the registry is not an orphan and nothing of it is removed.
+    parity(T40 + DAY, &["--max-src-age", "100 months"], &|home| {
+        let reg = only_registry(home);
+        let index = home.join("registry/index").join(&reg);
+        let elsewhere = home.parent().unwrap().join("shared-index");
+        std::fs::rename(&index, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &index).unwrap();
+    });
+    // A tracked source that is a symlink: Cargo keeps its row, then unlinks the link itself.
+    parity(T40 + DAY, &["--max-src-age", "0 days"], &|home| {
+        let reg = only_registry(home);
+        let outside = home.parent().unwrap().join("outside-src");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("lib.rs"), "precious").unwrap();
+        std::os::unix::fs::symlink(
+            &outside,
+            home.join("registry/src").join(&reg).join("evil-1.0.0"),
+        )
+        .unwrap();
+        let conn = rusqlite::Connection::open(home.join(".global-cache")).unwrap();
+        conn.execute(
+            "INSERT INTO registry_src (registry_id, name, size, timestamp) \
+             SELECT id, 'evil-1.0.0', 8, 1 FROM registry_index",
+            [],
+        )
+        .unwrap();
+    });
+}
+
+#[test]
+fn parity_with_nightly_on_a_checkout_id_shared_by_two_repositories() {
+    // `git_checkout.name` is UNIQUE across repositories in Cargo's schema: a second checkout
+    // with the same short id is never tracked, so Cargo's size limit does not count it.
+    parity(T40 + DAY, &["--max-git-size", "3000"], &|home| {
+        let db = dirs_in(&home.join("git/db"))[0].clone();
+        let co = dirs_in(&home.join("git/checkouts").join(&db))[0].clone();
+        let twin = "twin-0123456789abcdef";
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(home.join("git/db").join(&db))
+            .arg(home.join("git/db").join(twin))
+            .output()
+            .unwrap();
+        assert_ok(&out, "cp");
+        std::fs::create_dir_all(home.join("git/checkouts").join(twin)).unwrap();
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(home.join("git/checkouts").join(&db).join(&co))
+            .arg(home.join("git/checkouts").join(twin).join(&co))
+            .output()
+            .unwrap();
+        assert_ok(&out, "cp");
+    });
+}
+
+#[test]
+fn a_symlinked_trash_is_never_followed() {
+    let c = Copy::of(populated());
+    let victim = c.dir.path().join("victim");
+    std::fs::create_dir_all(victim.join("keep")).unwrap();
+    std::fs::write(victim.join("keep/file"), "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, c.home.join(".janitor-trash")).unwrap();
+    let out = gc(&c, T40 + DAY, &["--max-src-age", "0 days"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("janitor-trash"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(victim.join("keep/file")).unwrap(),
+        "precious"
+    );
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 1);
+    // Every source is still whole.
+    let src = c.home.join("registry/src").join(c.registry_dir());
+    for d in dirs_in(&src) {
+        assert!(src.join(d).join(".cargo-ok").exists());
+    }
+}
+
+#[test]
+fn a_symlinked_cargo_directory_stops_gc_before_anything_changes() {
+    let c = Copy::of(populated());
+    let src = c.home.join("registry/src");
+    let elsewhere = c.dir.path().join("src-elsewhere");
+    std::fs::rename(&src, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &src).unwrap();
+    let before = paths_under(&c.home);
+    let rows = db_dump(&c.home);
+    let out = gc(&c, T40 + DAY, &["--max-src-age", "0 days"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("is a symlink"), "{err}");
+    assert!(err.contains("nothing was removed"), "{err}");
+    assert_eq!(paths_under(&c.home), before);
+    assert_eq!(db_dump(&c.home), rows);
+    assert_eq!(
+        dirs_in(&elsewhere.join(c.registry_dir_via(&elsewhere))).len(),
+        5
+    );
+}
+
+#[test]
+fn a_home_without_caches_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // A home directory with bin/ is not a Cargo home.
+    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
+        .args(["gc", "--cargo-home"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A Cargo home with only config.toml: nothing to clean, and nothing is created.
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
+        .args(["gc", "--cargo-home"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&out, "gc");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bin", "config.toml"]);
+}

@@ -471,4 +471,11 @@ impl Copy {
     pub fn registry_dir(&self) -> String {
         only_registry(&self.home)
     }
+
+    /// The one registry directory inside `src_dir` (a moved `registry/src`).
+    pub fn registry_dir_via(&self, src_dir: &Path) -> String {
+        let v = dirs_in(src_dir);
+        assert_eq!(v.len(), 1, "{v:?}");
+        v[0].clone()
+    }
 }

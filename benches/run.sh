@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|all]
+# Needs hyperfine (installed from Debian's packages if missing) and, for `gc`, a nightly
+# toolchain for the `cargo +nightly clean gc -Zgc` baseline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+data=${BENCH_DATA:-$PWD/bench-data}
+mkdir -p "$data"
+
+if ! command -v hyperfine >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq hyperfine
+fi
+cargo build --release --locked --bin cargo-janitor --example synth_home
+bin=$PWD/target/release/cargo-janitor
+gen=$PWD/target/release/examples/synth_home
+home=$data/home
+[ -d "$home" ] || "$gen" "$home" --crates 2500 --files 40
+echo "home: $(find "$home" | wc -l) entries, $(du -sh "$home" | cut -f1)"
+
+ratio() { # ratio JSON: mean of each command / mean of the first
+    python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+base = r[0]["mean"]
+for x in r:
+    print(f'{x["mean"]*1000:9.1f} ms ± {x["stddev"]*1000:6.1f}  {x["mean"]/base:5.2f}x  {x["command"]}')
+PY
+}
+
+if [ "$what" = status ] || [ "$what" = all ]; then
+    hyperfine -N --warmup 3 --runs 15 --export-json "$data/status.json" \
+        "du -s $home" \
+        "$bin status --cargo-home $home" \
+        "$bin status --exact --cargo-home $home" >/dev/null
+    echo "== status (warm cache), relative to du -s"
+    ratio "$data/status.json"
+fi
+
+if [ "$what" = gc ] || [ "$what" = all ]; then
+    work=$data/gc-home
+    reg=index.crates.io-1949cf8c6b5b557f
+    # hyperfine -N runs --prepare without a shell too: give it a script. The copy hard-links
+    # the files (a full copy of 480 MB takes ~30 s here) and copies the database for real;
+    # every contender then unlinks the same files under the same conditions.
+    printf '#!/bin/sh\nrm -rf "%s" && cp -al "%s" "%s" && rm "%s/.global-cache" && cp "%s/.global-cache" "%s/" && sync\n' \
+        "$work" "$home" "$work" "$work" "$home" "$work" >"$data/prep-gc.sh"
+    chmod +x "$data/prep-gc.sh"
+    prep="$data/prep-gc.sh"
+    cmds=("rm -rf $work/registry/src/$reg"
+          "$bin gc --max-src-age 0days --cargo-home $work")
+    if cargo +nightly --version >/dev/null 2>&1; then
+        cmds+=("env CARGO_HOME=$work cargo +nightly clean gc -Zgc --max-src-age 0days")
+    else
+        echo "no nightly: skipping the cargo clean gc baseline"
+    fi
+    hyperfine -N --runs 10 --prepare "$prep" --export-json "$data/gc.json" "${cmds[@]}" >/dev/null
+    echo "== removing every extracted source, relative to rm -rf"
+    ratio "$data/gc.json"
+fi
