@@ -101,10 +101,10 @@ impl Remover {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        if let Some(parent) = trash.parent() {
-            if parent != self.root {
-                self.check(parent)?;
-            }
+        if let Some(parent) = trash.parent()
+            && parent != self.root
+        {
+            self.check(parent)?;
         }
         match fs::create_dir(trash) {
             Ok(()) => {}
