@@ -60,6 +60,14 @@ pub enum Command {
         Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\"."
     )]
     Gc(GcArgs),
+    /// Who holds and who waits on every Cargo lock, and why
+    Locks(LocksArgs),
+    /// Block until Cargo's locks are free (exit 4 on timeout)
+    Wait(WaitArgs),
+    /// Run a command (e.g. `cargo build`) and explain any lock wait as it happens
+    Run(RunArgs),
+    /// Stop a stuck lock holder safely: SIGINT, then SIGTERM, then (with --force) SIGKILL
+    Stop(StopArgs),
 }
 
 #[derive(Debug, Args)]
@@ -137,4 +145,87 @@ pub struct GcArgs {
         "max_download_age", "max_src_size", "max_crate_size", "max_git_size", "max_download_size",
     ])]
     pub auto: bool,
+}
+
+/// A sample length: Cargo's duration grammar, or a plain number of seconds or milliseconds
+/// ("0.5s", "500ms", "0").
+fn sample(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || {
+        format!(
+            "invalid sample `{s}`: expected seconds like \"0.5s\", \"500ms\", \"2 seconds\" or 0"
+        )
+    };
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms
+            .trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| bad());
+    }
+    let num = s.strip_suffix('s').unwrap_or(s).trim();
+    if let Ok(secs) = num.parse::<f64>()
+        && secs.is_finite()
+        && (0.0..=60.0).contains(&secs)
+    {
+        return Ok(std::time::Duration::from_secs_f64(secs));
+    }
+    crate::units::parse_span(s)
+        .map(|sp| std::time::Duration::from_secs(sp.secs()))
+        .map_err(|_| bad())
+}
+
+#[derive(Debug, Args)]
+pub struct LocksArgs {
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// How long to watch CPU use to tell a busy holder from an idle one ("0" skips)
+    #[arg(long, value_name = "DUR", default_value = "0.5s", value_parser = sample)]
+    pub sample: std::time::Duration,
+    /// Target or build directories whose lock files to probe [default: the current
+    /// workspace's]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Give up after this long (Cargo's grammar: "30 seconds", "5 minutes") with exit code 4
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub timeout: Option<crate::units::Span>,
+    /// Which lock: all, package-cache, package-cache-mutate, build-dir, artifact-dir, unit,
+    /// cargo-lock, crate-metadata
+    #[arg(long, value_name = "KIND")]
+    pub lock: Option<String>,
+    /// A target or build directory [default: the current workspace's]
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Stop the command (its whole process group) once it has been blocked on a lock this
+    /// long, and exit with code 4
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub timeout: Option<crate::units::Span>,
+    /// The command to run
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Processes to stop: PID, or PID:START as `locks --json` prints (refused if the pid now
+    /// names another process)
+    #[arg(required = true, value_name = "PID")]
+    pub pids: Vec<String>,
+    /// Send SIGKILL when SIGINT and SIGTERM did not work
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// How long to wait after each signal
+    #[arg(long, value_name = "DURATION", default_value = "3 seconds", value_parser = span)]
+    pub grace: crate::units::Span,
 }

@@ -9,6 +9,11 @@ pub const FAILURE: i32 = 1;
 pub const BAD_INPUT: i32 = 2;
 /// A Cargo lock was busy and `--no-wait` was given. Nothing was changed.
 pub const LOCK_BUSY: i32 = 3;
+/// `wait` or `run --timeout`: the lock was still held when the time ran out.
+pub const TIMED_OUT: i32 = 4;
+/// `stop`: refused (not a lock holder or waiter, PID 1, another user's process, an editor,
+/// or a pid that now names another process), or the holder survived.
+pub const NOT_STOPPED: i32 = 5;
 
 /// An error caused by what the user typed. It maps to [`BAD_INPUT`].
 #[derive(Debug, thiserror::Error)]

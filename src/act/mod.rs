@@ -10,3 +10,4 @@ pub mod db;
 pub mod executor;
 pub mod lock;
 pub mod remove;
+pub mod stop;

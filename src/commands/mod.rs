@@ -1,7 +1,11 @@
 //! One thin function per subcommand, composing discover → observe → plan → act → report.
 
 pub mod gc;
+pub mod locks;
+pub mod run;
 pub mod status;
+pub mod stop;
+pub mod wait;
 
 use anyhow::Result;
 
@@ -13,5 +17,9 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
     match &cli.command {
         Command::Status(args) => status::run(&cli.global, args, out),
         Command::Gc(args) => gc::run(&cli.global, args, out),
+        Command::Locks(args) => locks::run(&cli.global, args, out),
+        Command::Wait(args) => wait::run(&cli.global, args, out),
+        Command::Run(args) => run::run(&cli.global, args, out),
+        Command::Stop(args) => stop::run(&cli.global, args, out),
     }
 }

@@ -7,6 +7,7 @@
 pub mod cargo_home;
 pub mod config;
 pub mod registry;
+pub mod target;
 
 pub use cargo_home::CargoHome;
 pub use config::CargoConfig;

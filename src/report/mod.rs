@@ -2,6 +2,7 @@
 //! warnings and progress on stderr, colour only where Cargo would use it.
 
 pub mod gc;
+pub mod locks;
 pub mod progress;
 pub mod status;
 pub mod table;

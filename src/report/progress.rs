@@ -45,6 +45,14 @@ impl Progress {
         bar.set_message(format!("{}: {n} entries", self.label));
     }
 
+    /// Shows `msg` (once the delay has passed).
+    pub fn message(&self, msg: &str) {
+        self.tick(self.last.get());
+        if let Some(bar) = self.bar.get() {
+            bar.set_message(msg.to_owned());
+        }
+    }
+
     /// Removes the spinner, if it was shown.
     pub fn finish(&self) {
         if let Some(bar) = self.bar.get() {

@@ -553,35 +553,11 @@ fn a_locked_database_waits_then_fails_clearly_without_removing() {
     assert_eq!(paths_under(&c.home), before);
 }
 
-/// Starts `cargo build` in `p1` whose build script (gamma's) waits while `hold` exists, and
-/// returns once the build script runs, i.e. while the build holds the shared mutate lock.
-fn held_build(c: &Copy) -> (std::process::Child, std::path::PathBuf) {
-    let hold = c.dir.path().join("hold");
-    std::fs::write(&hold, "").unwrap();
-    let child = c
-        .cargo("p1", &["build", "--offline"])
-        .env("JANITOR_TEST_HOLD", &hold)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = c.dir.path().join("hold.started");
-    let t = Instant::now();
-    while !started.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "build script never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, hold)
-}
-
 #[test]
 fn waits_for_a_running_build_and_the_build_succeeds() {
     let c = Copy::of(populated());
     let now = T0 + 100 * DAY;
-    let (build, hold) = held_build(&c);
+    let (build, hold) = held_build(&c, "p1");
     let before = paths_under(&c.home);
 
     // --no-wait: the documented code, nothing removed.

@@ -3,4 +3,5 @@
 mod support;
 
 mod gc;
+mod locks;
 mod status;

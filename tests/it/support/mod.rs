@@ -131,9 +131,9 @@ impl Env {
     /// Our binary, with `--cargo-home` set to this test's home and no colour.
     pub fn janitor(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
-        c.args(args)
-            .arg("--cargo-home")
+        c.arg("--cargo-home")
             .arg(&self.home)
+            .args(args)
             .current_dir(self.dir.path())
             .env_remove("CARGO_HOME")
             .env_remove("CARGO_TERM_COLOR")
@@ -454,9 +454,9 @@ impl Copy {
 
     pub fn janitor(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
-        c.args(args)
-            .arg("--cargo-home")
+        c.arg("--cargo-home")
             .arg(&self.home)
+            .args(args)
             .current_dir(self.dir.path())
             .env_remove("CARGO_HOME")
             .env_remove("CARGO_TERM_COLOR")
@@ -478,4 +478,106 @@ impl Copy {
         assert_eq!(v.len(), 1, "{v:?}");
         v[0].clone()
     }
+}
+
+/// Starts `cargo build --offline` in `project` of `c`, whose build script (gamma's) waits
+/// while the returned hold file exists, and returns once the build script runs: the build
+/// then holds its target dir's lock and the shared package-cache-mutate lock.
+pub fn held_build(c: &Copy, project: &str) -> (std::process::Child, PathBuf) {
+    let hold = c.dir.path().join(format!("hold-{project}"));
+    std::fs::write(&hold, "").unwrap();
+    let child = c
+        .cargo(project, &["build", "--offline"])
+        .env("JANITOR_TEST_HOLD", &hold)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = PathBuf::from(format!("{}.started", hold.display()));
+    let t = std::time::Instant::now();
+    while !started.exists() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(120),
+            "build script never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, hold)
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, for at most `secs` seconds.
+pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(t.elapsed().as_secs() < secs, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A child process killed (with its process group, when it leads one) when dropped.
+pub struct Guard(pub std::process::Child);
+
+impl Guard {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // Only processes this test started, and their process group when they lead one.
+        let pid = self.0.id() as i32;
+        let _ = Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .output();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .output();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `flock -x FILE sleep 120` in its own process group: a plain process holding a Cargo lock.
+pub fn hold_with_flock(file: &Path, mode: &str) -> Guard {
+    use std::os::unix::process::CommandExt;
+    let child = Command::new("flock")
+        .arg(mode)
+        .arg(file)
+        .args(["sleep", "120"])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let g = Guard(child);
+    // Wait until the kernel lists it as holding.
+    eventually(10, "flock to take the lock", || {
+        let f = std::fs::File::open(file).ok()?;
+        match f.try_lock_shared() {
+            Err(std::fs::TryLockError::WouldBlock) => Some(()),
+            Ok(()) if mode == "-s" => {
+                f.unlock().ok()?;
+                match f.try_lock() {
+                    Err(std::fs::TryLockError::WouldBlock) => Some(()),
+                    _ => {
+                        let _ = f.unlock();
+                        None
+                    }
+                }
+            }
+            Ok(()) => {
+                let _ = f.unlock();
+                None
+            }
+            Err(_) => None,
+        }
+    });
+    g
 }

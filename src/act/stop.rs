@@ -1,0 +1,241 @@
+//! Stopping a stuck lock holder safely (locks.md §A.3).
+//!
+//! * The target is the holder's process group when it leads one (as rust-analyzer's cargo
+//!   and `setsid` do), otherwise its process tree, deepest first: signalling only the cargo
+//!   pid would orphan its build scripts and rustc, which go on writing.
+//! * The ladder: SIGINT (skipped when the process ignores it, as background jobs of
+//!   non-interactive shells do) → wait → SIGTERM, with SIGCONT when stopped (a stopped
+//!   process keeps SIGTERM pending) → wait → SIGKILL only when forced.
+//! * A pid is only ever signalled through a pidfd opened while we knew it was the right
+//!   process (Linux 5.3+), or after checking its start time again: a reused pid is never hit.
+//! * Success means the lock probes free, not just that the process went away. A process in
+//!   uninterruptible sleep (`D`) is reported, not signalled in a loop.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::observe::lockfiles::{self, Probe};
+use crate::observe::procs::{Snapshot, System};
+
+/// One rung of the ladder, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Step {
+    pub signal: &'static str,
+    pub to: String,
+    /// Whether the lock was free and the process gone after this step.
+    pub released: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Outcome {
+    pub pid: u32,
+    pub steps: Vec<Step>,
+    pub released: bool,
+    /// Processes left in uninterruptible sleep (they cannot take a signal until their I/O ends).
+    pub uninterruptible: Vec<u32>,
+}
+
+/// A process pinned at diagnosis time: its pid, start time and (on Linux) a pidfd.
+pub struct Pinned {
+    pub pid: u32,
+    pub start_ticks: u64,
+    #[cfg(target_os = "linux")]
+    pidfd: Option<std::os::fd::OwnedFd>,
+}
+
+impl Pinned {
+    /// Pins `pid` if it still is the process that started at `start_ticks`.
+    pub fn new(sys: &dyn System, pid: u32, start_ticks: u64) -> Option<Pinned> {
+        #[cfg(target_os = "linux")]
+        let pidfd = {
+            use std::os::fd::FromRawFd;
+            // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+            let fd = unsafe {
+                libc::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0 as libc::c_long)
+            };
+            // SAFETY: a non-negative return is a file descriptor we now own.
+            (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+        };
+        let pinned = Pinned {
+            pid,
+            start_ticks,
+            #[cfg(target_os = "linux")]
+            pidfd,
+        };
+        // Checked after opening the pidfd: if the start time still matches, the pidfd names
+        // the right process for good.
+        pinned.same(sys).then_some(pinned)
+    }
+
+    /// Whether the pid still names the pinned process.
+    pub fn same(&self, sys: &dyn System) -> bool {
+        let _ = sys;
+        read_start(self.pid) == Some(self.start_ticks)
+    }
+
+    fn alive(&self) -> bool {
+        match read_state(self.pid) {
+            None | Some('Z') | Some('X') => false,
+            Some(_) => read_start(self.pid) == Some(self.start_ticks),
+        }
+    }
+
+    /// Sends `sig` to this process only, never to a reused pid.
+    fn signal(&self, sig: i32) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &self.pidfd {
+            use std::os::fd::AsRawFd;
+            // SAFETY: pidfd_send_signal(fd, sig, NULL, 0).
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd() as libc::c_long,
+                    sig as libc::c_long,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0 as libc::c_long,
+                )
+            };
+            return r == 0;
+        }
+        if read_start(self.pid) != Some(self.start_ticks) {
+            return false;
+        }
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(self.pid as libc::pid_t, sig) == 0 }
+    }
+}
+
+fn stat_field(pid: u32) -> Option<(char, u64)> {
+    let t = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let p = crate::observe::procs::linux_stat(pid, &t)?;
+    Some((p.state, p.start_ticks))
+}
+
+fn read_state(pid: u32) -> Option<char> {
+    stat_field(pid).map(|s| s.0)
+}
+
+fn read_start(pid: u32) -> Option<u64> {
+    stat_field(pid).map(|s| s.1)
+}
+
+fn signame(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGKILL => "SIGKILL",
+        _ => "signal",
+    }
+}
+
+/// Runs the ladder against `holder` (pinned), whose locks are `locks`.
+pub fn ladder(
+    sys: &dyn System,
+    snap: &Snapshot,
+    holder: &Pinned,
+    locks: &[PathBuf],
+    force: bool,
+    wait: Duration,
+    on_step: &mut dyn FnMut(&Step),
+) -> Outcome {
+    let info = snap.procs.get(&holder.pid);
+    let leads_group = info.is_some_and(|p| p.pgid == p.pid);
+    // The tree, deepest first, each pinned now.
+    let mut tree: Vec<Pinned> = Vec::new();
+    if !leads_group {
+        let mut pids = snap.subtree(holder.pid);
+        pids.retain(|p| *p != holder.pid);
+        pids.sort_by_key(|p| std::cmp::Reverse(snap.ancestors(*p).len()));
+        for p in pids {
+            if let Some(start) = snap.procs.get(&p).map(|i| i.start_ticks)
+                && let Some(pin) = Pinned::new(sys, p, start)
+            {
+                tree.push(pin);
+            }
+        }
+    }
+    let free = |h: &Pinned| {
+        !h.alive()
+            && locks
+                .iter()
+                .all(|l| matches!(lockfiles::probe(l), Probe::Free | Probe::Unknown))
+    };
+    let send = |sig: i32| -> String {
+        if leads_group {
+            // The group's leader is the pinned holder: check it is still the same process.
+            if holder.alive() {
+                // SAFETY: kill(-pgid, sig).
+                unsafe { libc::kill(-(holder.pid as libc::pid_t), sig) };
+            }
+            format!("process group {}", holder.pid)
+        } else {
+            for p in &tree {
+                p.signal(sig);
+            }
+            holder.signal(sig);
+            format!("pid {} and its {} descendants", holder.pid, tree.len())
+        }
+    };
+    let mut out = Outcome {
+        pid: holder.pid,
+        steps: Vec::new(),
+        released: false,
+        uninterruptible: Vec::new(),
+    };
+    let ignores_int = sys.signals_ignored(holder.pid) & (1 << (libc::SIGINT - 1)) != 0;
+    let mut rungs: Vec<i32> = Vec::new();
+    if !ignores_int {
+        rungs.push(libc::SIGINT);
+    }
+    rungs.push(libc::SIGTERM);
+    if force {
+        rungs.push(libc::SIGKILL);
+    }
+    for sig in rungs {
+        if sig == libc::SIGTERM && read_state(holder.pid).is_some_and(|s| s == 'T' || s == 't') {
+            let to = send(libc::SIGTERM);
+            send(libc::SIGCONT);
+            let released = wait_until(wait, || free(holder));
+            let step = Step {
+                signal: "SIGTERM+SIGCONT",
+                to,
+                released,
+            };
+            on_step(&step);
+            out.steps.push(step);
+        } else {
+            let to = send(sig);
+            let released = wait_until(wait, || free(holder));
+            let step = Step {
+                signal: signame(sig),
+                to,
+                released,
+            };
+            on_step(&step);
+            out.steps.push(step);
+        }
+        if out.steps.last().is_some_and(|s| s.released) {
+            out.released = true;
+            return out;
+        }
+    }
+    out.uninterruptible = std::iter::once(holder.pid)
+        .chain(tree.iter().map(|p| p.pid))
+        .filter(|p| read_state(*p) == Some('D'))
+        .collect();
+    out
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if done() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,95 @@
+//! `cargo janitor locks`: who holds and who waits on every Cargo lock, and why.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{GlobalArgs, LocksArgs};
+use crate::discover::{CargoConfig, CargoHome, target};
+use crate::exit;
+use crate::observe::lockfiles::{self, Probe};
+use crate::observe::procs::{self, Snapshot, System};
+use crate::plan::locks::{self, Report};
+use crate::report::{self, Output};
+
+/// The lock files to probe directly: the Cargo home's, and those of the given target dirs
+/// (default: the current workspace's).
+pub fn candidates(global: &GlobalArgs, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let home = CargoHome::locate(global.cargo_home.as_deref())?;
+    let cwd = std::env::current_dir()?;
+    let mut files = lockfiles::home_lock_files(&home.path);
+    let dirs: Vec<PathBuf> = if paths.is_empty() {
+        let config = CargoConfig::load(&cwd, &home).unwrap_or_default();
+        target::target_dirs(&cwd, &config, &home)
+    } else {
+        paths.iter().map(|p| cwd.join(p)).collect()
+    };
+    for d in dirs {
+        files.extend(lockfiles::target_lock_files(&d));
+    }
+    Ok(files)
+}
+
+/// A look at the system: processes and their Cargo lock files. On platforms where that is
+/// not implemented, an empty snapshot and a note.
+pub fn look(sys: &dyn System, out: &Output) -> Snapshot {
+    match sys.snapshot(&|p: &Path| lockfiles::classify(p).is_some()) {
+        Ok(s) => s,
+        Err(e) => {
+            out.warn(format!("{e}; only whether each lock is held is shown"));
+            Snapshot::default()
+        }
+    }
+}
+
+/// CPU share of every process in the holders' trees over `sample`.
+pub fn sample_cpu(sys: &dyn System, snap: &Snapshot, sample: Duration) -> BTreeMap<u32, f64> {
+    let mut pids: Vec<u32> = snap
+        .uses
+        .iter()
+        .filter(|u| u.holding.is_some())
+        .flat_map(|u| snap.subtree(u.pid))
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let before = sys.cpu_ticks(&pids);
+    std::thread::sleep(sample);
+    let after = sys.cpu_ticks(&pids);
+    let secs = sample.as_secs_f64() * snap.ticks_per_sec.max(1) as f64;
+    after
+        .iter()
+        .filter_map(|(pid, t1)| {
+            let t0 = before.get(pid)?;
+            Some((*pid, t1.saturating_sub(*t0) as f64 / secs))
+        })
+        .collect()
+}
+
+pub fn diagnose(
+    global: &GlobalArgs,
+    paths: &[PathBuf],
+    sample: Duration,
+    out: &Output,
+) -> Result<(Report, usize)> {
+    let files = candidates(global, paths)?;
+    let sys = procs::system();
+    let snap = look(sys.as_ref(), out);
+    let cpu = (!sample.is_zero()).then(|| sample_cpu(sys.as_ref(), &snap, sample));
+    let probes: Vec<(PathBuf, Probe)> = files
+        .iter()
+        .map(|f| (f.clone(), lockfiles::probe(f)))
+        .collect();
+    Ok((locks::diagnose(&snap, &probes, cpu.as_ref()), files.len()))
+}
+
+pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
+    let (report, checked) = diagnose(global, &args.paths, args.sample, out)?;
+    if args.json {
+        report::json(&report)?;
+    } else {
+        print!("{}", report::locks::render(&report, checked, out));
+    }
+    Ok(exit::OK)
+}

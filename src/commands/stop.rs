@@ -1,0 +1,165 @@
+//! `cargo janitor stop PID…`: stop a stuck lock holder (or waiter) safely.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::act::stop::{self, Pinned};
+use crate::cli::{GlobalArgs, StopArgs};
+use crate::exit::{self, BadInput};
+use crate::observe::lockfiles;
+use crate::observe::procs;
+use crate::plan::locks;
+use crate::report::Output;
+
+/// `PID` or `PID:START` (the start time `locks --json` prints), as given.
+fn parse_target(s: &str) -> Result<(u32, Option<u64>), BadInput> {
+    let bad = || {
+        BadInput(format!(
+            "invalid process `{s}`: expected a pid, or PID:START as `cargo janitor locks --json` prints it"
+        ))
+    };
+    let (pid, start) = match s.split_once(':') {
+        Some((p, t)) => (p, Some(t.parse::<u64>().map_err(|_| bad())?)),
+        None => (s, None),
+    };
+    let pid: u32 = pid.parse().map_err(|_| bad())?;
+    if pid == 0 {
+        return Err(bad());
+    }
+    Ok((pid, start))
+}
+
+pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
+    let targets: Vec<(u32, Option<u64>)> = args
+        .pids
+        .iter()
+        .map(|s| parse_target(s))
+        .collect::<Result<_, _>>()?;
+    let sys = procs::system();
+    let snap = sys.snapshot(&|p: &std::path::Path| lockfiles::classify(p).is_some())?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let mut code = exit::OK;
+    for (pid, start) in targets {
+        let refuse = |why: String| {
+            out.error(format!("not stopping pid {pid}: {why}"));
+        };
+        if pid == 1 {
+            refuse("it is the init process".into());
+            code = exit::NOT_STOPPED;
+            continue;
+        }
+        let Some(info) = snap.procs.get(&pid) else {
+            refuse("no such process".into());
+            code = exit::NOT_STOPPED;
+            continue;
+        };
+        if let Some(start) = start
+            && start != info.start_ticks
+        {
+            refuse(format!(
+                "the pid now names another process (started at {}, not {start})",
+                info.start_ticks
+            ));
+            code = exit::NOT_STOPPED;
+            continue;
+        }
+        if info.uid.is_some_and(|u| u != me) {
+            refuse("it belongs to another user".into());
+            code = exit::NOT_STOPPED;
+            continue;
+        }
+        if locks::is_editor(&snap, pid) {
+            refuse(format!(
+                "`{}` is an editor: stop the cargo it started instead (see `cargo janitor locks`)",
+                info.comm
+            ));
+            code = exit::NOT_STOPPED;
+            continue;
+        }
+        let held: Vec<PathBuf> = snap
+            .uses
+            .iter()
+            .filter(|u| u.pid == pid && (u.holding.is_some() || u.waiting.is_some()))
+            .map(|u| u.path.clone())
+            .collect();
+        if held.is_empty() {
+            refuse("it neither holds nor waits on a Cargo lock".into());
+            code = exit::NOT_STOPPED;
+            continue;
+        }
+        let cmd = if info.cmdline.is_empty() {
+            info.comm.clone()
+        } else {
+            info.cmdline.join(" ")
+        };
+        if !args.yes {
+            if !std::io::stdin().is_terminal() {
+                refuse("not confirmed: pass --yes when not on a terminal".into());
+                code = exit::NOT_STOPPED;
+                continue;
+            }
+            eprint!(
+                "Stop pid {pid} `{cmd}` (it uses {})? [y/N] ",
+                held.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            std::io::stdin().lock().read_line(&mut answer)?;
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                out.status("Skipped", format!("pid {pid}"));
+                continue;
+            }
+        }
+        let Some(pinned) = Pinned::new(sys.as_ref(), pid, info.start_ticks) else {
+            refuse("it exited, or the pid was reused".into());
+            continue;
+        };
+        let outcome = stop::ladder(
+            sys.as_ref(),
+            &snap,
+            &pinned,
+            &held,
+            args.force,
+            Duration::from_secs(args.grace.secs().max(1)),
+            &mut |step| out.status("Sent", format!("{} to {}", step.signal, step.to)),
+        );
+        if outcome.released {
+            out.status("Stopped", format!("pid {pid}; its locks are free"));
+        } else {
+            code = exit::NOT_STOPPED;
+            if !outcome.uninterruptible.is_empty() {
+                out.error(format!(
+                    "pid {pid}: {:?} in uninterruptible sleep (a hung disk or network filesystem?): \
+                     signals take effect only when its I/O returns",
+                    outcome.uninterruptible
+                ));
+            } else if args.force {
+                out.error(format!("pid {pid} still holds its lock after SIGKILL"));
+            } else {
+                out.error(format!(
+                    "pid {pid} did not stop after SIGTERM; `cargo janitor stop --force {pid}` sends SIGKILL"
+                ));
+            }
+        }
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn targets() {
+        assert_eq!(super::parse_target("42").unwrap(), (42, None));
+        assert_eq!(super::parse_target("42:1234").unwrap(), (42, Some(1234)));
+        for bad in ["0", "-1", "x", "42:", "42:x", ""] {
+            assert!(super::parse_target(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `cargo janitor wait`: block until Cargo's locks are free, with a timeout, saying who
+//! holds them meanwhile.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::cli::{GlobalArgs, WaitArgs};
+use crate::exit::{self, BadInput};
+use crate::observe::lockfiles::{self, LockKind, Probe};
+use crate::observe::procs;
+use crate::plan::locks;
+use crate::report::Output;
+
+/// How often the locks are probed.
+const POLL: Duration = Duration::from_millis(50);
+/// How often the holder is looked up again while waiting.
+const LOOKUP: Duration = Duration::from_secs(2);
+
+fn holder_words(global: &GlobalArgs, held: &[PathBuf], out: &Output) -> String {
+    let sys = procs::system();
+    let snap = super::locks::look(
+        sys.as_ref(),
+        &Output {
+            quiet: true,
+            ..out.clone()
+        },
+    );
+    let probes: Vec<(PathBuf, Probe)> = held
+        .iter()
+        .map(|p| (p.clone(), lockfiles::probe(p)))
+        .collect();
+    let report = locks::diagnose(&snap, &probes, None);
+    let _ = global;
+    let parts: Vec<String> = report
+        .locks
+        .iter()
+        .filter(|l| held.contains(&l.path))
+        .map(|l| {
+            let who = match l.holders.first() {
+                Some(h) => format!("pid {} `{}` ({:?})", h.pid, h.cmdline, h.verdict)
+                    .replace("(Deadlock)", "(deadlock)"),
+                None => "a process this user cannot see".to_string(),
+            };
+            format!("{} (`{}`), held by {who}", l.kind.name(), l.path.display())
+        })
+        .collect();
+    if parts.is_empty() {
+        "a Cargo lock".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
+    let kind = match args.lock.as_deref() {
+        None | Some("all") => None,
+        Some(k) => Some(LockKind::parse(k).ok_or_else(|| {
+            BadInput(format!(
+                "invalid value `{k}` for --lock: expected all, {}",
+                LockKind::ALL.map(|k| k.name()).join(", ")
+            ))
+        })?),
+    };
+    let paths: Vec<PathBuf> = args.path.iter().cloned().collect();
+    let files: Vec<PathBuf> = super::locks::candidates(global, &paths)?
+        .into_iter()
+        .filter(|f| kind.is_none() || lockfiles::classify(f) == kind)
+        .collect();
+    let start = Instant::now();
+    let timeout = args.timeout.map(|t| Duration::from_secs(t.secs()));
+    let progress = out.progress("Waiting");
+    let mut last_held: Vec<PathBuf> = Vec::new();
+    let mut last_lookup: Option<Instant> = None;
+    let mut said = String::new();
+    loop {
+        let held: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| {
+                matches!(
+                    lockfiles::probe(f),
+                    Probe::HeldShared | Probe::HeldExclusive
+                )
+            })
+            .cloned()
+            .collect();
+        if held.is_empty() {
+            progress.finish();
+            if !said.is_empty() {
+                out.status(
+                    "Free",
+                    format!("after {:.1}s", start.elapsed().as_secs_f64()),
+                );
+            }
+            return Ok(exit::OK);
+        }
+        if held != last_held || last_lookup.is_none_or(|t| t.elapsed() >= LOOKUP) {
+            let words = holder_words(global, &held, out);
+            if words != said {
+                if out.stderr_tty {
+                    progress.tick(0);
+                } else if !out.quiet {
+                    eprintln!("Waiting for {words}");
+                }
+                said = words;
+            }
+            last_held = held;
+            last_lookup = Some(Instant::now());
+        }
+        if out.stderr_tty {
+            progress.message(&format!("Waiting for {said}"));
+        }
+        if let Some(t) = timeout
+            && start.elapsed() >= t
+        {
+            progress.finish();
+            out.error(format!(
+                "timed out after {}s waiting for {said}",
+                start.elapsed().as_secs()
+            ));
+            return Ok(exit::TIMED_OUT);
+        }
+        std::thread::sleep(POLL);
+    }
+}

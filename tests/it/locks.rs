@@ -1,0 +1,441 @@
+//! The lock doctor (`locks`, `wait`, `run`, `stop`) with real processes: real cargo builds,
+//! `flock(1)` holders, a nested cargo in a build script. Every process signalled here was
+//! started by the test.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn locks_json(c: &Copy, args: &[&str]) -> Value {
+    let mut a = vec!["locks", "--json", "--sample", "0"];
+    a.extend_from_slice(args);
+    json(&mut c.janitor(&a))
+}
+
+/// The lock at exactly `path` (the listing is system-wide: other tests hold locks too).
+fn find_lock<'a>(v: &'a Value, path: &Path) -> Option<&'a Value> {
+    v["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| Path::new(l["path"].as_str().unwrap()) == path)
+}
+
+fn pid(v: &Value) -> u32 {
+    v["pid"].as_u64().unwrap() as u32
+}
+
+#[test]
+fn names_a_building_cargo_its_locks_and_a_waiting_cargo() {
+    let c = Copy::of(populated());
+    let target = c.dir.path().join("p1/target");
+    let (build, hold) = held_build(&c, "p1");
+    let build = Guard(build);
+    let v = locks_json(&c, &[target.to_str().unwrap()]);
+
+    let dir_lock =
+        find_lock(&v, &target.join("debug/.cargo-lock")).unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(dir_lock["kind"], "build-dir");
+    assert_eq!(dir_lock["visible"], true);
+    assert_eq!(pid(&dir_lock["holders"][0]), build.pid(), "{v:#}");
+    assert_eq!(dir_lock["holders"][0]["mode"], "exclusive");
+    let mutate =
+        find_lock(&v, &c.home.join(".package-cache-mutate")).unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(mutate["kind"], "package-cache-mutate");
+    assert_eq!(pid(&mutate["holders"][0]), build.pid());
+    assert_eq!(mutate["holders"][0]["mode"], "shared");
+    assert_eq!(
+        mutate["message"],
+        "Blocking waiting for file lock on package cache mutation"
+    );
+    assert!(
+        mutate["holders"][0]["cmdline"]
+            .as_str()
+            .unwrap()
+            .contains("build"),
+        "{v:#}"
+    );
+
+    // A second build of the same target dir waits behind the first.
+    let second = Guard(
+        c.cargo("p1", &["build", "--offline"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let v = eventually(60, "the second build to wait", || {
+        let v = locks_json(&c, &[target.to_str().unwrap()]);
+        let l = find_lock(&v, &target.join("debug/.cargo-lock"))?;
+        (!l["waiters"].as_array()?.is_empty()).then_some(v)
+    });
+    let l = find_lock(&v, &target.join("debug/.cargo-lock")).unwrap();
+    assert_eq!(pid(&l["waiters"][0]), second.pid());
+    assert_eq!(l["waiters"][0]["mode"], "exclusive");
+    assert!(
+        l["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Blocking waiting for file lock on build directory"),
+        "{l:#}"
+    );
+    // Both builds finish once the first is released.
+    std::fs::remove_file(&hold).unwrap();
+    let (mut build, mut second) = (build, second);
+    assert!(build.wait().success());
+    assert!(second.wait().success());
+}
+
+#[test]
+fn a_plain_holder_of_the_package_cache_and_a_cargo_waiting_behind_it() {
+    let c = Copy::of(populated());
+    let file = c.home.join(".package-cache");
+    let holder = hold_with_flock(&file, "-x");
+    let waiter = Guard(
+        c.cargo("p2", &["build", "--offline"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let v = eventually(30, "cargo to wait", || {
+        let v = locks_json(&c, &[]);
+        let l = find_lock(&v, &c.home.join(".package-cache"))?;
+        (!l["waiters"].as_array()?.is_empty()).then_some(v)
+    });
+    let l = find_lock(&v, &c.home.join(".package-cache")).unwrap();
+    assert_eq!(l["kind"], "package-cache");
+    assert_eq!(
+        l["message"],
+        "Blocking waiting for file lock on package cache"
+    );
+    let holders = l["holders"].as_array().unwrap();
+    assert_eq!(
+        holders.len(),
+        1,
+        "flock's `sleep` child shares the lock: named once, as flock"
+    );
+    assert_eq!(pid(&holders[0]), holder.pid());
+    assert_eq!(holders[0]["mode"], "exclusive");
+    assert_eq!(pid(&l["waiters"][0]), waiter.pid());
+    // Human form.
+    let out = c.janitor(&["locks", "--sample", "0"]).output().unwrap();
+    assert_ok(&out, "locks");
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("held by pid {}", holder.pid())),
+        "{text}"
+    );
+    assert!(text.contains("never stale"), "{text}");
+    drop(holder);
+    let mut waiter = waiter;
+    assert!(waiter.wait().success());
+}
+
+#[test]
+fn verdicts_stopped_orphaned_and_inherited() {
+    let c = Copy::of(populated());
+    // Stopped.
+    let file = c.home.join(".package-cache");
+    let holder = hold_with_flock(&file, "-x");
+    Command::new("kill")
+        .args(["-STOP", &holder.pid().to_string()])
+        .status()
+        .unwrap();
+    let v = locks_json(&c, &[]);
+    let h = &find_lock(&v, &c.home.join(".package-cache")).unwrap()["holders"][0];
+    assert_eq!(pid(h), holder.pid());
+    assert_eq!(h["verdict"], "stopped", "{v:#}");
+    assert!(h["suggestion"].as_str().unwrap().contains("kill -CONT"));
+    drop(holder);
+
+    // Inherited by a child after the locking parent exited: the child is named.
+    let script = format!(
+        "import fcntl, os, sys, time\n\
+         f = open('{}', 'w')\n\
+         fcntl.flock(f, fcntl.LOCK_EX)\n\
+         pid = os.fork()\n\
+         if pid:\n    print(pid, flush=True)\n    os._exit(0)\n\
+         os.close(0); os.close(1); os.close(2)\n\
+         time.sleep(120)\n",
+        file.display()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .process_group(0)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let child: u32 = stdout(&out).trim().parse().unwrap();
+    let _child = KillOnDrop(child);
+    let v = eventually(10, "the orphan to be re-parented", || {
+        let v = locks_json(&c, &[]);
+        let h = &find_lock(&v, &c.home.join(".package-cache"))?["holders"][0];
+        (h["verdict"] == "orphaned").then_some(v)
+    });
+    let h = &find_lock(&v, &c.home.join(".package-cache")).unwrap()["holders"][0];
+    assert_eq!(pid(h), child, "the live child, not the dead parent");
+    assert!(
+        h["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("cargo janitor stop {child}"))
+    );
+}
+
+/// Kills one process this test started (by pid) when dropped.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .output();
+    }
+}
+
+#[test]
+fn a_nested_cargo_waiting_on_its_parent_is_a_deadlock() {
+    let env = Env::new();
+    let inner = env.path("inner");
+    std::fs::create_dir_all(inner.join("src")).unwrap();
+    std::fs::write(
+        inner.join("Cargo.toml"),
+        "[package]\nname = \"inner\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(inner.join("src/lib.rs"), "").unwrap();
+    let outer = env.project("outer", "");
+    std::fs::write(
+        outer.join("Cargo.toml"),
+        "[package]\nname = \"outer\"\nversion = \"0.1.0\"\nedition = \"2021\"\nbuild = \"build.rs\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        outer.join("build.rs"),
+        format!(
+            r#"fn main() {{
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let target = out.ancestors().nth(4).unwrap().to_owned();
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap())
+        .args(["build", "--offline", "--manifest-path", "{}/Cargo.toml", "--target-dir"])
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}}
+"#,
+            inner.display()
+        ),
+    )
+    .unwrap();
+    let build = Guard(
+        env.cargo(&outer, &["build", "--offline"])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let c = Copy {
+        dir: tempfile::tempdir().unwrap(),
+        home: env.home.clone(),
+    };
+    let target = outer.join("target");
+    let v = eventually(120, "the nested cargo to block", || {
+        let v = locks_json(&c, &[target.to_str().unwrap()]);
+        let l = find_lock(&v, &target.join("debug/.cargo-lock"))?;
+        (!l["waiters"].as_array()?.is_empty()).then_some(v)
+    });
+    let l = find_lock(&v, &target.join("debug/.cargo-lock")).unwrap();
+    let h = &l["holders"][0];
+    assert_eq!(pid(h), build.pid());
+    assert_eq!(h["verdict"], "deadlock", "{v:#}");
+    assert!(
+        h["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("CARGO_TARGET_DIR")
+    );
+    let w = pid(&l["waiters"][0]);
+    assert_ne!(w, build.pid());
+    drop(build);
+}
+
+#[test]
+fn wait_returns_when_the_lock_is_released_and_times_out_otherwise() {
+    let c = Copy::of(populated());
+    let file = c.home.join(".package-cache");
+    let holder = hold_with_flock(&file, "-x");
+
+    let t = Instant::now();
+    let out = c
+        .janitor(&["wait", "--timeout", "2 seconds"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(t.elapsed() >= Duration::from_secs(2));
+    let err = stderr(&out);
+    assert!(err.contains("timed out"), "{err}");
+    assert!(err.contains(&format!("pid {}", holder.pid())), "{err}");
+
+    let mut waiting = c
+        .janitor(&["wait", "--timeout", "60 seconds", "--lock", "package-cache"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(waiting.try_wait().unwrap().is_none(), "still waiting");
+    let released = Instant::now();
+    drop(holder);
+    let status = waiting.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        released.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        released.elapsed()
+    );
+
+    let out = c.janitor(&["wait", "--lock", "nonsense"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("package-cache"), "{}", stderr(&out));
+}
+
+#[test]
+fn run_explains_a_wait_passes_the_exit_code_and_times_out() {
+    let c = Copy::of(populated());
+    let file = c.home.join(".package-cache");
+    let holder = hold_with_flock(&file, "-x");
+    let cargo_env = |cmd: &mut Command| {
+        cmd.env("CARGO_HOME", &c.home)
+            .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
+            .env_remove("CARGO_TARGET_DIR")
+            .current_dir(c.dir.path().join("p2"));
+    };
+    let mut cmd = c.janitor(&["run", "--", "cargo", "build", "--offline"]);
+    cargo_env(&mut cmd);
+    let mut running = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr_pipe = running.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr_pipe, &mut s).unwrap();
+        s
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        running.try_wait().unwrap().is_none(),
+        "blocked behind the holder"
+    );
+    drop(holder);
+    let status = running.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("blocked on the package-cache lock"), "{err}");
+    assert!(err.contains("flock"), "names the holder: {err}");
+
+    let out = c
+        .janitor(&["run", "--", "sh", "-c", "exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+
+    let holder = hold_with_flock(&file, "-x");
+    let mut cmd = c.janitor(&[
+        "run",
+        "--timeout",
+        "2 seconds",
+        "--",
+        "cargo",
+        "build",
+        "--offline",
+    ]);
+    cargo_env(&mut cmd);
+    let t = Instant::now();
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(30));
+    assert!(stderr(&out).contains("stopping"), "{}", stderr(&out));
+    drop(holder);
+}
+
+/// A bash holder of `.package-cache` that logs the signals it gets.
+fn logging_holder(c: &Copy, log: &Path) -> Guard {
+    let file = c.home.join(".package-cache");
+    let script = format!(
+        "exec 9>'{}'; flock -x 9; trap 'echo INT >> {log}' INT; trap 'echo TERM >> {log}; exit 0' TERM; \
+         touch {log}.ready; while true; do sleep 0.1; done",
+        file.display(),
+        log = log.display()
+    );
+    let g = Guard(
+        Command::new("bash")
+            .args(["-c", &script])
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
+    eventually(10, "the holder to be ready", || {
+        Path::new(&format!("{}.ready", log.display()))
+            .exists()
+            .then_some(())
+    });
+    g
+}
+
+#[test]
+fn stop_climbs_the_ladder_and_refuses_what_it_must() {
+    let c = Copy::of(populated());
+    let log = c.dir.path().join("signals.log");
+    let holder = logging_holder(&c, &log);
+    let pid = holder.pid();
+
+    // Refusals first: a wrong start time (a reused pid), a process without a Cargo lock,
+    // PID 1.
+    let out = c
+        .janitor(&["stop", "--yes", &format!("{pid}:1")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("names another process"),
+        "{}",
+        stderr(&out)
+    );
+    let sleeper = Guard(Command::new("sleep").arg("60").spawn().unwrap());
+    let out = c
+        .janitor(&["stop", "--yes", &sleeper.pid().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("neither holds nor waits"),
+        "{}",
+        stderr(&out)
+    );
+    let out = c.janitor(&["stop", "--yes", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let out = c.janitor(&["stop", "--yes", "abc"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "");
+
+    // The ladder: SIGINT (the trap logs it and carries on), then SIGTERM.
+    let out = c
+        .janitor(&["stop", "--yes", "--grace", "1 second", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "INT\nTERM\n");
+    let err = stderr(&out);
+    let int = err.find("SIGINT").unwrap();
+    let term = err.find("SIGTERM").unwrap();
+    assert!(int < term, "{err}");
+    assert!(err.contains("locks are free"), "{err}");
+    let f = std::fs::File::open(c.home.join(".package-cache")).unwrap();
+    f.try_lock().expect("the lock is free");
+    drop(holder);
+}
