@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|all]
+# Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|all]
 # Needs hyperfine (installed from Debian's packages if missing) and, for `gc`, a nightly
 # toolchain for the `cargo +nightly clean gc -Zgc` baseline.
 set -euo pipefail
@@ -57,4 +57,17 @@ if [ "$what" = gc ] || [ "$what" = all ]; then
     hyperfine -N --runs 10 --prepare "$prep" --export-json "$data/gc.json" "${cmds[@]}" >/dev/null
     echo "== removing every extracted source, relative to rm -rf"
     ratio "$data/gc.json"
+fi
+
+if [ "$what" = locks ] || [ "$what" = all ]; then
+    # 500 extra sleeping processes, started here and killed on exit.
+    pids=()
+    for _ in $(seq 500); do sleep 600 & pids+=($!); done
+    trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+    echo "processes on the machine: $(ls -d /proc/[0-9]* | wc -l)"
+    hyperfine -N --warmup 3 --runs 20 --export-json "$data/locks.json" \
+        "$bin locks --sample 0 --cargo-home $home" >/dev/null
+    echo "== locks --sample 0 with 500 extra sleeping processes"
+    ratio "$data/locks.json"
+    kill "${pids[@]}" 2>/dev/null || true
 fi
