@@ -68,6 +68,8 @@ pub enum Command {
     Run(RunArgs),
     /// Stop a stuck lock holder safely: SIGINT, then SIGTERM, then (with --force) SIGKILL
     Stop(StopArgs),
+    /// Remove stale build artifacts inside target dirs, under Cargo's build locks
+    Sweep(SweepArgs),
 }
 
 #[derive(Debug, Args)]
@@ -228,4 +230,43 @@ pub struct StopArgs {
     /// How long to wait after each signal
     #[arg(long, value_name = "DURATION", default_value = "3 seconds", value_parser = span)]
     pub grace: crate::units::Span,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Target or build directories [default: the current workspace's]; with --recursive, trees
+    /// to search
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Search PATHs (default: the current directory) for target dirs
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// With --recursive, also search hidden directories
+    #[arg(long)]
+    pub hidden: bool,
+    /// Remove units not used for this long (Cargo's grammar: "30 days")
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_age: Option<crate::units::Span>,
+    /// Remove units built by toolchains that are not installed, or with =NAMES (comma
+    /// separated: "nightly,1.80") by those toolchains
+    #[arg(long, value_name = "NAMES", num_args = 0..=1, require_equals = true)]
+    pub toolchains: Option<Option<String>>,
+    /// Keep each target dir under this size, removing least recently used units first
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_size: Option<u64>,
+    /// Remove incremental compilation caches (those unused for --max-age, if given)
+    #[arg(long)]
+    pub incremental: bool,
+    /// Remove whole target dirs in which nothing was used for --max-age
+    #[arg(long)]
+    pub all: bool,
+    /// List what would be removed, and remove nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Skip a target dir whose build lock is busy (exit code 3) instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
 }

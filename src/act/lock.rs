@@ -110,3 +110,42 @@ impl MutateExclusive {
         })
     }
 }
+
+/// A target or build directory's locks, held until dropped.
+#[derive(Debug)]
+pub struct BuildLocks {
+    _files: Vec<File>,
+}
+
+/// The build-dir lock files in the order cargo 1.96+ takes them; `.cargo-lock` is the only
+/// one before 1.96.
+pub const BUILD_LOCK_NAMES: [&str; 3] =
+    [".cargo-build-lock", ".cargo-lock", ".cargo-artifact-lock"];
+
+impl BuildLocks {
+    /// Takes, exclusively, every lock file of every profile directory: whatever cargo wrote the
+    /// directory (≤ 1.95 takes `.cargo-lock` exclusively; 1.96+ takes `.cargo-build-lock` and
+    /// `.cargo-artifact-lock` exclusively and `.cargo-lock` shared), none of them can build
+    /// there while we hold these. A profile with none gets `.cargo-lock`, as Cargo would.
+    pub fn acquire(
+        profiles: &[PathBuf],
+        wait: Wait,
+        on_block: &mut dyn FnMut(&'static str, &Path),
+    ) -> Result<BuildLocks, LockError> {
+        let mut files = Vec::new();
+        for profile in profiles {
+            let mut names: Vec<&str> = BUILD_LOCK_NAMES
+                .iter()
+                .copied()
+                .filter(|n| profile.join(n).is_file())
+                .collect();
+            if names.is_empty() {
+                names.push(".cargo-lock");
+            }
+            for name in names {
+                files.push(acquire(profile, (name, "build directory"), wait, on_block)?);
+            }
+        }
+        Ok(BuildLocks { _files: files })
+    }
+}

@@ -59,33 +59,43 @@ impl std::ops::AddAssign for Removed {
 pub struct Remover {
     root: PathBuf,
     counter: u64,
+    /// Top-level directories that get a trash of their own (they may be other filesystems).
+    mounts: Vec<&'static str>,
 }
 
 impl Remover {
+    /// A remover for a Cargo home (whose `registry/` and `git/` may be other filesystems).
     pub fn new(root: &Path) -> Remover {
         Remover {
             root: root.to_owned(),
             counter: 0,
+            mounts: vec!["registry", "git"],
+        }
+    }
+
+    /// A remover for a target or build directory.
+    pub fn for_target(root: &Path) -> Remover {
+        Remover {
+            root: root.to_owned(),
+            counter: 0,
+            mounts: Vec::new(),
         }
     }
 
     /// Every place a trash can be, in order of preference.
-    fn trashes(&self) -> [PathBuf; 3] {
-        [
-            self.root.join(TRASH),
-            self.root.join("registry").join(TRASH),
-            self.root.join("git").join(TRASH),
-        ]
+    fn trashes(&self) -> Vec<PathBuf> {
+        std::iter::once(self.root.join(TRASH))
+            .chain(self.mounts.iter().map(|m| self.root.join(m).join(TRASH)))
+            .collect()
     }
 
-    /// The trashes that can take `path` by rename: the home's, then its top directory's.
+    /// The trashes that can take `path` by rename: the root's, then its top directory's.
     fn trashes_for(&self, path: &Path) -> Vec<PathBuf> {
-        let [home, registry, git] = self.trashes();
-        let mut v = vec![home];
-        if path.starts_with(self.root.join("registry")) {
-            v.push(registry);
-        } else if path.starts_with(self.root.join("git")) {
-            v.push(git);
+        let mut v = vec![self.root.join(TRASH)];
+        for m in &self.mounts {
+            if path.starts_with(self.root.join(m)) {
+                v.push(self.root.join(m).join(TRASH));
+            }
         }
         v
     }

@@ -105,8 +105,8 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         out.status(
             "Blocking",
             format!(
-                "waiting for file lock on {what} (`{}`); a cargo using this Cargo home holds it",
-                path.display()
+                "waiting for file lock on {what}: {}",
+                super::locks::who_holds(&[path.to_owned()])
             ),
         );
     };

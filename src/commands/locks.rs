@@ -93,3 +93,39 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     }
     Ok(exit::OK)
 }
+
+/// Who holds these lock files, in one line: the lock doctor's naming, for every command
+/// that waits.
+pub fn who_holds(held: &[PathBuf]) -> String {
+    let sys = procs::system();
+    let snap = sys
+        .snapshot(&|p: &Path| lockfiles::classify(p).is_some())
+        .unwrap_or_default();
+    let probes: Vec<(PathBuf, Probe)> = held
+        .iter()
+        .map(|p| (p.clone(), lockfiles::probe(p)))
+        .collect();
+    let report = locks::diagnose(&snap, &probes, None);
+    let parts: Vec<String> = report
+        .locks
+        .iter()
+        .filter(|l| held.contains(&l.path))
+        .map(|l| {
+            let who = match l.holders.first() {
+                Some(h) => format!(
+                    "pid {} `{}` ({})",
+                    h.pid,
+                    h.cmdline,
+                    format!("{:?}", h.verdict).to_lowercase()
+                ),
+                None => "a process this user cannot see".to_string(),
+            };
+            format!("{} (`{}`), held by {who}", l.kind.name(), l.path.display())
+        })
+        .collect();
+    if parts.is_empty() {
+        "a Cargo lock".into()
+    } else {
+        parts.join("; ")
+    }
+}

@@ -5,6 +5,7 @@ pub mod locks;
 pub mod run;
 pub mod status;
 pub mod stop;
+pub mod sweep;
 pub mod wait;
 
 use anyhow::Result;
@@ -21,5 +22,6 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Wait(args) => wait::run(&cli.global, args, out),
         Command::Run(args) => run::run(&cli.global, args, out),
         Command::Stop(args) => stop::run(&cli.global, args, out),
+        Command::Sweep(args) => sweep::run(&cli.global, args, out),
     }
 }

@@ -9,49 +9,12 @@ use anyhow::Result;
 use crate::cli::{GlobalArgs, WaitArgs};
 use crate::exit::{self, BadInput};
 use crate::observe::lockfiles::{self, LockKind, Probe};
-use crate::observe::procs;
-use crate::plan::locks;
 use crate::report::Output;
 
 /// How often the locks are probed.
 const POLL: Duration = Duration::from_millis(50);
 /// How often the holder is looked up again while waiting.
 const LOOKUP: Duration = Duration::from_secs(2);
-
-fn holder_words(global: &GlobalArgs, held: &[PathBuf], out: &Output) -> String {
-    let sys = procs::system();
-    let snap = super::locks::look(
-        sys.as_ref(),
-        &Output {
-            quiet: true,
-            ..out.clone()
-        },
-    );
-    let probes: Vec<(PathBuf, Probe)> = held
-        .iter()
-        .map(|p| (p.clone(), lockfiles::probe(p)))
-        .collect();
-    let report = locks::diagnose(&snap, &probes, None);
-    let _ = global;
-    let parts: Vec<String> = report
-        .locks
-        .iter()
-        .filter(|l| held.contains(&l.path))
-        .map(|l| {
-            let who = match l.holders.first() {
-                Some(h) => format!("pid {} `{}` ({:?})", h.pid, h.cmdline, h.verdict)
-                    .replace("(Deadlock)", "(deadlock)"),
-                None => "a process this user cannot see".to_string(),
-            };
-            format!("{} (`{}`), held by {who}", l.kind.name(), l.path.display())
-        })
-        .collect();
-    if parts.is_empty() {
-        "a Cargo lock".into()
-    } else {
-        parts.join("; ")
-    }
-}
 
 pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
     let kind = match args.lock.as_deref() {
@@ -96,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
             return Ok(exit::OK);
         }
         if held != last_held || last_lookup.is_none_or(|t| t.elapsed() >= LOOKUP) {
-            let words = holder_words(global, &held, out);
+            let words = super::locks::who_holds(&held);
             if words != said {
                 if out.stderr_tty {
                     progress.tick(0);

@@ -51,6 +51,68 @@ pub fn target_dirs(cwd: &Path, config: &CargoConfig, home: &CargoHome) -> Vec<Pa
     dirs
 }
 
+/// Cargo's `CACHEDIR.TAG` signature (`validate_target_dir_tag`).
+const CACHEDIR_SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
+
+/// Whether `dir` is a Cargo target or build directory: a valid `CACHEDIR.TAG` with Cargo's
+/// signature, plus a Cargo marker (`.rustc_info.json`, a profile's `.fingerprint/`, or a
+/// new-layout `build/<pkg>/<hash>/fingerprint/`). Symlinks are not target dirs.
+pub fn is_target_dir(dir: &Path) -> bool {
+    if !dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return false;
+    }
+    let tag = dir.join("CACHEDIR.TAG");
+    let tag_ok = tag.symlink_metadata().is_ok_and(|m| m.is_file())
+        && std::fs::read(&tag).is_ok_and(|b| b.starts_with(CACHEDIR_SIGNATURE.as_bytes()));
+    if !tag_ok {
+        return false;
+    }
+    if dir.join(".rustc_info.json").is_file() {
+        return true;
+    }
+    let profile_marker = |p: &Path| {
+        p.join(".fingerprint").is_dir()
+            || std::fs::read_dir(p.join("build")).is_ok_and(|rd| {
+                rd.filter_map(Result::ok).any(|pkg| {
+                    std::fs::read_dir(pkg.path()).is_ok_and(|rd| {
+                        rd.filter_map(Result::ok)
+                            .any(|h| h.path().join("fingerprint").is_dir())
+                    })
+                })
+            })
+    };
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(Result::ok).any(|e| {
+            let p = e.path();
+            profile_marker(&p)
+                || std::fs::read_dir(&p)
+                    .is_ok_and(|rd| rd.filter_map(Result::ok).any(|s| profile_marker(&s.path())))
+        })
+    })
+}
+
+/// Finds target dirs below `root`: no symlink is followed, a found target dir is not entered,
+/// and hidden directories are skipped unless `hidden`.
+pub fn find_target_dirs(root: &Path, hidden: bool, out: &mut Vec<PathBuf>) {
+    if is_target_dir(root) {
+        out.push(root.to_owned());
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    let mut dirs: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| hidden || !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        find_target_dirs(&d, hidden, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@ pub mod db;
 pub mod home;
 pub mod lockfiles;
 pub mod procs;
+pub mod target_dir;
+pub mod toolchains;
 pub mod walk;
 
 /// The current time in unix seconds. Honours Cargo's `__CARGO_TEST_LAST_USE_NOW` (used by

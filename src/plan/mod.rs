@@ -8,6 +8,7 @@ pub mod clean;
 pub mod locks;
 pub mod policy;
 pub mod status;
+pub mod sweep;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -34,6 +35,12 @@ pub enum ItemKind {
     GitCheckout,
     /// `git/checkouts/<repo>` as a whole (its database went away).
     GitCheckoutsDir,
+    /// A path of a target-dir unit (fingerprint, `deps/` files, `build/` dirs, uplifted links).
+    Unit,
+    /// `<profile>/incremental/<crate>-<hash>`.
+    Incremental,
+    /// Part of a whole target directory (`sweep --all`).
+    TargetDir,
 }
 
 impl ItemKind {
@@ -47,6 +54,9 @@ impl ItemKind {
             ItemKind::GitDb => "git database",
             ItemKind::GitCheckout => "git checkout",
             ItemKind::GitCheckoutsDir => "git checkouts of a repository",
+            ItemKind::Unit => "build unit",
+            ItemKind::Incremental => "incremental cache",
+            ItemKind::TargetDir => "target directory",
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod gc;
 pub mod locks;
 pub mod progress;
 pub mod status;
+pub mod sweep;
 pub mod table;
 
 use std::io::{IsTerminal, Write};

@@ -5,3 +5,4 @@ mod support;
 mod gc;
 mod locks;
 mod status;
+mod sweep;

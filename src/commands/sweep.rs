@@ -1,0 +1,341 @@
+//! `cargo janitor sweep`: stale build artifacts inside target directories.
+//!
+//! discover (target dirs) → observe (units, atimes, toolchains, mount options) → plan (per
+//! dir) → act (under the dir's build locks, re-planned once they are held) → report.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::act::executor;
+use crate::act::lock::{BuildLocks, LockError, Wait};
+use crate::act::remove::Remover;
+use crate::cli::{GlobalArgs, SweepArgs};
+use crate::discover::{CargoConfig, CargoHome, target};
+use crate::exit::{self, BadInput};
+use crate::observe::now;
+use crate::observe::target_dir::{self, TargetDir};
+use crate::observe::toolchains;
+use crate::plan::sweep::{self, Criteria, DirPlan, Toolchains};
+use crate::plan::{ItemKind, Plan, PlanItem, Row};
+use crate::report::{self, Output};
+
+#[derive(Debug, Serialize)]
+pub struct DirReport {
+    pub path: PathBuf,
+    /// The project the directory belongs to (its parent, when that has a Cargo.toml).
+    pub project: Option<PathBuf>,
+    /// `atime`, or `none` on a `noatime` mount (then ages are unknown and age or size limits
+    /// remove nothing there).
+    pub signal: &'static str,
+    pub units: usize,
+    pub removed_units: usize,
+    pub kept_units: usize,
+    /// Apparent bytes and bytes on disk of the whole directory, hard links once.
+    pub bytes: u64,
+    pub disk_bytes: u64,
+    /// Bytes on disk freed (or that a dry run would free), hard links once.
+    pub reclaimed_bytes: u64,
+    pub removed: Vec<sweep::Removal>,
+    /// Why the directory was left alone, if it was (`busy` with --no-wait).
+    pub skipped: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub dry_run: bool,
+    pub dirs: Vec<DirReport>,
+    pub removed_units: usize,
+    pub reclaimed_bytes: u64,
+}
+
+/// Whether the filesystem holding `path` is mounted `noatime` (then atimes never move).
+fn noatime(path: &Path) -> bool {
+    let Ok(canon) = path.canonicalize() else {
+        return false;
+    };
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let mut best: Option<(usize, bool)> = None;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(mnt), Some(opts)) = (f.get(4), f.get(5)) else {
+            continue;
+        };
+        let mnt = mnt.replace("\\040", " ");
+        if canon.starts_with(&mnt) && best.is_none_or(|(l, _)| mnt.len() >= l) {
+            best = Some((mnt.len(), opts.split(',').any(|o| o == "noatime")));
+        }
+    }
+    best.is_some_and(|b| b.1)
+}
+
+/// The `rustc` hash of every unit; a build-script run (which records 0) takes its compiled
+/// build script's.
+fn rustc_map(td: &TargetDir) -> HashMap<String, u64> {
+    let mut map: HashMap<String, u64> = HashMap::new();
+    let mut by_fp: HashMap<u64, String> = HashMap::new();
+    for u in &td.units {
+        map.insert(u.hash.clone(), target_dir::unit_rustc(u).unwrap_or(0));
+        for fp in target_dir::unit_fingerprints(u) {
+            by_fp.insert(fp, u.hash.clone());
+        }
+    }
+    for u in &td.units {
+        if map.get(&u.hash) == Some(&0) {
+            let from_dep = target_dir::unit_deps(u)
+                .into_iter()
+                .filter_map(|d| by_fp.get(&d))
+                .filter_map(|h| map.get(h).copied())
+                .find(|r| *r != 0);
+            if let Some(r) = from_dep {
+                map.insert(u.hash.clone(), r);
+            }
+        }
+    }
+    map
+}
+
+fn criteria(args: &SweepArgs) -> Result<Criteria> {
+    if args.all && args.max_age.is_none() {
+        return Err(BadInput(
+            "--all needs --max-age: whole target dirs unused for how long?".into(),
+        )
+        .into());
+    }
+    let toolchains = match &args.toolchains {
+        None => None,
+        Some(names) => {
+            let installed = toolchains::installed();
+            Some(match names {
+                None => Toolchains::NotIn(installed.iter().flat_map(|t| t.hashes).collect()),
+                Some(list) => {
+                    let mut hashes = Vec::new();
+                    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        let found = toolchains::matching(&installed, name);
+                        if found.is_empty() {
+                            return Err(BadInput(format!(
+                                "--toolchains: no installed toolchain is called `{name}` (installed: {})",
+                                installed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                            ))
+                            .into());
+                        }
+                        hashes.extend(found.iter().flat_map(|t| t.hashes));
+                    }
+                    Toolchains::In(hashes)
+                }
+            })
+        }
+    };
+    Ok(Criteria {
+        max_age: args.max_age,
+        toolchains,
+        max_size: args.max_size,
+        incremental: args.incremental,
+        all: args.all,
+    })
+}
+
+/// The directories to sweep.
+fn dirs(global: &GlobalArgs, args: &SweepArgs) -> Result<Vec<PathBuf>> {
+    let cwd = std::env::current_dir()?;
+    let mut out = Vec::new();
+    if args.paths.is_empty() {
+        let home = CargoHome::locate(global.cargo_home.as_deref())?;
+        let config = CargoConfig::load(&cwd, &home).unwrap_or_default();
+        let found: Vec<PathBuf> = target::target_dirs(&cwd, &config, &home)
+            .into_iter()
+            .filter(|d| target::is_target_dir(d))
+            .collect();
+        if args.recursive {
+            target::find_target_dirs(&cwd, args.hidden, &mut out);
+        } else if found.is_empty() {
+            return Err(BadInput(
+                "no target directory here: pass a PATH, or --recursive to search below the current directory"
+                    .into(),
+            )
+            .into());
+        } else {
+            out = found;
+        }
+    } else {
+        for p in &args.paths {
+            let p = cwd.join(p);
+            if !p.exists() {
+                return Err(BadInput(format!("`{}` does not exist", p.display())).into());
+            }
+            if args.recursive {
+                target::find_target_dirs(&p, args.hidden, &mut out);
+            } else if target::is_target_dir(&p) {
+                out.push(p);
+            } else {
+                return Err(BadInput(format!(
+                    "`{}` is not a Cargo target directory (it needs a CACHEDIR.TAG with Cargo's \
+                     signature and .rustc_info.json or fingerprints); use --recursive to search below it",
+                    p.display()
+                ))
+                .into());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `--all`: everything in the directory but its lock files (never deleted) and the
+/// directories that hold them, and `CACHEDIR.TAG`.
+fn all_contents(td: &TargetDir) -> Vec<PathBuf> {
+    fn walk(dir: &Path, profiles: &[PathBuf], out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
+                || name == "CACHEDIR.TAG"
+                || name == crate::act::remove::TRASH
+            {
+                continue;
+            }
+            let holds_profile = profiles.iter().any(|pr| pr.starts_with(&p));
+            if holds_profile && p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                walk(&p, profiles, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&td.path, &td.profiles, &mut out);
+    out
+}
+
+fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
+    let mut plan = Plan::default();
+    for r in &p.removals {
+        let (kind, paths) = match r.kind {
+            "incremental" => (ItemKind::Incremental, r.paths.clone()),
+            "target-dir" => (ItemKind::TargetDir, all_contents(td)),
+            _ => (ItemKind::Unit, r.paths.clone()),
+        };
+        for path in paths {
+            plan.items.push(PlanItem {
+                path,
+                kind,
+                bytes: 0,
+                disk_bytes: None,
+                reason: r.reason.clone(),
+                row: Row::None,
+            });
+        }
+    }
+    plan
+}
+
+pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
+    let c = criteria(args)?;
+    let dirs = dirs(global, args)?;
+    let now = now();
+    let dry_run = args.dry_run || !c.any();
+    let mut report = Report {
+        dry_run,
+        dirs: Vec::new(),
+        removed_units: 0,
+        reclaimed_bytes: 0,
+    };
+    let mut code = exit::OK;
+    let progress = out.progress("Sweeping");
+    for (i, dir) in dirs.iter().enumerate() {
+        progress.tick(i as u64);
+        let atime_ok = !noatime(dir);
+        let plan_of = |td: &TargetDir| {
+            let rustc = if c.toolchains.is_some() {
+                rustc_map(td)
+            } else {
+                HashMap::new()
+            };
+            sweep::plan_dir(td, &rustc, &c, now, atime_ok)
+        };
+        let mut td = target_dir::scan(dir);
+        let mut plan = plan_of(&td);
+        let mut skipped = None;
+        if !dry_run && !plan.removals.is_empty() {
+            let wait = if args.no_wait {
+                Wait::NoWait
+            } else {
+                Wait::Block
+            };
+            let mut on_block = |what: &'static str, path: &Path| {
+                out.status(
+                    "Blocking",
+                    format!(
+                        "waiting for file lock on {what}: {}",
+                        super::locks::who_holds(&[path.to_owned()])
+                    ),
+                );
+            };
+            match BuildLocks::acquire(&td.profiles, wait, &mut on_block) {
+                Ok(_locks) => {
+                    // A build may have finished while we waited: look again under the lock.
+                    td = target_dir::scan(dir);
+                    plan = plan_of(&td);
+                    let mut remover = Remover::for_target(dir);
+                    let outcome =
+                        executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
+                    for (path, err) in &outcome.errors {
+                        out.warn(format!("could not remove `{}`: {err}", path.display()));
+                        code = exit::FAILURE;
+                    }
+                }
+                Err(e @ LockError::Busy { .. }) => {
+                    out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
+                    skipped = Some("busy".to_string());
+                    code = code.max(exit::LOCK_BUSY);
+                    plan = DirPlan {
+                        units: plan.units,
+                        ..DirPlan::default()
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let project = dir
+            .parent()
+            .filter(|p| p.join("Cargo.toml").is_file())
+            .map(Path::to_path_buf);
+        report.removed_units += plan.removed_units;
+        report.reclaimed_bytes += plan.reclaimed_bytes;
+        report.dirs.push(DirReport {
+            path: dir.clone(),
+            project,
+            signal: if atime_ok { "atime" } else { "none" },
+            units: plan.units,
+            removed_units: plan.removed_units,
+            kept_units: plan.units - plan.removed_units,
+            bytes: td.total_bytes,
+            disk_bytes: td.total_disk_bytes,
+            reclaimed_bytes: plan.reclaimed_bytes,
+            removed: plan.removals,
+            skipped,
+        });
+    }
+    progress.finish();
+    if args.json {
+        report::json(&report)?;
+    } else {
+        print!(
+            "{}",
+            report::sweep::render(&report, c.any(), args.dry_run || out.verbose > 0, out)
+        );
+    }
+    Ok(code)
+}

@@ -1,0 +1,347 @@
+//! What `sweep` removes from one target directory: pure, from the scanned units, their
+//! toolchain hashes, the criteria and `now`.
+//!
+//! Reclaimable bytes are exact: a file with several hard links (an uplifted binary and its
+//! `deps/` original) frees its blocks only when every link goes, so it counts only then, once.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::observe::target_dir::{FileFact, Layout, TargetDir};
+use crate::units::{self, Span};
+
+/// Which toolchains' units to remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Toolchains {
+    /// Units whose `rustc` hash is none of these (the installed toolchains).
+    NotIn(Vec<u64>),
+    /// Units whose `rustc` hash is one of these (named toolchains).
+    In(Vec<u64>),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Criteria {
+    pub max_age: Option<Span>,
+    pub toolchains: Option<Toolchains>,
+    pub max_size: Option<u64>,
+    pub incremental: bool,
+    pub all: bool,
+}
+
+impl Criteria {
+    pub fn any(&self) -> bool {
+        self.max_age.is_some()
+            || self.toolchains.is_some()
+            || self.max_size.is_some()
+            || self.incremental
+            || self.all
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Removal {
+    /// Paths in removal order (a unit's fingerprint first: without it Cargo rebuilds).
+    pub paths: Vec<PathBuf>,
+    /// `unit`, `incremental` or `target-dir`.
+    pub kind: &'static str,
+    pub package: Option<String>,
+    pub hash: Option<String>,
+    pub reason: String,
+    /// Bytes on disk this removal frees (hard links counted when their last link goes).
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DirPlan {
+    pub removals: Vec<Removal>,
+    pub units: usize,
+    pub removed_units: usize,
+    /// Bytes on disk freed, and apparent bytes of the files freed.
+    pub reclaimed_bytes: u64,
+    pub reclaimed_apparent_bytes: u64,
+}
+
+/// Disk and apparent bytes freed by removing all of `files` (a set of facts), hard links only
+/// when every link is among them.
+pub fn freed<'a>(files: impl IntoIterator<Item = &'a FileFact>) -> (u64, u64) {
+    let mut links: HashMap<(u64, u64), (u64, &FileFact)> = HashMap::new();
+    for f in files {
+        links.entry(f.key).or_insert((0, f)).0 += 1;
+    }
+    let mut disk = 0;
+    let mut apparent = 0;
+    for (count, f) in links.values() {
+        if f.is_dir || *count >= f.nlink {
+            disk += f.disk_bytes;
+            apparent += f.bytes;
+        }
+    }
+    (disk, apparent)
+}
+
+/// Plans one target dir. `rustc` maps a unit hash to the `rustc` hash it was built with.
+/// `atime_ok` is false on a `noatime` mount: then no age is known, and age and size limits
+/// remove nothing from this dir.
+pub fn plan_dir(
+    td: &TargetDir,
+    rustc: &HashMap<String, u64>,
+    c: &Criteria,
+    now: u64,
+    atime_ok: bool,
+) -> DirPlan {
+    let mut plan = DirPlan {
+        units: td.units.len(),
+        ..DirPlan::default()
+    };
+    let cutoff = c.max_age.map(|a| now.saturating_sub(a.secs()));
+
+    if c.all {
+        let newest = td.units.iter().filter_map(|u| u.last_use).max();
+        if let (Some(cut), true) = (cutoff, atime_ok)
+            && newest.is_none_or(|n| n < cut)
+        {
+            let age = c.max_age.expect("checked");
+            plan.removals.push(Removal {
+                paths: vec![td.path.clone()],
+                kind: "target-dir",
+                package: None,
+                hash: None,
+                reason: format!(
+                    "nothing in it used for {} (--all --max-age)",
+                    units::span_words(age)
+                ),
+                bytes: td.total_disk_bytes,
+            });
+            plan.removed_units = td.units.len();
+            plan.reclaimed_bytes = td.total_disk_bytes;
+            plan.reclaimed_apparent_bytes = td.total_bytes;
+            return plan;
+        }
+    }
+
+    let mut doomed: Vec<(usize, String)> = Vec::new();
+    for (i, u) in td.units.iter().enumerate() {
+        let mut why = None;
+        if let (Some(cut), Some(age), true) = (cutoff, c.max_age, atime_ok)
+            && let Some(t) = u.last_use
+            && t < cut
+        {
+            why = Some(format!(
+                "last used {} (--max-age {})",
+                units::ago(now, t),
+                units::span_words(age)
+            ));
+        }
+        if why.is_none()
+            && let Some(rule) = &c.toolchains
+            && let Some(&r) = rustc.get(&u.hash)
+            && r != 0
+        {
+            match rule {
+                Toolchains::NotIn(installed) if !installed.contains(&r) => {
+                    why = Some("built by a toolchain that is not installed (--toolchains)".into())
+                }
+                Toolchains::In(named) if named.contains(&r) => {
+                    why = Some("built by a named toolchain (--toolchains)".into())
+                }
+                _ => {}
+            }
+        }
+        if let Some(w) = why {
+            doomed.push((i, w));
+        }
+    }
+
+    if let Some(max) = c.max_size
+        && atime_ok
+    {
+        let files = |set: &HashSet<usize>| -> u64 {
+            freed(set.iter().flat_map(|i| td.units[*i].files.iter())).0
+        };
+        let mut set: HashSet<usize> = doomed.iter().map(|d| d.0).collect();
+        let mut lru: Vec<usize> = (0..td.units.len())
+            .filter(|i| !set.contains(i) && td.units[*i].last_use.is_some())
+            .collect();
+        lru.sort_by_key(|i| (td.units[*i].last_use, td.units[*i].hash.clone()));
+        for i in lru {
+            if td.total_disk_bytes.saturating_sub(files(&set)) <= max {
+                break;
+            }
+            set.insert(i);
+            doomed.push((
+                i,
+                format!(
+                    "least recently used over the limit (--max-size {})",
+                    units::HumanBytes(max)
+                ),
+            ));
+        }
+    }
+
+    let mut all_files: Vec<&FileFact> = Vec::new();
+    for (i, why) in &doomed {
+        let u = &td.units[*i];
+        let mut paths = Vec::new();
+        if u.layout == Layout::Legacy {
+            paths.push(u.fingerprint.clone());
+        }
+        paths.extend(u.paths.iter().cloned());
+        plan.removals.push(Removal {
+            paths,
+            kind: "unit",
+            package: Some(u.pkg.clone()),
+            hash: Some(u.hash.clone()),
+            reason: why.clone(),
+            bytes: freed(u.files.iter()).0,
+        });
+        all_files.extend(u.files.iter());
+    }
+    plan.removed_units = doomed.len();
+
+    if c.incremental {
+        for inc in &td.incremental {
+            let stale = match (cutoff, c.max_age) {
+                (Some(cut), Some(_)) => inc.last_use.is_none_or(|t| t < cut),
+                _ => true,
+            };
+            if stale {
+                plan.removals.push(Removal {
+                    paths: vec![inc.path.clone()],
+                    kind: "incremental",
+                    package: None,
+                    hash: None,
+                    reason: match c.max_age {
+                        Some(a) => format!(
+                            "incremental session unused for {} (--incremental)",
+                            units::span_words(a)
+                        ),
+                        None => "incremental compilation cache (--incremental)".into(),
+                    },
+                    bytes: freed(inc.files.iter()).0,
+                });
+                all_files.extend(inc.files.iter());
+            }
+        }
+    }
+    let (disk, apparent) = freed(all_files);
+    plan.reclaimed_bytes = disk;
+    plan.reclaimed_apparent_bytes = apparent;
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::target_dir::Unit;
+
+    fn fact(path: &str, ino: u64, nlink: u64, bytes: u64) -> FileFact {
+        FileFact {
+            path: path.into(),
+            key: (1, ino),
+            nlink,
+            bytes,
+            disk_bytes: bytes.div_ceil(4096) * 4096,
+            is_dir: false,
+        }
+    }
+
+    fn unit(hash: &str, last_use: u64, files: Vec<FileFact>) -> Unit {
+        Unit {
+            pkg: "p".into(),
+            hash: hash.into(),
+            layout: Layout::Legacy,
+            profile: "/t/debug".into(),
+            fingerprint: format!("/t/debug/.fingerprint/p-{hash}").into(),
+            paths: vec![],
+            files,
+            last_use: Some(last_use),
+        }
+    }
+
+    const NOW: u64 = 10_000_000;
+
+    fn dir(units: Vec<Unit>) -> TargetDir {
+        TargetDir {
+            path: "/t".into(),
+            total_disk_bytes: units.iter().map(|u| freed(u.files.iter()).0).sum(),
+            units,
+            ..TargetDir::default()
+        }
+    }
+
+    #[test]
+    fn hard_links_count_when_the_last_link_goes() {
+        let a = fact("/t/debug/deps/x-1", 7, 2, 5000);
+        let b = fact("/t/debug/x", 7, 2, 5000);
+        assert_eq!(freed([&a]), (0, 0));
+        assert_eq!(freed([&a, &b]), (8192, 5000));
+    }
+
+    #[test]
+    fn max_age_then_lru_size() {
+        let old = unit(
+            "aaaaaaaaaaaaaaaa",
+            NOW - 40 * 86_400,
+            vec![fact("/a", 1, 1, 4096)],
+        );
+        let mid = unit(
+            "bbbbbbbbbbbbbbbb",
+            NOW - 10 * 86_400,
+            vec![fact("/b", 2, 1, 4096)],
+        );
+        let new = unit("cccccccccccccccc", NOW, vec![fact("/c", 3, 1, 4096)]);
+        let td = dir(vec![old, mid, new]);
+        let c = Criteria {
+            max_age: Some(Span(30 * 86_400)),
+            ..Criteria::default()
+        };
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true);
+        assert_eq!(p.removed_units, 1);
+        assert_eq!(p.removals[0].hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
+        assert_eq!(p.reclaimed_bytes, 4096);
+        // Same plus a size limit of one unit: the next least recently used goes too.
+        let c = Criteria {
+            max_size: Some(4096),
+            ..c
+        };
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true);
+        let hashes: Vec<_> = p.removals.iter().map(|r| r.hash.clone().unwrap()).collect();
+        assert_eq!(hashes, ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]);
+        // On a noatime mount nothing is known to be old.
+        assert!(
+            plan_dir(&td, &HashMap::new(), &c, NOW, false)
+                .removals
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn toolchains_named_or_not_installed_and_build_runs_kept() {
+        let a = unit("aaaaaaaaaaaaaaaa", NOW, vec![]);
+        let b = unit("bbbbbbbbbbbbbbbb", NOW, vec![]);
+        let run = unit("cccccccccccccccc", NOW, vec![]);
+        let td = dir(vec![a, b, run]);
+        let rustc: HashMap<String, u64> = [
+            ("aaaaaaaaaaaaaaaa".to_string(), 11),
+            ("bbbbbbbbbbbbbbbb".to_string(), 22),
+            ("cccccccccccccccc".to_string(), 0),
+        ]
+        .into_iter()
+        .collect();
+        let c = Criteria {
+            toolchains: Some(Toolchains::NotIn(vec![11])),
+            ..Criteria::default()
+        };
+        let p = plan_dir(&td, &rustc, &c, NOW, true);
+        assert_eq!(p.removals.len(), 1);
+        assert_eq!(p.removals[0].hash.as_deref(), Some("bbbbbbbbbbbbbbbb"));
+        let c = Criteria {
+            toolchains: Some(Toolchains::In(vec![11])),
+            ..Criteria::default()
+        };
+        let p = plan_dir(&td, &rustc, &c, NOW, true);
+        assert_eq!(p.removals[0].hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
+    }
+}

@@ -1,0 +1,75 @@
+//! The human rendering of `sweep`.
+
+use std::fmt::Write;
+
+use super::Output;
+use super::table::Table;
+use crate::commands::sweep::Report;
+use crate::units::HumanBytes;
+
+pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> String {
+    let mut text = String::new();
+    if r.dirs.is_empty() {
+        return "No Cargo target directory found.\n".into();
+    }
+    let verb = if r.dry_run { "would free" } else { "freed" };
+    let mut t = Table::new(&[
+        "target dir",
+        "units",
+        "removed",
+        "kept",
+        "size",
+        verb,
+        "signal",
+    ]);
+    for d in &r.dirs {
+        t.row(vec![
+            d.path.display().to_string(),
+            d.units.to_string(),
+            d.removed_units.to_string(),
+            d.kept_units.to_string(),
+            HumanBytes(d.disk_bytes).to_string(),
+            match &d.skipped {
+                Some(why) => format!("skipped ({why})"),
+                None => HumanBytes(d.reclaimed_bytes).to_string(),
+            },
+            d.signal.to_string(),
+        ]);
+    }
+    let total_units: usize = r.dirs.iter().map(|d| d.units).sum();
+    let total_size: u64 = r.dirs.iter().map(|d| d.disk_bytes).sum();
+    t.row(vec![
+        format!("total ({} dirs)", r.dirs.len()),
+        total_units.to_string(),
+        r.removed_units.to_string(),
+        (total_units - r.removed_units).to_string(),
+        HumanBytes(total_size).to_string(),
+        HumanBytes(r.reclaimed_bytes).to_string(),
+        String::new(),
+    ]);
+    text.push_str(&t.render());
+    if detailed {
+        for d in r.dirs.iter().filter(|d| !d.removed.is_empty()) {
+            let _ = writeln!(text, "\n{}", out.bold(&d.path.display().to_string()));
+            for rm in &d.removed {
+                let what = match (&rm.package, &rm.hash) {
+                    (Some(p), Some(h)) => format!("{p}-{h}"),
+                    _ => rm
+                        .paths
+                        .first()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                };
+                let _ = writeln!(text, "  {what}  {}  {}", HumanBytes(rm.bytes), rm.reason);
+            }
+        }
+    }
+    if !criteria {
+        let _ = writeln!(
+            text,
+            "{}",
+            out.dim("(a report only: give --max-age, --toolchains, --max-size, --incremental or --all to remove)")
+        );
+    }
+    text
+}
