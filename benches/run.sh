@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|all]
+# Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|sweep|all]
 # Needs hyperfine (installed from Debian's packages if missing) and, for `gc`, a nightly
 # toolchain for the `cargo +nightly clean gc -Zgc` baseline.
 set -euo pipefail
@@ -70,4 +70,28 @@ if [ "$what" = locks ] || [ "$what" = all ]; then
     echo "== locks --sample 0 with 500 extra sleeping processes"
     ratio "$data/locks.json"
     kill "${pids[@]}" 2>/dev/null || true
+fi
+
+if [ "$what" = sweep ] || [ "$what" = all ]; then
+    # 200 projects, each with a real target dir built once by cargo (copied, not hard-linked,
+    # so that du and sweep see 200 separate trees).
+    tree=$data/projects
+    if [ ! -d "$tree" ]; then
+        seed=$data/seed
+        rm -rf "$seed" && mkdir -p "$seed/src"
+        printf '[package]\nname = "seed"\nversion = "0.1.0"\nedition = "2021"\n[workspace]\n' >"$seed/Cargo.toml"
+        printf 'pub fn a() {}\n' >"$seed/src/lib.rs"
+        for i in $(seq 1 8); do printf 'pub fn f%s() -> u64 { %s }\n' "$i" "$i" >"$seed/src/m$i.rs"; done
+        (cd "$seed" && cargo build --offline -q && cargo build --release --offline -q)
+        mkdir -p "$tree"
+        for i in $(seq -w 1 200); do
+            mkdir -p "$tree/p$i" && cp -a "$seed/Cargo.toml" "$seed/src" "$seed/target" "$tree/p$i/"
+        done
+    fi
+    echo "tree: $(find "$tree" | wc -l) entries, $(du -sh "$tree" | cut -f1), $(ls "$tree" | wc -l) projects"
+    hyperfine -N --warmup 3 --runs 15 --export-json "$data/sweep.json" \
+        "du -s $tree" \
+        "$bin sweep --recursive $tree --max-age 30days --dry-run" >/dev/null
+    echo "== sweep --recursive over the tree, relative to du -s"
+    ratio "$data/sweep.json"
 fi

@@ -219,6 +219,32 @@ fn all_contents(td: &TargetDir) -> Vec<PathBuf> {
     out
 }
 
+/// Scans the dirs on all cores, keeping their order.
+fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<TargetDir>>> =
+        dirs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(d) = dirs.get(i) else { break };
+                    *slots[i].lock().expect("poisoned") = Some(target_dir::scan(d));
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().expect("poisoned").unwrap_or_default())
+        .collect()
+}
+
 fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
     let mut plan = Plan::default();
     for r in &p.removals {
@@ -254,7 +280,9 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     };
     let mut code = exit::OK;
     let progress = out.progress("Sweeping");
-    for (i, dir) in dirs.iter().enumerate() {
+    // Scan every dir first, on all cores (each scan is independent and read-only).
+    let scans = scan_all(&dirs);
+    for (i, (dir, first)) in dirs.iter().zip(scans).enumerate() {
         progress.tick(i as u64);
         let atime_ok = !noatime(dir);
         let plan_of = |td: &TargetDir| {
@@ -265,7 +293,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
             };
             sweep::plan_dir(td, &rustc, &c, now, atime_ok)
         };
-        let mut td = target_dir::scan(dir);
+        let mut td = first;
         let mut plan = plan_of(&td);
         let mut skipped = None;
         if !dry_run && !plan.removals.is_empty() {

@@ -17,10 +17,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
-use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Which layout a unit came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -39,6 +37,82 @@ pub struct FileFact {
     pub bytes: u64,
     pub disk_bytes: u64,
     pub is_dir: bool,
+}
+
+/// A whole directory walked once, in pre-order: a directory's subtree is the contiguous run
+/// of entries after it, up to `end`.
+struct Tree {
+    facts: Vec<FileFact>,
+    end: Vec<usize>,
+    atime: Vec<u64>,
+    mtime: Vec<u64>,
+}
+
+impl Tree {
+    fn walk(root: &Path) -> Tree {
+        let mut t = Tree {
+            facts: Vec::new(),
+            end: Vec::new(),
+            atime: Vec::new(),
+            mtime: Vec::new(),
+        };
+        if let Ok(m) = root.symlink_metadata() {
+            t.visit(root.to_owned(), &m);
+        }
+        t
+    }
+
+    fn visit(&mut self, path: PathBuf, m: &fs::Metadata) {
+        let i = self.facts.len();
+        let is_dir = m.is_dir();
+        self.facts.push(FileFact {
+            path,
+            key: (m.dev(), m.ino()),
+            nlink: m.nlink(),
+            bytes: if m.is_file() { m.len() } else { 0 },
+            disk_bytes: m.blocks() * 512,
+            is_dir: m.is_dir(),
+        });
+        self.atime.push(m.atime().max(0) as u64);
+        self.mtime.push(m.mtime().max(0) as u64);
+        self.end.push(i + 1);
+        if is_dir && let Ok(rd) = fs::read_dir(&self.facts[i].path) {
+            for e in rd.filter_map(Result::ok) {
+                // fstatat relative to the directory, never following symlinks.
+                if let Ok(cm) = e.metadata() {
+                    self.visit(e.path(), &cm);
+                }
+            }
+        }
+        self.end[i] = self.facts.len();
+    }
+
+    /// Direct children of entry `i`.
+    fn children(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let end = self.end[i];
+        let mut j = i + 1;
+        std::iter::from_fn(move || {
+            if j >= end {
+                return None;
+            }
+            let c = j;
+            j = self.end[j];
+            Some(c)
+        })
+    }
+
+    fn name(&self, i: usize) -> String {
+        self.facts[i]
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The facts of entry `i` and everything below it.
+    fn subtree(&self, i: usize) -> &[FileFact] {
+        &self.facts[i..self.end[i]]
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -79,10 +153,6 @@ pub struct TargetDir {
     pub errors: Vec<(PathBuf, String)>,
 }
 
-fn secs(t: io::Result<SystemTime>) -> Option<u64> {
-    t.ok()?.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
-}
-
 fn entries(dir: &Path) -> Vec<fs::DirEntry> {
     fs::read_dir(dir)
         .map(|rd| rd.filter_map(Result::ok).collect())
@@ -107,199 +177,181 @@ pub fn hash_in_name(name: &str) -> Option<&str> {
     None
 }
 
-/// Every file (and directory) below `path`, never following symlinks.
-fn facts(path: &Path, out: &mut Vec<FileFact>) {
-    let Ok(m) = path.symlink_metadata() else {
-        return;
-    };
-    out.push(FileFact {
-        path: path.to_owned(),
-        key: (m.dev(), m.ino()),
-        nlink: m.nlink(),
-        bytes: if m.is_file() { m.len() } else { 0 },
-        disk_bytes: m.blocks() * 512,
-        is_dir: m.is_dir(),
-    });
-    if m.is_dir() {
-        for e in entries(path) {
-            facts(&e.path(), out);
-        }
-    }
-}
-
-/// Newest atime of the signal files in a fingerprint directory (stat only).
-fn fingerprint_atime(dir: &Path) -> Option<u64> {
-    entries(dir)
-        .into_iter()
-        .filter(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            !n.ends_with(".json") && n != "invoked.timestamp" && !n.starts_with("output-")
+/// Newest atime of the signal files in a fingerprint directory (from the walk's `stat`s).
+fn fingerprint_atime(t: &Tree, fp: usize) -> Option<u64> {
+    t.children(fp)
+        .filter(|&c| {
+            let n = t.name(c);
+            !t.facts[c].is_dir
+                && !n.ends_with(".json")
+                && n != "invoked.timestamp"
+                && !n.starts_with("output-")
         })
-        .filter_map(|e| secs(e.metadata().and_then(|m| m.accessed())))
+        .map(|c| t.atime[c])
         .max()
 }
 
-/// Profile directories: those with `.fingerprint/` or `build/`, directly in `dir` or one
+/// Profile directories: those with `.fingerprint/` or `build/`, directly in the root or one
 /// level down (`<triple>/<profile>`).
-fn profiles(dir: &Path) -> Vec<PathBuf> {
-    let looks = |p: &Path| p.join(".fingerprint").is_dir() || p.join("build").is_dir();
+fn profiles(t: &Tree) -> Vec<usize> {
+    let looks = |i: usize| {
+        t.children(i)
+            .any(|c| t.facts[c].is_dir && matches!(t.name(c).as_str(), ".fingerprint" | "build"))
+    };
     let mut out = Vec::new();
-    for e in entries(dir) {
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let p = e.path();
-        if looks(&p) {
-            out.push(p);
+    for c in t.children(0).filter(|&c| t.facts[c].is_dir) {
+        if looks(c) {
+            out.push(c);
         } else {
-            for sub in entries(&p) {
-                if sub.file_type().is_ok_and(|t| t.is_dir()) && looks(&sub.path()) {
-                    out.push(sub.path());
-                }
-            }
+            out.extend(t.children(c).filter(|&s| t.facts[s].is_dir && looks(s)));
         }
     }
-    out.sort();
     out
 }
 
-/// Scans a target or build directory into units.
+/// Scans a target or build directory into units (one walk: `read_dir` and `stat` only).
 pub fn scan(dir: &Path) -> TargetDir {
     let mut td = TargetDir {
         path: dir.to_owned(),
         ..TargetDir::default()
     };
-    for profile in profiles(dir) {
-        scan_profile(&profile, &mut td);
-        td.profiles.push(profile);
+    let t = Tree::walk(dir);
+    if t.facts.is_empty() {
+        return td;
     }
-    let mut all = Vec::new();
-    facts(dir, &mut all);
     let mut seen = HashSet::new();
-    for f in &all {
+    for f in &t.facts {
         if f.is_dir || f.nlink <= 1 || seen.insert(f.key) {
             td.total_bytes += f.bytes;
             td.total_disk_bytes += f.disk_bytes;
         }
     }
+    for p in profiles(&t) {
+        scan_profile(&t, p, &mut td);
+        td.profiles.push(t.facts[p].path.clone());
+    }
+    td.profiles.sort();
     td
 }
 
-fn scan_profile(profile: &Path, td: &mut TargetDir) {
+fn child_named(t: &Tree, i: usize, name: &str) -> Option<usize> {
+    t.children(i).find(|&c| t.name(c) == name)
+}
+
+fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
+    let profile = t.facts[p].path.clone();
     let mut units: BTreeMap<String, Unit> = BTreeMap::new();
     let new_unit = |pkg: &str, hash: &str, layout: Layout, fingerprint: PathBuf| Unit {
         pkg: pkg.to_owned(),
         hash: hash.to_owned(),
         layout,
-        profile: profile.to_owned(),
+        profile: profile.clone(),
         fingerprint,
         paths: Vec::new(),
         files: Vec::new(),
         last_use: None,
     };
     // Legacy: .fingerprint/<pkg>-<hash>.
-    for e in entries(&profile.join(".fingerprint")) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some((pkg, hash)) = name.rsplit_once('-') else {
-            continue;
-        };
-        if !is_hash(hash) || !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
+    if let Some(fps) = child_named(t, p, ".fingerprint") {
+        for c in t.children(fps).filter(|&c| t.facts[c].is_dir) {
+            let name = t.name(c);
+            let Some((pkg, hash)) = name.rsplit_once('-') else {
+                continue;
+            };
+            if !is_hash(hash) {
+                continue;
+            }
+            let mut u = new_unit(pkg, hash, Layout::Legacy, t.facts[c].path.clone());
+            u.last_use = fingerprint_atime(t, c);
+            u.files.extend_from_slice(t.subtree(c));
+            units.insert(hash.to_owned(), u);
         }
-        let mut u = new_unit(pkg, hash, Layout::Legacy, e.path());
-        u.last_use = fingerprint_atime(&e.path());
-        units.insert(hash.to_owned(), u);
     }
     // New layout: build/<pkg>/<hash>/fingerprint; legacy: build/<pkg>-<hash>.
-    for e in entries(&profile.join("build")) {
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some((_, hash)) = name.rsplit_once('-')
-            && is_hash(hash)
-        {
-            if let Some(u) = units.get_mut(hash) {
-                u.paths.push(e.path());
+    let mut legacy_build: Vec<(String, usize)> = Vec::new();
+    if let Some(build) = child_named(t, p, "build") {
+        for c in t.children(build).filter(|&c| t.facts[c].is_dir) {
+            let name = t.name(c);
+            if let Some((_, hash)) = name.rsplit_once('-')
+                && is_hash(hash)
+            {
+                legacy_build.push((hash.to_owned(), c));
+                continue;
             }
-            continue;
-        }
-        for h in entries(&e.path()) {
-            let hash = h.file_name().to_string_lossy().into_owned();
-            let fp = h.path().join("fingerprint");
-            if is_hash(&hash) && fp.is_dir() {
-                let mut u = new_unit(&name, &hash, Layout::New, fp.clone());
-                u.last_use = fingerprint_atime(&fp);
-                u.paths.push(h.path());
+            for h in t.children(c).filter(|&h| t.facts[h].is_dir) {
+                let hash = t.name(h);
+                let Some(fp) = child_named(t, h, "fingerprint") else {
+                    continue;
+                };
+                if !is_hash(&hash) {
+                    continue;
+                }
+                let mut u = new_unit(&name, &hash, Layout::New, t.facts[fp].path.clone());
+                u.last_use = fingerprint_atime(t, fp);
+                u.paths.push(t.facts[h].path.clone());
+                u.files.extend_from_slice(t.subtree(h));
                 units.insert(hash, u);
             }
         }
     }
+    for (hash, c) in legacy_build {
+        if let Some(u) = units.get_mut(&hash) {
+            u.paths.push(t.facts[c].path.clone());
+            u.files.extend_from_slice(t.subtree(c));
+        }
+    }
     // Legacy artifacts named `…-<hash>[.ext]` in deps/ and examples/.
     for sub in ["deps", "examples"] {
-        for e in entries(&profile.join(sub)) {
-            let name = e.file_name().to_string_lossy().into_owned();
+        let Some(d) = child_named(t, p, sub) else {
+            continue;
+        };
+        for c in t.children(d) {
+            let name = t.name(c);
             if let Some(hash) = hash_in_name(&name)
                 && let Some(u) = units.get_mut(hash)
             {
-                u.paths.push(e.path());
+                u.paths.push(t.facts[c].path.clone());
+                u.files.extend_from_slice(t.subtree(c));
             }
         }
     }
-    // Facts of every path, then uplifted hard links in the profile dir and examples/.
+    // Uplifted hard links in the profile dir and examples/.
     let mut by_inode: HashMap<(u64, u64), String> = HashMap::new();
-    for u in units.values_mut() {
-        facts(&u.fingerprint.clone(), &mut u.files);
-        for p in u.paths.clone() {
-            if u.layout == Layout::New && p.join("fingerprint") == u.fingerprint {
-                // The unit dir holds the fingerprint: list its other children.
-                let mut fs_ = Vec::new();
-                facts(&p, &mut fs_);
-                u.files = fs_;
-            } else {
-                facts(&p, &mut u.files);
-            }
-        }
+    for u in units.values() {
         for f in &u.files {
             if !f.is_dir && f.nlink > 1 {
                 by_inode.insert(f.key, u.hash.clone());
             }
         }
     }
-    for dir in [profile.to_owned(), profile.join("examples")] {
-        for e in entries(&dir) {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() || m.nlink() <= 1 {
+    let examples = child_named(t, p, "examples");
+    for dir in std::iter::once(p).chain(examples) {
+        for c in t.children(dir) {
+            let f = &t.facts[c];
+            if f.is_dir || f.nlink <= 1 {
                 continue;
             }
-            if let Some(hash) = by_inode.get(&(m.dev(), m.ino()))
+            if let Some(hash) = by_inode.get(&f.key)
                 && let Some(u) = units.get_mut(hash)
-                && !u.paths.contains(&e.path())
+                && !u.paths.contains(&f.path)
             {
-                u.paths.push(e.path());
-                facts(&e.path(), &mut u.files);
+                u.paths.push(f.path.clone());
+                u.files.push(f.clone());
             }
         }
     }
     td.units.extend(units.into_values());
     // incremental/<crate>-<hash>/
-    for e in entries(&profile.join("incremental")) {
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
+    if let Some(inc) = child_named(t, p, "incremental") {
+        for c in t.children(inc).filter(|&c| t.facts[c].is_dir) {
+            let last_use = (c..t.end[c]).map(|i| t.mtime[i]).max();
+            td.incremental.push(Incremental {
+                path: t.facts[c].path.clone(),
+                profile: profile.clone(),
+                last_use,
+                files: t.subtree(c).to_vec(),
+            });
         }
-        let mut files = Vec::new();
-        facts(&e.path(), &mut files);
-        let last_use = files
-            .iter()
-            .filter_map(|f| secs(f.path.symlink_metadata().and_then(|m| m.modified())))
-            .max();
-        td.incremental.push(Incremental {
-            path: e.path(),
-            profile: profile.to_owned(),
-            last_use,
-            files,
-        });
     }
 }
 
