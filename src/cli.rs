@@ -70,6 +70,8 @@ pub enum Command {
     Stop(StopArgs),
     /// Remove stale build artifacts inside target dirs, under Cargo's build locks
     Sweep(SweepArgs),
+    /// Keep only what the given lockfiles need, in CARGO_HOME and target dirs (CI caches)
+    Trim(TrimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +269,33 @@ pub struct SweepArgs {
     #[arg(long)]
     pub json: bool,
     /// Skip a target dir whose build lock is busy (exit code 3) instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrimArgs {
+    /// A Cargo.lock whose packages to keep (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub lockfile: Vec<PathBuf>,
+    /// A workspace whose Cargo.lock to keep and whose target dir to trim (repeatable)
+    /// [default: the current workspace]
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Vec<PathBuf>,
+    /// Also remove what CI re-creates cheaply: every extracted source and git checkout, and
+    /// the index cache entries of packages no lockfile pins
+    #[arg(long)]
+    pub ci: bool,
+    /// A target dir to trim (repeatable) [default: the workspaces' target dirs]
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Vec<PathBuf>,
+    /// List what would be removed, and remove nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,
 }

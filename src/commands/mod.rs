@@ -6,6 +6,7 @@ pub mod run;
 pub mod status;
 pub mod stop;
 pub mod sweep;
+pub mod trim;
 pub mod wait;
 
 use anyhow::Result;
@@ -23,5 +24,6 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Run(args) => run::run(&cli.global, args, out),
         Command::Stop(args) => stop::run(&cli.global, args, out),
         Command::Sweep(args) => sweep::run(&cli.global, args, out),
+        Command::Trim(args) => trim::run(&cli.global, args, out),
     }
 }

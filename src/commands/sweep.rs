@@ -75,25 +75,23 @@ fn noatime(path: &Path) -> bool {
 
 /// The `rustc` hash of every unit; a build-script run (which records 0) takes its compiled
 /// build script's.
-fn rustc_map(td: &TargetDir) -> HashMap<String, u64> {
-    let mut map: HashMap<String, u64> = HashMap::new();
-    let mut by_fp: HashMap<u64, String> = HashMap::new();
+pub fn rustc_map(td: &TargetDir) -> HashMap<String, u64> {
+    let mut map: HashMap<String, u64> = td
+        .units
+        .iter()
+        .map(|u| (u.hash.clone(), target_dir::unit_rustc(u).unwrap_or(0)))
+        .collect();
+    let links = target_dir::dependency_links(td);
     for u in &td.units {
-        map.insert(u.hash.clone(), target_dir::unit_rustc(u).unwrap_or(0));
-        for fp in target_dir::unit_fingerprints(u) {
-            by_fp.insert(fp, u.hash.clone());
-        }
-    }
-    for u in &td.units {
-        if map.get(&u.hash) == Some(&0) {
-            let from_dep = target_dir::unit_deps(u)
+        if map.get(&u.hash) == Some(&0)
+            && let Some(r) = links
+                .get(&u.hash)
                 .into_iter()
-                .filter_map(|d| by_fp.get(&d))
+                .flatten()
                 .filter_map(|h| map.get(h).copied())
-                .find(|r| *r != 0);
-            if let Some(r) = from_dep {
-                map.insert(u.hash.clone(), r);
-            }
+                .find(|r| *r != 0)
+        {
+            map.insert(u.hash.clone(), r);
         }
     }
     map
@@ -220,7 +218,7 @@ fn all_contents(td: &TargetDir) -> Vec<PathBuf> {
 }
 
 /// Scans the dirs on all cores, keeping their order.
-fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
+pub fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -245,7 +243,7 @@ fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
         .collect()
 }
 
-fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
+pub fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
     let mut plan = Plan::default();
     for r in &p.removals {
         let (kind, paths) = match r.kind {

@@ -6,6 +6,7 @@
 
 pub mod cargo_home;
 pub mod config;
+pub mod lockfile;
 pub mod registry;
 pub mod target;
 

@@ -439,3 +439,87 @@ mod tests {
         assert_eq!(hash_in_name("x-0123456789abcdefg"), None);
     }
 }
+
+/// Where a unit's sources came from, read from its dep-info (`.d`) files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnitSource {
+    /// `registry/src/<registry>/<name>-<version>/`.
+    Registry { registry: String, package: String },
+    /// `git/checkouts/<db>/<rev>/`.
+    Git { db: String, rev: String },
+    /// A path package (a workspace member or a path dependency).
+    Path,
+    /// No dep-info to tell (a build-script run: see [`unit_deps`]).
+    Unknown,
+}
+
+/// Reads the unit's dep-info files (not signal files: no atime we use moves) and finds the
+/// first source path under `cargo_home`'s `registry/src` or `git/checkouts`; sources
+/// elsewhere (relative to the workspace, or absolute) make it a path package.
+pub fn unit_source(u: &Unit, cargo_home: &Path) -> UnitSource {
+    let src_root = cargo_home.join("registry").join("src");
+    let co_root = cargo_home.join("git").join("checkouts");
+    let mut saw_path = false;
+    for f in u.files.iter().filter(|f| {
+        !f.is_dir
+            && f.path.extension().is_some_and(|e| e == "d")
+            && !f.path.starts_with(&u.fingerprint)
+    }) {
+        let Ok(text) = fs::read_to_string(&f.path) else {
+            continue;
+        };
+        for word in text.split_whitespace() {
+            let word = word.trim_end_matches(':');
+            let p = Path::new(word);
+            if let Ok(rel) = p.strip_prefix(&src_root) {
+                let mut c = rel.components();
+                if let (Some(r), Some(pkg)) = (c.next(), c.next()) {
+                    return UnitSource::Registry {
+                        registry: r.as_os_str().to_string_lossy().into_owned(),
+                        package: pkg.as_os_str().to_string_lossy().into_owned(),
+                    };
+                }
+            }
+            if let Ok(rel) = p.strip_prefix(&co_root) {
+                let mut c = rel.components();
+                if let (Some(db), Some(rev)) = (c.next(), c.next()) {
+                    return UnitSource::Git {
+                        db: db.as_os_str().to_string_lossy().into_owned(),
+                        rev: rev.as_os_str().to_string_lossy().into_owned(),
+                    };
+                }
+            }
+            // Path packages' sources are given relative to the workspace (or absolute, for
+            // path dependencies outside it).
+            if word.ends_with(".rs") {
+                saw_path = true;
+            }
+        }
+    }
+    if saw_path {
+        UnitSource::Path
+    } else {
+        UnitSource::Unknown
+    }
+}
+
+/// For each unit, the units it depends on by fingerprint (a build-script run depends on its
+/// compiled build script). Fingerprint values are read with `O_NOATIME`.
+pub fn dependency_links(td: &TargetDir) -> HashMap<String, Vec<String>> {
+    let mut by_fp: HashMap<u64, String> = HashMap::new();
+    for u in &td.units {
+        for fp in unit_fingerprints(u) {
+            by_fp.insert(fp, u.hash.clone());
+        }
+    }
+    td.units
+        .iter()
+        .map(|u| {
+            let deps = unit_deps(u)
+                .into_iter()
+                .filter_map(|d| by_fp.get(&d).cloned())
+                .collect();
+            (u.hash.clone(), deps)
+        })
+        .collect()
+}

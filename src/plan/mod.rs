@@ -10,6 +10,7 @@ pub mod policy;
 pub mod status;
 pub mod sweep;
 pub mod sync;
+pub mod trim;
 
 use std::path::PathBuf;
 
@@ -41,6 +42,8 @@ pub enum ItemKind {
     Incremental,
     /// Part of a whole target directory (`sweep --all`).
     TargetDir,
+    /// `registry/index/<reg>/.cache/…/<name>`: one package's cached index entry.
+    IndexEntry,
 }
 
 impl ItemKind {
@@ -57,6 +60,7 @@ impl ItemKind {
             ItemKind::Unit => "build unit",
             ItemKind::Incremental => "incremental cache",
             ItemKind::TargetDir => "target directory",
+            ItemKind::IndexEntry => "index cache entry",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod progress;
 pub mod status;
 pub mod sweep;
 pub mod table;
+pub mod trim;
 
 use std::io::{IsTerminal, Write};
 

@@ -6,3 +6,4 @@ mod gc;
 mod locks;
 mod status;
 mod sweep;
+mod trim;

@@ -1,0 +1,333 @@
+//! `cargo janitor trim`: keep exactly what the given lockfiles need (CI caches, shared
+//! build machines).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::sweep::{rustc_map, to_plan};
+use crate::act::db as dbw;
+use crate::act::executor;
+use crate::act::lock::{BuildLocks, LockError, MutateExclusive, Wait};
+use crate::act::remove::Remover;
+use crate::cli::{GlobalArgs, TrimArgs};
+use crate::discover::lockfile::{self, KeepSet};
+use crate::discover::{CargoConfig, CargoHome, target};
+use crate::exit::{self, BadInput};
+use crate::observe::db;
+use crate::observe::home::{self, SizeMode};
+use crate::observe::target_dir::{self, TargetDir, UnitSource};
+use crate::observe::toolchains;
+use crate::observe::walk::Walker;
+use crate::plan::{Plan, trim};
+use crate::report::{self, Output};
+
+#[derive(Debug, Serialize)]
+pub struct Part {
+    /// `home` or `target`.
+    pub part: &'static str,
+    pub path: PathBuf,
+    /// Apparent bytes before and after (the home's caches, sized as `status` sizes them; a
+    /// target dir's bytes on disk).
+    pub before_bytes: u64,
+    pub after_bytes: u64,
+    pub kept: usize,
+    pub removed: usize,
+    pub removed_items: Vec<RemovedItem>,
+    pub skipped: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RemovedItem {
+    pub path: PathBuf,
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub dry_run: bool,
+    pub ci: bool,
+    pub lockfiles: Vec<PathBuf>,
+    /// Packages with a registry or git source pinned by the lockfiles.
+    pub pinned_packages: usize,
+    pub parts: Vec<Part>,
+}
+
+/// The `.cache` files of every index: `(registry, package name, path, bytes)`.
+fn index_entries(home: &Path) -> Vec<(String, String, PathBuf, u64)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(home.join("registry/index")) else {
+        return out;
+    };
+    for reg in rd.filter_map(Result::ok) {
+        if !reg.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let name = reg.file_name().to_string_lossy().into_owned();
+        let mut stack = vec![reg.path().join(".cache")];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.filter_map(Result::ok) {
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(e.path());
+                } else if ft.is_file() {
+                    let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    out.push((
+                        name.clone(),
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.path(),
+                        len,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sources(td: &TargetDir, home: &Path) -> HashMap<String, UnitSource> {
+    let mut map: HashMap<String, UnitSource> = td
+        .units
+        .iter()
+        .map(|u| (u.hash.clone(), target_dir::unit_source(u, home)))
+        .collect();
+    if map.values().any(|s| *s == UnitSource::Unknown) {
+        let links = target_dir::dependency_links(td);
+        for u in &td.units {
+            if map.get(&u.hash) == Some(&UnitSource::Unknown)
+                && let Some(s) = links
+                    .get(&u.hash)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| map.get(h).cloned())
+                    .find(|s| *s != UnitSource::Unknown)
+            {
+                map.insert(u.hash.clone(), s);
+            }
+        }
+    }
+    map
+}
+
+fn listed(plan: &Plan) -> Vec<RemovedItem> {
+    plan.items
+        .iter()
+        .map(|i| RemovedItem {
+            path: i.path.clone(),
+            kind: format!("{:?}", i.kind),
+            reason: i.reason.clone(),
+        })
+        .collect()
+}
+
+pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
+    let home =
+        CargoHome::resolve(global.cargo_home.as_deref()).map_err(|e| BadInput(format!("{e:#}")))?;
+    let cwd = std::env::current_dir()?;
+    let config = CargoConfig::load(&cwd, &home).map_err(|e| BadInput(format!("{e:#}")))?;
+
+    // Which lockfiles, and which workspaces (for their target dirs and toolchain).
+    let mut workspaces: Vec<PathBuf> = args.workspace.iter().map(|w| cwd.join(w)).collect();
+    let mut lockfiles: Vec<PathBuf> = args.lockfile.iter().map(|l| cwd.join(l)).collect();
+    if workspaces.is_empty() && lockfiles.is_empty() {
+        let root = target::workspace_root(&cwd).ok_or_else(|| {
+            BadInput(
+                "no Cargo.lock here: run in a workspace, or pass --lockfile or --workspace".into(),
+            )
+        })?;
+        workspaces.push(root);
+    }
+    lockfiles.extend(lockfile::of_workspaces(&workspaces));
+    let mut pinned = Vec::new();
+    for l in &lockfiles {
+        pinned.extend(lockfile::read(l).map_err(|e| BadInput(format!("{e:#}")))?);
+    }
+    let keep: KeepSet = lockfile::keep_set(&pinned, &config);
+
+    let mut targets: Vec<PathBuf> = args.target_dir.iter().map(|t| cwd.join(t)).collect();
+    if targets.is_empty() {
+        for w in &workspaces {
+            targets.extend(
+                target::target_dirs(w, &config, &home)
+                    .into_iter()
+                    .filter(|d| target::is_target_dir(d)),
+            );
+        }
+    }
+    for t in &targets {
+        if !target::is_target_dir(t) {
+            return Err(
+                BadInput(format!("`{}` is not a Cargo target directory", t.display())).into(),
+            );
+        }
+    }
+    // The current toolchain, as rustup picks it in the (first) workspace.
+    let current: Vec<u64> = std::process::Command::new("rustc")
+        .arg("-vV")
+        .current_dir(workspaces.first().unwrap_or(&cwd))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| toolchains::rustc_hashes(&String::from_utf8_lossy(&o.stdout)).to_vec())
+        .unwrap_or_default();
+
+    let wait = if args.no_wait {
+        Wait::NoWait
+    } else {
+        Wait::Block
+    };
+    let mut report = Report {
+        dry_run: args.dry_run,
+        ci: args.ci,
+        lockfiles: lockfiles.clone(),
+        pinned_packages: keep.packages,
+        parts: Vec::new(),
+    };
+    let mut code = exit::OK;
+
+    // CARGO_HOME, under Cargo's MutateExclusive lock.
+    let mut on_block = |what: &'static str, path: &Path| {
+        out.status(
+            "Blocking",
+            format!(
+                "waiting for file lock on {what}: {}",
+                super::locks::who_holds(&[path.to_owned()])
+            ),
+        );
+    };
+    let lock = if home.has_caches() {
+        match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
+            Ok(l) => Some(l),
+            Err(e @ LockError::Busy { .. }) => {
+                out.error(format!("{e}; nothing was removed (--no-wait)"));
+                return Ok(exit::LOCK_BUSY);
+            }
+            Err(e) if e.is_read_only() && args.dry_run => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let db_path = home.db_path();
+    let mut conn = if db_path.is_file() && !args.dry_run {
+        Some(dbw::open(&db_path, false)?)
+    } else {
+        None
+    };
+    let snapshot = db::read(&db_path);
+    let mut inv = home::scan(&home.path, snapshot.snapshot());
+    if let Some((path, err)) = inv.errors.first() {
+        anyhow::bail!("`{}` {err}; nothing was removed", path.display());
+    }
+    let mut walker = Walker::new();
+    home::measure(&mut inv, SizeMode::Stored, &mut walker);
+    let before: u64 = inv.entries().filter_map(|e| e.size.map(|s| s.bytes)).sum();
+    let mut plan = trim::plan_home(&inv, &keep, args.ci);
+    if args.ci {
+        plan.items
+            .extend(trim::plan_index(&index_entries(&home.path), &keep).items);
+    }
+    let removed_bytes = plan.bytes();
+    let total_entries = inv.entries().count();
+    let home_removed = plan
+        .items
+        .iter()
+        .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
+        .count();
+    if !args.dry_run && !plan.items.is_empty() {
+        let mut remover = Remover::new(&home.path);
+        let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &|_| {})?;
+        for (path, err) in &outcome.errors {
+            out.warn(format!("could not remove `{}`: {err}", path.display()));
+            code = exit::FAILURE;
+        }
+    }
+    drop(lock);
+    report.parts.push(Part {
+        part: "home",
+        path: home.path.clone(),
+        before_bytes: before,
+        after_bytes: before.saturating_sub(removed_bytes),
+        kept: total_entries.saturating_sub(home_removed),
+        removed: home_removed,
+        removed_items: listed(&plan),
+        skipped: None,
+    });
+
+    // Target dirs, each under its build locks.
+    for (dir, first) in targets.iter().zip(super::sweep::scan_all(&targets)) {
+        let plan_of = |td: &TargetDir| {
+            trim::plan_target(
+                td,
+                &sources(td, &home.path),
+                &rustc_map(td),
+                &current,
+                &keep,
+            )
+        };
+        let mut td = first;
+        let mut dplan = plan_of(&td);
+        let mut skipped = None;
+        if !args.dry_run && !dplan.removals.is_empty() {
+            match BuildLocks::acquire(&td.profiles, wait, &mut on_block) {
+                Ok(_locks) => {
+                    td = target_dir::scan(dir);
+                    dplan = plan_of(&td);
+                    let mut remover = Remover::for_target(dir);
+                    let outcome =
+                        executor::execute(&to_plan(&td, &dplan), &mut remover, None, &|_| {})?;
+                    for (path, err) in &outcome.errors {
+                        out.warn(format!("could not remove `{}`: {err}", path.display()));
+                        code = exit::FAILURE;
+                    }
+                }
+                Err(e @ LockError::Busy { .. }) => {
+                    out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
+                    skipped = Some("busy".to_string());
+                    code = code.max(exit::LOCK_BUSY);
+                    dplan.removals.clear();
+                    dplan.removed_units = 0;
+                    dplan.reclaimed_bytes = 0;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        report.parts.push(Part {
+            part: "target",
+            path: dir.clone(),
+            before_bytes: td.total_disk_bytes,
+            after_bytes: td.total_disk_bytes.saturating_sub(dplan.reclaimed_bytes),
+            kept: dplan.units - dplan.removed_units,
+            removed: dplan.removed_units,
+            removed_items: dplan
+                .removals
+                .iter()
+                .map(|r| RemovedItem {
+                    path: r.paths.first().cloned().unwrap_or_default(),
+                    kind: r.kind.to_string(),
+                    reason: r.reason.clone(),
+                })
+                .collect(),
+            skipped,
+        });
+    }
+
+    if args.json {
+        report::json(&report)?;
+    } else {
+        print!(
+            "{}",
+            report::trim::render(&report, args.dry_run || out.verbose > 0, out)
+        );
+        if args.dry_run {
+            out.warn("nothing removed due to --dry-run");
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,217 @@
+//! What `trim` removes: everything the given lockfiles do not pin. Pure.
+//!
+//! * CARGO_HOME: `.crate` files, extracted sources, git databases and checkouts that no
+//!   lockfile pins, as whole units. With `--ci`, also every extracted source and checkout
+//!   (cargo re-extracts from the `.crate` and re-checks-out from the database, cheaply) and
+//!   the index cache entries of packages no lockfile pins.
+//! * Target dirs: every unit but those of pinned dependencies built by the current toolchain:
+//!   workspace members (they change with every commit), dependency versions no longer pinned,
+//!   other toolchains, and all incremental caches. A unit is mapped to its exact package
+//!   version through its dep-info, never by name; a unit that cannot be mapped is kept.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::sweep::{DirPlan, Removal, freed};
+use super::{ItemKind, Plan, PlanItem, Row};
+use crate::discover::lockfile::KeepSet;
+use crate::observe::home::Inventory;
+use crate::observe::target_dir::{Layout, TargetDir, UnitSource};
+
+fn item(path: PathBuf, kind: ItemKind, bytes: u64, reason: &str, row: Row) -> PlanItem {
+    PlanItem {
+        path,
+        kind,
+        bytes,
+        disk_bytes: None,
+        reason: reason.to_owned(),
+        row,
+    }
+}
+
+/// Removals in CARGO_HOME.
+pub fn plan_home(inv: &Inventory, keep: &KeepSet, ci: bool) -> Plan {
+    let mut plan = Plan::default();
+    let size = |e: &crate::observe::home::Entry| e.size.map_or(0, |s| s.bytes);
+    for r in &inv.registries {
+        let pinned = keep.registries.get(&r.name);
+        let pinned_here = |pkg: &str| pinned.is_some_and(|s| s.contains(pkg));
+        for e in &r.crates {
+            let pkg = e.name.trim_end_matches(".crate");
+            if !pinned_here(pkg) {
+                plan.items.push(item(
+                    e.path.clone(),
+                    ItemKind::RegistryCrate,
+                    size(e),
+                    "pinned by no lockfile",
+                    Row::RegistryCrate {
+                        registry: r.name.clone(),
+                        name: e.name.clone(),
+                    },
+                ));
+            }
+        }
+        for e in &r.srcs {
+            let why = if !pinned_here(&e.name) {
+                "pinned by no lockfile"
+            } else if ci {
+                "re-extracted from its .crate when needed (--ci)"
+            } else {
+                continue;
+            };
+            plan.items.push(item(
+                e.path.clone(),
+                ItemKind::RegistrySrc,
+                size(e),
+                why,
+                Row::RegistrySrc {
+                    registry: r.name.clone(),
+                    name: e.name.clone(),
+                },
+            ));
+        }
+    }
+    for g in &inv.git {
+        let pinned = keep.git.contains_key(&g.name);
+        if !pinned {
+            if let Some(db) = &g.db {
+                plan.items.push(item(
+                    db.path.clone(),
+                    ItemKind::GitDb,
+                    size(db),
+                    "pinned by no lockfile",
+                    Row::GitDb {
+                        name: g.name.clone(),
+                    },
+                ));
+            }
+            for co in &g.checkouts {
+                plan.items.push(item(
+                    co.path.clone(),
+                    ItemKind::GitCheckout,
+                    size(co),
+                    "its git database is pinned by no lockfile",
+                    Row::GitCheckout {
+                        db: g.name.clone(),
+                        name: co.name.clone(),
+                    },
+                ));
+            }
+            continue;
+        }
+        for co in &g.checkouts {
+            let why = if !keep.keeps_checkout(&g.name, &co.name) {
+                "a revision no lockfile pins"
+            } else if ci {
+                "checked out again from its database when needed (--ci)"
+            } else {
+                continue;
+            };
+            plan.items.push(item(
+                co.path.clone(),
+                ItemKind::GitCheckout,
+                size(co),
+                why,
+                Row::GitCheckout {
+                    db: g.name.clone(),
+                    name: co.name.clone(),
+                },
+            ));
+        }
+    }
+    plan
+}
+
+/// `--ci`: index cache entries (`registry/index/<reg>/.cache/…/<name>`) of packages no
+/// lockfile pins. `entries` are `(registry, package name, path, bytes)`.
+pub fn plan_index(entries: &[(String, String, PathBuf, u64)], keep: &KeepSet) -> Plan {
+    let mut plan = Plan::default();
+    for (reg, name, path, bytes) in entries {
+        if !keep.names.get(reg).is_some_and(|n| n.contains(name)) {
+            plan.items.push(item(
+                path.clone(),
+                ItemKind::IndexEntry,
+                *bytes,
+                "index entry of a package no lockfile pins (--ci)",
+                Row::None,
+            ));
+        }
+    }
+    plan
+}
+
+/// Removals in one target dir. `sources` maps unit hashes to where their sources came from
+/// (build-script runs resolved to their build script's), `rustc` to the toolchain hash they
+/// were built with; `current` are the current toolchain's hashes.
+pub fn plan_target(
+    td: &TargetDir,
+    sources: &HashMap<String, UnitSource>,
+    rustc: &HashMap<String, u64>,
+    current: &[u64],
+    keep: &KeepSet,
+) -> DirPlan {
+    let mut plan = DirPlan {
+        units: td.units.len(),
+        ..DirPlan::default()
+    };
+    let mut all_files = Vec::new();
+    for u in &td.units {
+        let why = match sources.get(&u.hash).unwrap_or(&UnitSource::Unknown) {
+            UnitSource::Unknown => continue,
+            UnitSource::Path => Some("a workspace member or path package (rebuilt every commit)"),
+            UnitSource::Registry { registry, package } => {
+                if !keep
+                    .registries
+                    .get(registry)
+                    .is_some_and(|s| s.contains(package))
+                {
+                    Some("a dependency version no lockfile pins")
+                } else {
+                    None
+                }
+            }
+            UnitSource::Git { db, rev } => {
+                if !keep.keeps_checkout(db, rev) {
+                    Some("a git revision no lockfile pins")
+                } else {
+                    None
+                }
+            }
+        };
+        let why = why.or_else(|| {
+            let r = rustc.get(&u.hash).copied().unwrap_or(0);
+            (r != 0 && !current.contains(&r)).then_some("built by another toolchain")
+        });
+        let Some(why) = why else { continue };
+        let mut paths = Vec::new();
+        if u.layout == Layout::Legacy {
+            paths.push(u.fingerprint.clone());
+        }
+        paths.extend(u.paths.iter().cloned());
+        plan.removals.push(Removal {
+            paths,
+            kind: "unit",
+            package: Some(u.pkg.clone()),
+            hash: Some(u.hash.clone()),
+            reason: why.to_owned(),
+            bytes: freed(u.files.iter()).0,
+        });
+        plan.removed_units += 1;
+        all_files.extend(u.files.iter());
+    }
+    for inc in &td.incremental {
+        plan.removals.push(Removal {
+            paths: vec![inc.path.clone()],
+            kind: "incremental",
+            package: None,
+            hash: None,
+            reason: "incremental compilation cache (useless in CI)".into(),
+            bytes: freed(inc.files.iter()).0,
+        });
+        all_files.extend(inc.files.iter());
+    }
+    let (disk, apparent) = freed(all_files);
+    plan.reclaimed_bytes = disk;
+    plan.reclaimed_apparent_bytes = apparent;
+    plan
+}

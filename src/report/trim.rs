@@ -1,0 +1,48 @@
+//! The human rendering of `trim`.
+
+use std::fmt::Write;
+
+use super::Output;
+use super::table::Table;
+use crate::commands::trim::Report;
+use crate::units::HumanBytes;
+
+pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Keeping what {} lockfile{} pin{} ({} packages from registries and git){}.",
+        r.lockfiles.len(),
+        if r.lockfiles.len() == 1 { "" } else { "s" },
+        if r.lockfiles.len() == 1 { "s" } else { "" },
+        r.pinned_packages,
+        if r.ci {
+            ", plus only what CI cannot re-create cheaply (--ci)"
+        } else {
+            ""
+        }
+    );
+    let mut t = Table::new(&["", "kept", "removed", "before", "after"]);
+    for p in &r.parts {
+        t.row(vec![
+            format!("{} {}", p.part, p.path.display()),
+            p.kept.to_string(),
+            match &p.skipped {
+                Some(why) => format!("skipped ({why})"),
+                None => p.removed.to_string(),
+            },
+            HumanBytes(p.before_bytes).to_string(),
+            HumanBytes(p.after_bytes).to_string(),
+        ]);
+    }
+    text.push_str(&t.render());
+    if detailed {
+        for p in r.parts.iter().filter(|p| !p.removed_items.is_empty()) {
+            let _ = writeln!(text, "\n{}", out.bold(&p.path.display().to_string()));
+            for i in &p.removed_items {
+                let _ = writeln!(text, "  {}  {}", i.path.display(), i.reason);
+            }
+        }
+    }
+    text
+}
