@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|sweep|all]
+# Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|sweep|trim|all]
 # Needs hyperfine (installed from Debian's packages if missing) and, for `gc`, a nightly
 # toolchain for the `cargo +nightly clean gc -Zgc` baseline.
 set -euo pipefail
@@ -94,4 +94,40 @@ if [ "$what" = sweep ] || [ "$what" = all ]; then
         "$bin sweep --recursive $tree --max-age 30days --dry-run" >/dev/null
     echo "== sweep --recursive over the tree, relative to du -s"
     ratio "$data/sweep.json"
+fi
+
+if [ "$what" = trim ] || [ "$what" = all ]; then
+    # A lockfile pinning every fifth crate of the generated home (500 of 2,500), from crates.io.
+    lock=$data/trim-Cargo.lock
+    python3 - "$home" "$lock" <<'PY'
+import os, sys
+home, lock = sys.argv[1], sys.argv[2]
+cache = os.path.join(home, "registry/cache/index.crates.io-1949cf8c6b5b557f")
+names = sorted(os.listdir(cache))[::5]
+with open(lock, "w") as f:
+    f.write("version = 4\n")
+    for n in names:
+        name, ver = n[:-len(".crate")].rsplit("-", 1)
+        f.write(f'\n[[package]]\nname = "{name}"\nversion = "{ver}"\n'
+                'source = "registry+https://github.com/rust-lang/crates.io-index"\nchecksum = "0"\n')
+PY
+    work=$data/trim-home
+    printf '#!/bin/sh\nrm -rf "%s" && cp -al "%s" "%s" && rm "%s/.global-cache" && cp "%s/.global-cache" "%s/" && sync\n' \
+        "$work" "$home" "$work" "$work" "$home" "$work" >"$data/prep-trim.sh"
+    chmod +x "$data/prep-trim.sh"
+    "$data/prep-trim.sh"
+    echo "before: du -s $(du -s --block-size=1 "$work" | cut -f1) bytes, $(find "$work" | wc -l) entries"
+    "$bin" trim --ci --lockfile "$lock" --cargo-home "$work" | tail -n 2
+    echo "after:  du -s $(du -s --block-size=1 "$work" | cut -f1) bytes, $(find "$work" | wc -l) entries"
+    "$data/prep-trim.sh"
+    hyperfine -N --warmup 2 --runs 10 --export-json "$data/trim-dry.json" \
+        "du -s $work" \
+        "$bin trim --ci --dry-run --lockfile $lock --cargo-home $work" >/dev/null
+    echo "== trim --ci --dry-run (scan and plan), relative to du -s"
+    ratio "$data/trim-dry.json"
+    hyperfine -N --runs 5 --prepare "$data/prep-trim.sh" --export-json "$data/trim.json" \
+        "du -s $work" \
+        "$bin trim --ci --lockfile $lock --cargo-home $work" >/dev/null
+    echo "== trim --ci (removing), relative to du -s"
+    ratio "$data/trim.json"
 fi
