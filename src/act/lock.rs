@@ -123,10 +123,12 @@ pub const BUILD_LOCK_NAMES: [&str; 3] =
     [".cargo-build-lock", ".cargo-lock", ".cargo-artifact-lock"];
 
 impl BuildLocks {
-    /// Takes, exclusively, every lock file of every profile directory: whatever cargo wrote the
-    /// directory (≤ 1.95 takes `.cargo-lock` exclusively; 1.96+ takes `.cargo-build-lock` and
-    /// `.cargo-artifact-lock` exclusively and `.cargo-lock` shared), none of them can build
-    /// there while we hold these. A profile with none gets `.cargo-lock`, as Cargo would.
+    /// Takes, exclusively, every lock file of every profile directory, in the order given
+    /// (host profiles first, as Cargo does): whatever cargo wrote the directory (≤ 1.95 takes
+    /// `.cargo-lock` exclusively; 1.96+ takes `.cargo-build-lock` and `.cargo-artifact-lock`
+    /// exclusively and `.cargo-lock` shared), none of them can build there while we hold these.
+    /// `.cargo-lock` is always taken (created if needed), so an old cargo is excluded even
+    /// from a directory only a new one has used.
     pub fn acquire(
         profiles: &[PathBuf],
         wait: Wait,
@@ -134,14 +136,11 @@ impl BuildLocks {
     ) -> Result<BuildLocks, LockError> {
         let mut files = Vec::new();
         for profile in profiles {
-            let mut names: Vec<&str> = BUILD_LOCK_NAMES
+            let names: Vec<&str> = BUILD_LOCK_NAMES
                 .iter()
                 .copied()
-                .filter(|n| profile.join(n).is_file())
+                .filter(|n| *n == ".cargo-lock" || profile.join(n).is_file())
                 .collect();
-            if names.is_empty() {
-                names.push(".cargo-lock");
-            }
             for name in names {
                 files.push(acquire(profile, (name, "build directory"), wait, on_block)?);
             }

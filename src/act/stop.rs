@@ -8,13 +8,15 @@
 //!   process keeps SIGTERM pending) → wait → SIGKILL only when forced.
 //! * A pid is only ever signalled through a pidfd opened while we knew it was the right
 //!   process (Linux 5.3+), or after checking its start time again: a reused pid is never hit.
-//! * Success means the lock probes free, not just that the process went away. A process in
-//!   uninterruptible sleep (`D`) is reported, not signalled in a loop.
+//! * Success means the process and its whole tree are gone: the kernel has then released
+//!   every lock they held (a shared lock may still be held by others, and a waiter's lock by
+//!   its holder). The tree is looked at again before every signal, so rustc and build scripts
+//!   started meanwhile are stopped too. A process in uninterruptible sleep (`D`) is reported,
+//!   not signalled in a loop.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::observe::lockfiles::{self, Probe};
 use crate::observe::procs::{Snapshot, System};
 
 /// One rung of the ladder, for the report.
@@ -129,7 +131,21 @@ fn signame(sig: i32) -> &'static str {
     }
 }
 
-/// Runs the ladder against `holder` (pinned), whose locks are `locks`.
+/// The holder's descendants, deepest first, each pinned now.
+fn pinned_tree(sys: &dyn System, snap: &Snapshot, pid: u32) -> Vec<Pinned> {
+    let mut pids = snap.subtree(pid);
+    pids.retain(|p| *p != pid);
+    pids.sort_by_key(|p| std::cmp::Reverse(snap.ancestors(*p).len()));
+    pids.into_iter()
+        .filter_map(|p| {
+            let start = snap.procs.get(&p)?.start_ticks;
+            Pinned::new(sys, p, start)
+        })
+        .collect()
+}
+
+/// Runs the ladder against `holder` (pinned). `locks` are the lock files it uses (for the
+/// report only).
 pub fn ladder(
     sys: &dyn System,
     snap: &Snapshot,
@@ -139,44 +155,10 @@ pub fn ladder(
     wait: Duration,
     on_step: &mut dyn FnMut(&Step),
 ) -> Outcome {
-    let info = snap.procs.get(&holder.pid);
-    let leads_group = info.is_some_and(|p| p.pgid == p.pid);
-    // The tree, deepest first, each pinned now.
-    let mut tree: Vec<Pinned> = Vec::new();
-    if !leads_group {
-        let mut pids = snap.subtree(holder.pid);
-        pids.retain(|p| *p != holder.pid);
-        pids.sort_by_key(|p| std::cmp::Reverse(snap.ancestors(*p).len()));
-        for p in pids {
-            if let Some(start) = snap.procs.get(&p).map(|i| i.start_ticks)
-                && let Some(pin) = Pinned::new(sys, p, start)
-            {
-                tree.push(pin);
-            }
-        }
-    }
-    let free = |h: &Pinned| {
-        !h.alive()
-            && locks
-                .iter()
-                .all(|l| matches!(lockfiles::probe(l), Probe::Free | Probe::Unknown))
-    };
-    let send = |sig: i32| -> String {
-        if leads_group {
-            // The group's leader is the pinned holder: check it is still the same process.
-            if holder.alive() {
-                // SAFETY: kill(-pgid, sig).
-                unsafe { libc::kill(-(holder.pid as libc::pid_t), sig) };
-            }
-            format!("process group {}", holder.pid)
-        } else {
-            for p in &tree {
-                p.signal(sig);
-            }
-            holder.signal(sig);
-            format!("pid {} and its {} descendants", holder.pid, tree.len())
-        }
-    };
+    let _ = locks;
+    let leads_group = snap.procs.get(&holder.pid).is_some_and(|p| p.pgid == p.pid);
+    let mut tree: Vec<Pinned> = pinned_tree(sys, snap, holder.pid);
+    let gone = |tree: &[Pinned]| !holder.alive() && tree.iter().all(|p| !p.alive());
     let mut out = Outcome {
         pid: holder.pid,
         steps: Vec::new(),
@@ -193,29 +175,54 @@ pub fn ladder(
         rungs.push(libc::SIGKILL);
     }
     for sig in rungs {
-        if sig == libc::SIGTERM && read_state(holder.pid).is_some_and(|s| s == 'T' || s == 't') {
-            let to = send(libc::SIGTERM);
-            send(libc::SIGCONT);
-            let released = wait_until(wait, || free(holder));
-            let step = Step {
-                signal: "SIGTERM+SIGCONT",
-                to,
-                released,
-            };
-            on_step(&step);
-            out.steps.push(step);
-        } else {
-            let to = send(sig);
-            let released = wait_until(wait, || free(holder));
-            let step = Step {
-                signal: signame(sig),
-                to,
-                released,
-            };
-            on_step(&step);
-            out.steps.push(step);
+        // Look at the tree again: pin what was started since.
+        if let Ok(now) = sys.snapshot(&|_| false) {
+            for p in pinned_tree(sys, &now, holder.pid) {
+                if !tree
+                    .iter()
+                    .any(|t| t.pid == p.pid && t.start_ticks == p.start_ticks)
+                {
+                    tree.push(p);
+                }
+            }
         }
-        if out.steps.last().is_some_and(|s| s.released) {
+        let stopped = read_state(holder.pid).is_some_and(|s| s == 'T' || s == 't');
+        let send = |s: i32| -> String {
+            if leads_group {
+                // The group's leader is the pinned holder: only while it is still that process.
+                if holder.alive() {
+                    // SAFETY: kill(-pgid, sig) on the holder's own group.
+                    unsafe { libc::kill(-(holder.pid as libc::pid_t), s) };
+                }
+                // Members that left the group are in the tree.
+                for p in &tree {
+                    p.signal(s);
+                }
+                format!("process group {}", holder.pid)
+            } else {
+                for p in &tree {
+                    p.signal(s);
+                }
+                holder.signal(s);
+                format!("pid {} and its {} descendants", holder.pid, tree.len())
+            }
+        };
+        let to = send(sig);
+        let name = if sig == libc::SIGTERM && stopped {
+            send(libc::SIGCONT);
+            "SIGTERM+SIGCONT"
+        } else {
+            signame(sig)
+        };
+        let released = wait_until(wait, || gone(&tree));
+        let step = Step {
+            signal: name,
+            to,
+            released,
+        };
+        on_step(&step);
+        out.steps.push(step);
+        if released {
             out.released = true;
             return out;
         }

@@ -9,9 +9,9 @@ use anyhow::Result;
 use crate::cli::{GlobalArgs, LocksArgs};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit;
-use crate::observe::lockfiles::{self, Probe};
+use crate::observe::lockfiles;
 use crate::observe::procs::{self, Snapshot, System};
-use crate::plan::locks::{self, Report};
+use crate::plan::locks::{self, Probed, Report};
 use crate::report::{self, Output};
 
 /// The lock files to probe directly: the Cargo home's, and those of the given target dirs
@@ -77,11 +77,10 @@ pub fn diagnose(
     let sys = procs::system();
     let snap = look(sys.as_ref(), out);
     let cpu = (!sample.is_zero()).then(|| sample_cpu(sys.as_ref(), &snap, sample));
-    let probes: Vec<(PathBuf, Probe)> = files
-        .iter()
-        .map(|f| (f.clone(), lockfiles::probe(f)))
-        .collect();
-    Ok((locks::diagnose(&snap, &probes, cpu.as_ref()), files.len()))
+    Ok((
+        locks::diagnose(&snap, &probed(&files), cpu.as_ref()),
+        files.len(),
+    ))
 }
 
 pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
@@ -94,6 +93,19 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// Probes each file, with its identity.
+pub fn probed(files: &[PathBuf]) -> Vec<Probed> {
+    use std::os::unix::fs::MetadataExt;
+    files
+        .iter()
+        .map(|f| Probed {
+            path: f.clone(),
+            probe: lockfiles::probe(f),
+            file: std::fs::metadata(f).ok().map(|m| (m.dev(), m.ino())),
+        })
+        .collect()
+}
+
 /// Who holds these lock files, in one line: the lock doctor's naming, for every command
 /// that waits.
 pub fn who_holds(held: &[PathBuf]) -> String {
@@ -101,15 +113,21 @@ pub fn who_holds(held: &[PathBuf]) -> String {
     let snap = sys
         .snapshot(&|p: &Path| lockfiles::classify(p).is_some())
         .unwrap_or_default();
-    let probes: Vec<(PathBuf, Probe)> = held
-        .iter()
-        .map(|p| (p.clone(), lockfiles::probe(p)))
-        .collect();
+    let probes = probed(held);
+    let ids: Vec<(u64, u64)> = probes.iter().filter_map(|p| p.file).collect();
     let report = locks::diagnose(&snap, &probes, None);
+    // The same file, whatever path it was reached by (a symlinked home, `..`).
+    let same_file = |l: &locks::Lock| {
+        held.contains(&l.path)
+            || snap
+                .uses
+                .iter()
+                .any(|u| u.path == l.path && ids.contains(&u.file))
+    };
     let parts: Vec<String> = report
         .locks
         .iter()
-        .filter(|l| held.contains(&l.path))
+        .filter(|l| same_file(l))
         .map(|l| {
             let who = match l.holders.first() {
                 Some(h) => format!(

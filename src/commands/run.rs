@@ -1,7 +1,14 @@
 //! `cargo janitor run -- <command…>`: run a command (typically cargo) with its own terminal,
 //! and explain any Cargo lock wait of it or its descendants as it happens.
+//!
+//! On a terminal the command stays in our process group, which is the terminal's foreground
+//! group: it reads the terminal, Ctrl-C reaches it directly (we ignore SIGINT and SIGQUIT
+//! and report its exit), and Ctrl-Z stops us both, as with plain cargo. `--timeout` then stops
+//! the command's process tree. Without a terminal the command gets a process group of its
+//! own, which `--timeout` stops, and we forward SIGINT, SIGTERM and SIGHUP to it.
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -37,6 +44,22 @@ fn install_forwarding() {
 
 const WATCH: Duration = Duration::from_millis(250);
 
+/// Sends `sig` to the command: its own process group, or (sharing ours, on a terminal) its
+/// process tree, deepest first. The child is not reaped yet, so its pid cannot be reused.
+fn stop_child(snap: &crate::observe::procs::Snapshot, pid: u32, terminal: bool, sig: i32) {
+    if terminal {
+        let mut tree = snap.subtree(pid);
+        tree.sort_by_key(|p| std::cmp::Reverse(snap.ancestors(*p).len()));
+        for p in tree {
+            // SAFETY: kill on the command's own descendants, found a moment ago.
+            unsafe { libc::kill(p as i32, sig) };
+        }
+    } else {
+        // SAFETY: kill(-pgid) on the group we created for it.
+        unsafe { libc::kill(-(pid as i32), sig) };
+    }
+}
+
 pub fn run(_global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
     let Some((program, rest)) = args.command.split_first() else {
         bail!(crate::exit::BadInput(
@@ -45,14 +68,36 @@ pub fn run(_global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
     };
     let mut cmd = Command::new(program);
     cmd.args(rest);
-    // Its own process group, so that `--timeout` can stop everything it started.
-    cmd.process_group(0);
+    let terminal = std::io::stdin().is_terminal();
+    if terminal {
+        // We ignore SIGINT and SIGQUIT below, and ignored signals stay ignored across exec:
+        // give the child the defaults back.
+        // SAFETY: `signal` is async-signal-safe, as pre_exec requires.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    } else {
+        // Its own process group, so that `--timeout` can stop everything it started.
+        cmd.process_group(0);
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| crate::exit::BadInput(format!("cannot run `{program}`: {e}")))?;
     let pid = child.id();
-    CHILD_PGID.store(pid as i32, Ordering::SeqCst);
-    install_forwarding();
+    if terminal {
+        // SAFETY: ignore the terminal's signals here; the child (same group) gets them.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        }
+    } else {
+        CHILD_PGID.store(pid as i32, Ordering::SeqCst);
+        install_forwarding();
+    }
 
     let sys = procs::system();
     let timeout = args.timeout.map(|t| Duration::from_secs(t.secs()));
@@ -61,6 +106,7 @@ pub fn run(_global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
     let mut last_watch = Instant::now() - WATCH;
     loop {
         if let Some(status) = child.try_wait().context("waiting for the command")? {
+            CHILD_PGID.store(0, Ordering::SeqCst);
             return Ok(status
                 .code()
                 .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)));
@@ -134,18 +180,21 @@ pub fn run(_global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
                     since.elapsed().as_secs(),
                     args.command.join(" ")
                 ));
-                // SAFETY: kill(-pgid, sig) on the group we created.
-                unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
+                stop_child(&snap, pid, terminal, libc::SIGTERM);
                 let deadline = Instant::now() + Duration::from_secs(3);
                 while Instant::now() < deadline {
                     if child.try_wait()?.is_some() {
+                        CHILD_PGID.store(0, Ordering::SeqCst);
                         return Ok(exit::TIMED_OUT);
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                // SAFETY: as above.
-                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                let snap = sys
+                    .snapshot(&|p| lockfiles::classify(p).is_some())
+                    .unwrap_or(snap);
+                stop_child(&snap, pid, terminal, libc::SIGKILL);
                 let _ = child.wait();
+                CHILD_PGID.store(0, Ordering::SeqCst);
                 return Ok(exit::TIMED_OUT);
             }
         }

@@ -114,16 +114,22 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             std::io::stdin().lock().read_line(&mut answer)?;
             if !matches!(answer.trim(), "y" | "Y" | "yes") {
                 out.status("Skipped", format!("pid {pid}"));
+                code = exit::NOT_STOPPED;
                 continue;
             }
         }
         let Some(pinned) = Pinned::new(sys.as_ref(), pid, info.start_ticks) else {
-            refuse("it exited, or the pid was reused".into());
+            refuse("it exited, or the pid was reused, while we asked".into());
+            code = exit::NOT_STOPPED;
             continue;
         };
+        // The tree as it is now, not as it was before the question.
+        let fresh = sys
+            .snapshot(&|p: &std::path::Path| lockfiles::classify(p).is_some())
+            .unwrap_or_else(|_| snap.clone());
         let outcome = stop::ladder(
             sys.as_ref(),
-            &snap,
+            &fresh,
             &pinned,
             &held,
             args.force,
@@ -131,7 +137,10 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             &mut |step| out.status("Sent", format!("{} to {}", step.signal, step.to)),
         );
         if outcome.released {
-            out.status("Stopped", format!("pid {pid}; its locks are free"));
+            out.status(
+                "Stopped",
+                format!("pid {pid} and its processes are gone; the kernel released their locks"),
+            );
         } else {
             code = exit::NOT_STOPPED;
             if !outcome.uninterruptible.is_empty() {

@@ -186,6 +186,21 @@ fn dirs(global: &GlobalArgs, args: &SweepArgs) -> Result<Vec<PathBuf>> {
 
 /// `--all`: everything in the directory but its lock files (never deleted) and the
 /// directories that hold them, and `CACHEDIR.TAG`.
+/// Whether a build lock file is anywhere within `depth` levels below `dir` (a profile we did
+/// not recognise, e.g. `target/front/wasm32-unknown-unknown/debug`).
+fn has_lock_file(dir: &Path, depth: usize) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    rd.filter_map(Result::ok).any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
+            || (depth > 0
+                && e.file_type().is_ok_and(|t| t.is_dir())
+                && has_lock_file(&e.path(), depth - 1))
+    })
+}
+
 fn all_contents(td: &TargetDir) -> Vec<PathBuf> {
     fn walk(dir: &Path, profiles: &[PathBuf], out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
@@ -205,7 +220,8 @@ fn all_contents(td: &TargetDir) -> Vec<PathBuf> {
                 continue;
             }
             let holds_profile = profiles.iter().any(|pr| pr.starts_with(&p));
-            if holds_profile && p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            let is_dir = p.symlink_metadata().is_ok_and(|m| m.is_dir());
+            if is_dir && (holds_profile || has_lock_file(&p, 4)) {
                 walk(&p, profiles, out);
             } else {
                 out.push(p);
@@ -267,6 +283,15 @@ pub fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
 
 pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     let c = criteria(args)?;
+    if let Some(age) = c.max_age
+        && age.secs() < 86_400
+    {
+        out.warn(format!(
+            "--max-age {}: under `relatime` (Linux's default) atimes move at most once a day, so \
+             units used today may look older than they are",
+            crate::units::span_words(age)
+        ));
+    }
     let dirs = dirs(global, args)?;
     let now = now();
     let dry_run = args.dry_run || !c.any();

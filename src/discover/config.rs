@@ -18,6 +18,8 @@ pub struct CargoConfig {
     merged: Table,
     /// The files read, highest priority first.
     pub files: Vec<PathBuf>,
+    /// Each file's own table, highest priority first (for paths relative to their file).
+    layers: Vec<(PathBuf, Table)>,
 }
 
 impl CargoConfig {
@@ -46,6 +48,7 @@ impl CargoConfig {
                 .with_context(|| format!("cannot read cargo config `{}`", file.display()))?;
             let table: Table = toml::from_str(&text)
                 .with_context(|| format!("cannot parse cargo config `{}`", file.display()))?;
+            cfg.layers.push((file.clone(), table.clone()));
             merge_lower(&mut cfg.merged, table);
             cfg.files.push(file);
         }
@@ -57,6 +60,7 @@ impl CargoConfig {
         Ok(CargoConfig {
             merged: toml::from_str(text)?,
             files: Vec::new(),
+            layers: Vec::new(),
         })
     }
 
@@ -71,6 +75,38 @@ impl CargoConfig {
             return Some(v);
         }
         self.get_file_str(path)
+    }
+
+    /// The directory a relative path value of `path` is taken from, as in Cargo: the
+    /// directory holding the defining config file's `.cargo/` directory (for
+    /// `$CARGO_HOME/config.toml`, the home's parent), or `cwd` for an environment variable.
+    pub fn base_dir(&self, path: &[&str], cwd: &Path) -> PathBuf {
+        let env = format!(
+            "CARGO_{}",
+            path.join("_").to_ascii_uppercase().replace(['-', '.'], "_")
+        );
+        if std::env::var_os(&env).is_some() {
+            return cwd.to_owned();
+        }
+        for (file, table) in &self.layers {
+            let mut cur = Some(table);
+            for key in &path[..path.len() - 1] {
+                cur = cur.and_then(|t| t.get(*key)).and_then(|v| v.as_table());
+            }
+            if cur.is_some_and(|t| t.contains_key(path[path.len() - 1])) {
+                return file
+                    .parent()
+                    .and_then(Path::parent)
+                    .unwrap_or(cwd)
+                    .to_owned();
+            }
+        }
+        cwd.to_owned()
+    }
+
+    /// A path value, resolved from [`CargoConfig::base_dir`].
+    pub fn get_path(&self, path: &[&str], cwd: &Path) -> Option<PathBuf> {
+        self.get_str(path).map(|v| self.base_dir(path, cwd).join(v))
     }
 
     fn get_file_str(&self, path: &[&str]) -> Option<String> {
@@ -150,6 +186,7 @@ mod tests {
         let cfg = CargoConfig {
             merged: acc,
             files: vec![],
+            layers: vec![],
         };
         assert_eq!(
             cfg.get_file_str(&["cache", "auto-clean-frequency"])
@@ -161,6 +198,31 @@ mod tests {
                 .as_deref(),
             Some("2 days")
         );
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_config_files_place() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        let proj = src.join("proj");
+        std::fs::create_dir_all(src.join(".cargo")).unwrap();
+        std::fs::create_dir_all(&proj).unwrap();
+        std::fs::write(
+            src.join(".cargo/config.toml"),
+            "[build]\ntarget-dir = \"shared-target\"\n",
+        )
+        .unwrap();
+        let home = crate::discover::CargoHome {
+            path: t.path().join("no-home"),
+            origin: crate::discover::cargo_home::Origin::Flag,
+        };
+        let cfg = CargoConfig::load(&proj, &home).unwrap();
+        if std::env::var_os("CARGO_BUILD_TARGET_DIR").is_none() {
+            assert_eq!(
+                cfg.get_path(&["build", "target-dir"], &proj),
+                Some(src.join("shared-target"))
+            );
+        }
     }
 
     #[test]

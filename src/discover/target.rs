@@ -24,17 +24,16 @@ pub fn workspace_root(cwd: &Path) -> Option<PathBuf> {
 /// The workspace's target directory and, when different, its build directory:
 /// `CARGO_TARGET_DIR`, else `build.target-dir`, else `<root>/target`; `build.build-dir`
 /// (with `{workspace-root}` and `{cargo-cache-home}` expanded) when set. Relative config
-/// paths are taken from the workspace root.
+/// paths are taken from where their config file is, as Cargo takes them.
 pub fn target_dirs(cwd: &Path, config: &CargoConfig, home: &CargoHome) -> Vec<PathBuf> {
     let Some(root) = workspace_root(cwd) else {
         return Vec::new();
     };
     let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
         Some(t) => cwd.join(t),
-        None => match config.get_str(&["build", "target-dir"]) {
-            Some(t) => root.join(t),
-            None => root.join("target"),
-        },
+        None => config
+            .get_path(&["build", "target-dir"], cwd)
+            .unwrap_or_else(|| root.join("target")),
     };
     let mut dirs = vec![target];
     if let Some(b) = config.get_str(&["build", "build-dir"])
@@ -43,7 +42,7 @@ pub fn target_dirs(cwd: &Path, config: &CargoConfig, home: &CargoHome) -> Vec<Pa
         let b = b
             .replace("{workspace-root}", &root.to_string_lossy())
             .replace("{cargo-cache-home}", &home.path.to_string_lossy());
-        let b = root.join(b);
+        let b = config.base_dir(&["build", "build-dir"], cwd).join(b);
         if !dirs.contains(&b) {
             dirs.push(b);
         }

@@ -230,7 +230,10 @@ pub fn scan(dir: &Path) -> TargetDir {
         scan_profile(&t, p, &mut td);
         td.profiles.push(t.facts[p].path.clone());
     }
-    td.profiles.sort();
+    // Host profiles (`<dir>/<profile>`) before `<dir>/<triple>/<profile>`: the order Cargo
+    // locks them in, so that waiting for both can never deadlock with a cargo.
+    td.profiles
+        .sort_by_key(|p| (p.components().count(), p.clone()));
     td
 }
 
@@ -388,6 +391,18 @@ pub fn unit_deps(u: &Unit) -> Vec<u64> {
         .collect()
 }
 
+/// Cargo writes a fingerprint as the hex of the u64's little-endian bytes (`util::hex`).
+pub fn decode_fingerprint(hex: &str) -> Option<u64> {
+    if hex.len() != 16 {
+        return None;
+    }
+    let mut bytes = [0u8; 8];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(u64::from_le_bytes(bytes))
+}
+
 /// A unit's own fingerprint values (the hex in its hash files), read with `O_NOATIME` so the
 /// read leaves the last-use signal alone. Empty when that is not possible.
 pub fn unit_fingerprints(u: &Unit) -> Vec<u64> {
@@ -407,7 +422,7 @@ pub fn unit_fingerprints(u: &Unit) -> Vec<u64> {
                 .ok()?;
             let mut s = String::new();
             f.read_to_string(&mut s).ok()?;
-            u64::from_str_radix(s.trim(), 16).ok()
+            decode_fingerprint(s.trim())
         })
         .collect()
 }
@@ -415,6 +430,16 @@ pub fn unit_fingerprints(u: &Unit) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_are_little_endian_hex() {
+        assert_eq!(decode_fingerprint("0100000000000000"), Some(1));
+        assert_eq!(
+            decode_fingerprint("00000000000000ff"),
+            Some(0xff00_0000_0000_0000)
+        );
+        assert_eq!(decode_fingerprint("xyz"), None);
+    }
 
     #[test]
     fn hashes_in_artifact_names() {

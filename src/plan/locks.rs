@@ -99,6 +99,9 @@ pub struct Waiter {
 pub struct Lock {
     pub path: PathBuf,
     pub kind: LockKind,
+    /// The lock file was deleted while held: a new cargo locks a *new* file, so two cargos
+    /// can now run at once.
+    pub deleted: bool,
     /// What a cargo waiting on it prints.
     pub message: String,
     /// False when the lock is held but no holder can be seen (another user, another PID
@@ -134,6 +137,9 @@ const EDITORS: &[&str] = &[
     "kate",
     "lapce",
 ];
+
+/// Shells (a PID 1 that is one is a container's interactive shell, not an init).
+const SHELLS: &[&str] = &["bash", "sh", "zsh", "fish", "dash", "ash", "ksh"];
 
 /// Names of processes that adopt orphans (init and subreapers).
 const REAPERS: &[&str] = &[
@@ -185,13 +191,18 @@ fn cmdline(snap: &Snapshot, pid: u32) -> String {
         .unwrap_or_else(|| "(not visible)".into())
 }
 
+/// A lock file checked directly: its path as we know it, the probe, and its (device, inode)
+/// when it exists (matched against the processes' files, whatever path they used).
+#[derive(Clone, Debug)]
+pub struct Probed {
+    pub path: PathBuf,
+    pub probe: Probe,
+    pub file: Option<(u64, u64)>,
+}
+
 /// Builds the diagnosis. `probes` are the lock files checked directly (held by someone we
 /// may not see); `cpu` is each process's CPU share over the sample, if one was taken.
-pub fn diagnose(
-    snap: &Snapshot,
-    probes: &[(PathBuf, Probe)],
-    cpu: Option<&BTreeMap<u32, f64>>,
-) -> Report {
+pub fn diagnose(snap: &Snapshot, probes: &[Probed], cpu: Option<&BTreeMap<u32, f64>>) -> Report {
     // Group uses by file.
     let mut files: BTreeMap<(u64, u64), PathBuf> = BTreeMap::new();
     for u in &snap.uses {
@@ -200,7 +211,7 @@ pub fn diagnose(
         }
     }
     let mut locks = Vec::new();
-    let mut seen_paths: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut seen_files: BTreeSet<(u64, u64)> = BTreeSet::new();
     for (file, path) in &files {
         let Some(kind) = lockfiles::classify(path) else {
             continue;
@@ -247,10 +258,11 @@ pub fn diagnose(
             })
             .collect();
         let mode = holders.first().map(|h| h.mode);
-        seen_paths.insert(path.clone());
+        seen_files.insert(*file);
         locks.push(Lock {
             path: path.clone(),
             kind,
+            deleted: uses.iter().any(|u| u.deleted),
             message: lockfiles::message(path, kind, mode),
             visible: !holders.is_empty(),
             holders,
@@ -258,8 +270,10 @@ pub fn diagnose(
         });
     }
     // Held lock files whose holder we cannot see.
-    for (path, probe) in probes {
-        if seen_paths.contains(path) || matches!(probe, Probe::Free | Probe::Unknown) {
+    for Probed { path, probe, file } in probes {
+        if file.is_some_and(|f| seen_files.contains(&f))
+            || matches!(probe, Probe::Free | Probe::Unknown)
+        {
             continue;
         }
         let Some(kind) = lockfiles::classify(path) else {
@@ -272,6 +286,7 @@ pub fn diagnose(
         locks.push(Lock {
             path: path.clone(),
             kind,
+            deleted: false,
             message: lockfiles::message(path, kind, Some(mode)),
             visible: false,
             holders: Vec::new(),
@@ -310,7 +325,12 @@ fn holder(
     });
     let state = info.map(|p| p.state).unwrap_or('?');
     let parent = info.map(|p| p.ppid).unwrap_or(0);
-    let orphaned = parent == 1
+    // In a container whose PID 1 is a shell, a child of PID 1 is simply that shell's child.
+    let init_is_shell = snap
+        .procs
+        .get(&1)
+        .is_some_and(|p| SHELLS.contains(&base(&p.comm).as_str()));
+    let orphaned = (parent == 1 && !init_is_shell)
         || snap
             .procs
             .get(&parent)
@@ -372,6 +392,7 @@ mod tests {
         LockUse {
             pid,
             path: path.into(),
+            deleted: false,
             file: (1, if path.ends_with("mutate") { 2 } else { 3 }),
             holding,
             waiting,
@@ -484,13 +505,60 @@ mod tests {
         let r = diagnose(
             &Snapshot::default(),
             &[
-                ("/h/.package-cache".into(), Probe::HeldExclusive),
-                ("/h/.package-cache-mutate".into(), Probe::Free),
+                Probed {
+                    path: "/h/.package-cache".into(),
+                    probe: Probe::HeldExclusive,
+                    file: Some((1, 50)),
+                },
+                Probed {
+                    path: "/h/.package-cache-mutate".into(),
+                    probe: Probe::Free,
+                    file: Some((1, 51)),
+                },
             ],
             None,
         );
         assert_eq!(r.locks.len(), 1);
         assert!(!r.locks[0].visible);
         assert!(r.locks[0].holders.is_empty());
+    }
+
+    #[test]
+    fn a_probed_file_is_matched_by_identity_not_path() {
+        // The probe went through a symlinked home; the holder's descriptor names the real path.
+        let s = snap(
+            vec![proc(60, 2, "cargo", 'S')],
+            vec![LockUse {
+                pid: 60,
+                path: "/real/home/.package-cache".into(),
+                deleted: false,
+                file: (1, 77),
+                holding: Some(Mode::Exclusive),
+                waiting: None,
+            }],
+        );
+        let r = diagnose(
+            &s,
+            &[Probed {
+                path: "/link/home/.package-cache".into(),
+                probe: Probe::HeldExclusive,
+                file: Some((1, 77)),
+            }],
+            None,
+        );
+        assert_eq!(r.locks.len(), 1, "one lock, not a second invisible one");
+        assert!(r.locks[0].visible);
+    }
+
+    #[test]
+    fn a_shell_as_pid_1_does_not_make_orphans() {
+        let mut shell_init = proc(1, 0, "bash", 'S');
+        shell_init.cmdline = vec!["/bin/bash".into()];
+        let s = snap(
+            vec![shell_init, proc(70, 1, "cargo", 'S')],
+            vec![uses(70, "/h/.package-cache", Some(Mode::Exclusive), None)],
+        );
+        let r = diagnose(&s, &[], None);
+        assert_eq!(r.locks[0].holders[0].verdict, Verdict::Holding);
     }
 }

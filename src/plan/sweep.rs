@@ -99,8 +99,9 @@ pub fn plan_dir(
 
     if c.all {
         let newest = td.units.iter().filter_map(|u| u.last_use).max();
+        // A directory with no unit whose last use is known is kept: we cannot tell.
         if let (Some(cut), true) = (cutoff, atime_ok)
-            && newest.is_none_or(|n| n < cut)
+            && newest.is_some_and(|n| n < cut)
         {
             let age = c.max_age.expect("checked");
             plan.removals.push(Removal {

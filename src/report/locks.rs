@@ -31,6 +31,13 @@ pub fn lock_text(l: &Lock, out: &Output) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "{}  {}", out.bold(l.kind.name()), l.path.display());
     let _ = writeln!(t, "  cargo says: \"{}\"", l.message);
+    if l.deleted {
+        let _ = writeln!(
+            t,
+            "  this lock file was deleted while held: a new cargo locks a new file, so two cargos \
+             can run at once; never delete lock files"
+        );
+    }
     if !l.visible {
         let _ = writeln!(
             t,

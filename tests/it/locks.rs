@@ -434,8 +434,104 @@ fn stop_climbs_the_ladder_and_refuses_what_it_must() {
     let int = err.find("SIGINT").unwrap();
     let term = err.find("SIGTERM").unwrap();
     assert!(int < term, "{err}");
-    assert!(err.contains("locks are free"), "{err}");
+    assert!(err.contains("released their locks"), "{err}");
     let f = std::fs::File::open(c.home.join(".package-cache")).unwrap();
     f.try_lock().expect("the lock is free");
     drop(holder);
+}
+
+#[test]
+fn a_symlinked_home_and_a_deleted_lock_file_are_seen_for_what_they_are() {
+    let c = Copy::of(populated());
+    let link = c.dir.path().join("home-link");
+    std::os::unix::fs::symlink(&c.home, &link).unwrap();
+    let holder = hold_with_flock(&c.home.join(".package-cache"), "-x");
+    // Probed through the symlink, held through the real path: one lock, and visible.
+    let v = json(
+        Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
+            .args(["locks", "--json", "--sample", "0", "--cargo-home"])
+            .arg(&link),
+    );
+    let mine: Vec<&Value> = v["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["holders"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| pid(h) == holder.pid()))
+                || l["path"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(link.to_str().unwrap())
+        })
+        .collect();
+    assert_eq!(mine.len(), 1, "{v:#}");
+    assert_eq!(mine[0]["visible"], true);
+    assert_eq!(mine[0]["deleted"], false);
+
+    // Someone "fixes" the wait by deleting the lock file: the holder is still named, and the
+    // deletion is called out.
+    std::fs::remove_file(c.home.join(".package-cache")).unwrap();
+    let v = locks_json(&c, &[]);
+    let l = v["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| {
+            l["holders"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| pid(h) == holder.pid()))
+        })
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(l["deleted"], true);
+    let out = c.janitor(&["locks", "--sample", "0"]).output().unwrap();
+    assert!(
+        stdout(&out).contains("deleted while held"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn stopping_one_of_two_shared_holders_succeeds() {
+    let c = Copy::of(populated());
+    let file = c.home.join(".package-cache-mutate");
+    let a = hold_with_flock(&file, "-s");
+    let b = hold_with_flock(&file, "-s");
+    let out = c
+        .janitor(&["stop", "--yes", "--grace", "1 second", &a.pid().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let f = std::fs::File::open(&file).unwrap();
+    assert!(f.try_lock().is_err(), "the other holder still holds it");
+    drop(b);
+}
+
+#[test]
+fn run_on_a_terminal_lets_the_command_read_it() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: needs script(1) to make a terminal");
+        return;
+    }
+    let cmd = format!(
+        "{} run -- sh -c 'read x; echo got:$x; exit 3'",
+        env!("CARGO_BIN_EXE_cargo-janitor")
+    );
+    let mut child = Command::new("timeout")
+        .args(["20", "script", "-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("got:hello"), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the exit code comes through: {text}"
+    );
 }

@@ -3,7 +3,7 @@
 //! We parse these ourselves (locks.md §A.2): `procfs` drops the `->` marker that tells a
 //! waiter from a holder, and does not expose fdinfo's `lock:` lines.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -79,7 +79,8 @@ pub fn parse_stat(pid: u32, text: &str) -> Option<ProcInfo> {
         ppid: num(1)? as u32,
         pgid: num(2)? as u32,
         sid: num(3)? as u32,
-        cpu_ticks: num(11)? + num(12)?,
+        // utime + stime, plus the reaped children's (short-lived rustc runs count too).
+        cpu_ticks: num(11)? + num(12)? + num(13).unwrap_or(0) + num(14).unwrap_or(0),
         start_ticks: num(19)?,
         comm,
         cmdline: Vec::new(),
@@ -119,12 +120,6 @@ pub fn major_minor(dev: u64) -> (u32, u32) {
     (libc::major(dev), libc::minor(dev))
 }
 
-fn dev_of(path: &Path) -> Option<(u32, u32, u64, u64)> {
-    let m = fs::metadata(path).ok()?;
-    let dev = m.dev();
-    Some((libc::major(dev), libc::minor(dev), m.dev(), m.ino()))
-}
-
 impl System for Linux {
     fn snapshot(&self, is_lock_file: &dyn Fn(&Path) -> bool) -> io::Result<Snapshot> {
         let locks_text = fs::read_to_string("/proc/locks")?;
@@ -142,7 +137,6 @@ impl System for Linux {
                 .unwrap_or(0.0),
             ..Snapshot::default()
         };
-        let mut dev_cache: HashMap<PathBuf, Option<(u32, u32, u64, u64)>> = HashMap::new();
         for pid in pids() {
             let Some(info) = read_proc(pid) else { continue };
             snap.procs.insert(pid, info);
@@ -153,20 +147,21 @@ impl System for Linux {
                 let Ok(target) = fs::read_link(fd.path()) else {
                     continue;
                 };
+                // A lock file deleted while open reads as "<path> (deleted)".
+                let text = target.to_string_lossy();
+                let (target, deleted) = match text.strip_suffix(" (deleted)") {
+                    Some(t) => (PathBuf::from(t), true),
+                    None => (target.clone(), false),
+                };
                 if !is_lock_file(&target) {
                     continue;
                 }
-                let known = match dev_cache.get(&target) {
-                    Some(v) => *v,
-                    None => {
-                        let v = dev_of(&target);
-                        dev_cache.insert(target.clone(), v);
-                        v
-                    }
-                };
-                let Some((major, minor, dev, ino)) = known else {
+                // The file the descriptor refers to (following the magic link works even
+                // when the file was deleted, or lives in another mount namespace).
+                let Ok(meta) = fs::metadata(fd.path()) else {
                     continue;
                 };
+                let (dev, ino) = (meta.dev(), meta.ino());
                 let fdinfo = fs::read_to_string(format!(
                     "/proc/{pid}/fdinfo/{}",
                     fd.file_name().to_string_lossy()
@@ -176,18 +171,17 @@ impl System for Linux {
                     .into_iter()
                     .find(|l| l.kind == "FLOCK" && l.ino == ino && !l.waiting)
                     .map(|l| l.mode);
+                // A process blocks on one lock at a time, so its `->` line and the inode
+                // identify the file; the device printed there is the superblock's, which
+                // differs from st_dev on btrfs, so it is not compared.
                 let waiting = table
                     .iter()
-                    .find(|l| {
-                        l.waiting
-                            && l.pid == Some(pid)
-                            && l.ino == ino
-                            && (l.major, l.minor) == (major, minor)
-                    })
+                    .find(|l| l.waiting && l.pid == Some(pid) && l.ino == ino)
                     .map(|l| l.mode);
                 snap.uses.push(LockUse {
                     pid,
                     path: target,
+                    deleted,
                     file: (dev, ino),
                     holding,
                     waiting: if holding.is_some() { None } else { waiting },

@@ -49,6 +49,8 @@ pub struct ProcInfo {
 pub struct LockUse {
     pub pid: u32,
     pub path: PathBuf,
+    /// The lock file was deleted while open (someone "fixed" a wait by deleting it).
+    pub deleted: bool,
     /// (device, inode) of the lock file.
     pub file: (u64, u64),
     pub holding: Option<Mode>,
