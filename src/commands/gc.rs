@@ -101,15 +101,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     } else {
         Wait::Block
     };
-    let mut on_block = |what: &'static str, path: &Path| {
-        out.status(
-            "Blocking",
-            format!(
-                "waiting for file lock on {what}: {}",
-                super::locks::who_holds(&[path.to_owned()])
-            ),
-        );
-    };
+    let mut on_block = super::locks::blocking_notice(out);
     let _lock = match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
         Ok(l) => Some(l),
         Err(LockError::Busy { .. }) if args.auto => {

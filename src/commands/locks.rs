@@ -147,3 +147,17 @@ pub fn who_holds(held: &[PathBuf]) -> String {
         parts.join("; ")
     }
 }
+
+/// Cargo's "Blocking waiting for file lock on …" status line, naming the holder the way
+/// `locks` does: for every command that waits for a lock.
+pub fn blocking_notice(out: &Output) -> impl FnMut(&'static str, &Path) + '_ {
+    move |what, path| {
+        out.status(
+            "Blocking",
+            format!(
+                "waiting for file lock on {what}: {}",
+                who_holds(&[path.to_owned()])
+            ),
+        );
+    }
+}

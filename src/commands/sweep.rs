@@ -233,6 +233,70 @@ fn all_contents(td: &TargetDir) -> Vec<PathBuf> {
     out
 }
 
+/// What acting on one target dir did.
+pub struct Acted {
+    /// The directory as last scanned, and the plan carried out (empty when skipped).
+    pub td: TargetDir,
+    pub plan: DirPlan,
+    /// `busy` when the build locks were held and we were not to wait.
+    pub skipped: Option<String>,
+    pub code: i32,
+}
+
+/// Carries out a target dir's plan: takes its build locks (waiting, naming the holder, or
+/// giving up), scans and plans again under them (a build may have used units meanwhile), and
+/// removes. The one place that deletes in target dirs, for `sweep` and `trim`.
+pub fn act_on_target(
+    dir: &Path,
+    td: TargetDir,
+    plan: DirPlan,
+    wait: Wait,
+    plan_of: &dyn Fn(&TargetDir) -> DirPlan,
+    out: &Output,
+) -> Result<Acted> {
+    if plan.removals.is_empty() {
+        return Ok(Acted {
+            td,
+            plan,
+            skipped: None,
+            code: exit::OK,
+        });
+    }
+    let mut on_block = super::locks::blocking_notice(out);
+    match BuildLocks::acquire(&td.profiles, wait, &mut on_block) {
+        Ok(_locks) => {
+            let td = target_dir::scan(dir);
+            let plan = plan_of(&td);
+            let mut remover = Remover::for_target(dir);
+            let outcome = executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
+            let mut code = exit::OK;
+            for (path, err) in &outcome.errors {
+                out.warn(format!("could not remove `{}`: {err}", path.display()));
+                code = exit::FAILURE;
+            }
+            Ok(Acted {
+                td,
+                plan,
+                skipped: None,
+                code,
+            })
+        }
+        Err(e @ LockError::Busy { .. }) => {
+            out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
+            Ok(Acted {
+                plan: DirPlan {
+                    units: plan.units,
+                    ..DirPlan::default()
+                },
+                td,
+                skipped: Some("busy".to_string()),
+                code: exit::LOCK_BUSY,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Scans the dirs on all cores, keeping their order.
 pub fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
     let threads = std::thread::available_parallelism()
@@ -316,49 +380,24 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
             };
             sweep::plan_dir(td, &rustc, &c, now, atime_ok)
         };
-        let mut td = first;
-        let mut plan = plan_of(&td);
-        let mut skipped = None;
-        if !dry_run && !plan.removals.is_empty() {
-            let wait = if args.no_wait {
-                Wait::NoWait
-            } else {
-                Wait::Block
-            };
-            let mut on_block = |what: &'static str, path: &Path| {
-                out.status(
-                    "Blocking",
-                    format!(
-                        "waiting for file lock on {what}: {}",
-                        super::locks::who_holds(&[path.to_owned()])
-                    ),
-                );
-            };
-            match BuildLocks::acquire(&td.profiles, wait, &mut on_block) {
-                Ok(_locks) => {
-                    // A build may have finished while we waited: look again under the lock.
-                    td = target_dir::scan(dir);
-                    plan = plan_of(&td);
-                    let mut remover = Remover::for_target(dir);
-                    let outcome =
-                        executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
-                    for (path, err) in &outcome.errors {
-                        out.warn(format!("could not remove `{}`: {err}", path.display()));
-                        code = exit::FAILURE;
-                    }
-                }
-                Err(e @ LockError::Busy { .. }) => {
-                    out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
-                    skipped = Some("busy".to_string());
-                    code = code.max(exit::LOCK_BUSY);
-                    plan = DirPlan {
-                        units: plan.units,
-                        ..DirPlan::default()
-                    };
-                }
-                Err(e) => return Err(e.into()),
+        let wait = if args.no_wait {
+            Wait::NoWait
+        } else {
+            Wait::Block
+        };
+        let first_plan = plan_of(&first);
+        let done = if dry_run {
+            Acted {
+                td: first,
+                plan: first_plan,
+                skipped: None,
+                code: exit::OK,
             }
-        }
+        } else {
+            act_on_target(dir, first, first_plan, wait, &plan_of, out)?
+        };
+        code = code.max(done.code);
+        let (td, plan, skipped) = (done.td, done.plan, done.skipped);
         let project = dir
             .parent()
             .filter(|p| p.join("Cargo.toml").is_file())

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::sweep::{rustc_map, to_plan};
+use super::sweep::rustc_map;
 use crate::act::db as dbw;
 use crate::act::executor;
-use crate::act::lock::{BuildLocks, LockError, MutateExclusive, Wait};
+use crate::act::lock::{LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::{GlobalArgs, TrimArgs};
 use crate::discover::lockfile::{self, KeepSet};
@@ -192,15 +192,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     let mut code = exit::OK;
 
     // CARGO_HOME, under Cargo's MutateExclusive lock.
-    let mut on_block = |what: &'static str, path: &Path| {
-        out.status(
-            "Blocking",
-            format!(
-                "waiting for file lock on {what}: {}",
-                super::locks::who_holds(&[path.to_owned()])
-            ),
-        );
-    };
+    let mut on_block = super::locks::blocking_notice(out);
     let lock = if home.has_caches() {
         match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
             Ok(l) => Some(l),
@@ -271,33 +263,19 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
                 &keep,
             )
         };
-        let mut td = first;
-        let mut dplan = plan_of(&td);
-        let mut skipped = None;
-        if !args.dry_run && !dplan.removals.is_empty() {
-            match BuildLocks::acquire(&td.profiles, wait, &mut on_block) {
-                Ok(_locks) => {
-                    td = target_dir::scan(dir);
-                    dplan = plan_of(&td);
-                    let mut remover = Remover::for_target(dir);
-                    let outcome =
-                        executor::execute(&to_plan(&td, &dplan), &mut remover, None, &|_| {})?;
-                    for (path, err) in &outcome.errors {
-                        out.warn(format!("could not remove `{}`: {err}", path.display()));
-                        code = exit::FAILURE;
-                    }
-                }
-                Err(e @ LockError::Busy { .. }) => {
-                    out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
-                    skipped = Some("busy".to_string());
-                    code = code.max(exit::LOCK_BUSY);
-                    dplan.removals.clear();
-                    dplan.removed_units = 0;
-                    dplan.reclaimed_bytes = 0;
-                }
-                Err(e) => return Err(e.into()),
+        let first_plan = plan_of(&first);
+        let done = if args.dry_run {
+            super::sweep::Acted {
+                td: first,
+                plan: first_plan,
+                skipped: None,
+                code: exit::OK,
             }
-        }
+        } else {
+            super::sweep::act_on_target(dir, first, first_plan, wait, &plan_of, out)?
+        };
+        code = code.max(done.code);
+        let (td, dplan, skipped) = (done.td, done.plan, done.skipped);
         report.parts.push(Part {
             part: "target",
             path: dir.clone(),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::observe::target_dir::{FileFact, Layout, TargetDir};
+use crate::observe::target_dir::{FileFact, Layout, TargetDir, Unit};
 use crate::units::{self, Span};
 
 /// Which toolchains' units to remove.
@@ -61,6 +61,24 @@ pub struct DirPlan {
     /// Bytes on disk freed, and apparent bytes of the files freed.
     pub reclaimed_bytes: u64,
     pub reclaimed_apparent_bytes: u64,
+}
+
+/// The removal of one unit: its fingerprint first (legacy layout; without it Cargo rebuilds
+/// the unit), then its other paths.
+pub fn unit_removal(u: &Unit, reason: String) -> Removal {
+    let mut paths = Vec::new();
+    if u.layout == Layout::Legacy {
+        paths.push(u.fingerprint.clone());
+    }
+    paths.extend(u.paths.iter().cloned());
+    Removal {
+        paths,
+        kind: "unit",
+        package: Some(u.pkg.clone()),
+        hash: Some(u.hash.clone()),
+        reason,
+        bytes: freed(u.files.iter()).0,
+    }
 }
 
 /// Disk and apparent bytes freed by removing all of `files` (a set of facts), hard links only
@@ -184,19 +202,7 @@ pub fn plan_dir(
     let mut all_files: Vec<&FileFact> = Vec::new();
     for (i, why) in &doomed {
         let u = &td.units[*i];
-        let mut paths = Vec::new();
-        if u.layout == Layout::Legacy {
-            paths.push(u.fingerprint.clone());
-        }
-        paths.extend(u.paths.iter().cloned());
-        plan.removals.push(Removal {
-            paths,
-            kind: "unit",
-            package: Some(u.pkg.clone()),
-            hash: Some(u.hash.clone()),
-            reason: why.clone(),
-            bytes: freed(u.files.iter()).0,
-        });
+        plan.removals.push(unit_removal(u, why.clone()));
         all_files.extend(u.files.iter());
     }
     plan.removed_units = doomed.len();

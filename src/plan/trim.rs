@@ -12,11 +12,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::sweep::{DirPlan, Removal, freed};
+use super::sweep::{DirPlan, Removal, freed, unit_removal};
 use super::{ItemKind, Plan, PlanItem, Row};
 use crate::discover::lockfile::KeepSet;
 use crate::observe::home::Inventory;
-use crate::observe::target_dir::{Layout, TargetDir, UnitSource};
+use crate::observe::target_dir::{TargetDir, UnitSource};
 
 fn item(path: PathBuf, kind: ItemKind, bytes: u64, reason: &str, row: Row) -> PlanItem {
     PlanItem {
@@ -183,19 +183,7 @@ pub fn plan_target(
             (r != 0 && !current.contains(&r)).then_some("built by another toolchain")
         });
         let Some(why) = why else { continue };
-        let mut paths = Vec::new();
-        if u.layout == Layout::Legacy {
-            paths.push(u.fingerprint.clone());
-        }
-        paths.extend(u.paths.iter().cloned());
-        plan.removals.push(Removal {
-            paths,
-            kind: "unit",
-            package: Some(u.pkg.clone()),
-            hash: Some(u.hash.clone()),
-            reason: why.to_owned(),
-            bytes: freed(u.files.iter()).0,
-        });
+        plan.removals.push(unit_removal(u, why.to_owned()));
         plan.removed_units += 1;
         all_files.extend(u.files.iter());
     }
