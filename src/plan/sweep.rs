@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::observe::target_dir::{FileFact, Layout, TargetDir, Unit};
+use crate::observe::target_dir::{FileFact, Incremental, Layout, TargetDir, Unit};
 use crate::units::{self, Span};
 
 /// Which toolchains' units to remove.
@@ -78,6 +78,18 @@ pub fn unit_removal(u: &Unit, reason: String) -> Removal {
         hash: Some(u.hash.clone()),
         reason,
         bytes: freed(u.files.iter()).0,
+    }
+}
+
+/// The removal of one incremental compilation cache.
+pub fn incremental_removal(inc: &Incremental, reason: String) -> Removal {
+    Removal {
+        paths: vec![inc.path.clone()],
+        kind: "incremental",
+        package: None,
+        hash: None,
+        reason,
+        bytes: freed(inc.files.iter()).0,
     }
 }
 
@@ -214,20 +226,16 @@ pub fn plan_dir(
                 _ => true,
             };
             if stale {
-                plan.removals.push(Removal {
-                    paths: vec![inc.path.clone()],
-                    kind: "incremental",
-                    package: None,
-                    hash: None,
-                    reason: match c.max_age {
+                plan.removals.push(incremental_removal(
+                    inc,
+                    match c.max_age {
                         Some(a) => format!(
                             "incremental session unused for {} (--incremental)",
                             units::span_words(a)
                         ),
                         None => "incremental compilation cache (--incremental)".into(),
                     },
-                    bytes: freed(inc.files.iter()).0,
-                });
+                ));
                 all_files.extend(inc.files.iter());
             }
         }

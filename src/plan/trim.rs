@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::sweep::{DirPlan, Removal, freed, unit_removal};
+use super::sweep::{DirPlan, freed, incremental_removal, unit_removal};
 use super::{ItemKind, Plan, PlanItem, Row};
 use crate::discover::lockfile::KeepSet;
 use crate::observe::home::Inventory;
@@ -188,14 +188,10 @@ pub fn plan_target(
         all_files.extend(u.files.iter());
     }
     for inc in &td.incremental {
-        plan.removals.push(Removal {
-            paths: vec![inc.path.clone()],
-            kind: "incremental",
-            package: None,
-            hash: None,
-            reason: "incremental compilation cache (useless in CI)".into(),
-            bytes: freed(inc.files.iter()).0,
-        });
+        plan.removals.push(incremental_removal(
+            inc,
+            "incremental compilation cache (useless in CI)".into(),
+        ));
         all_files.extend(inc.files.iter());
     }
     let (disk, apparent) = freed(all_files);

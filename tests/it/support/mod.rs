@@ -130,15 +130,7 @@ impl Env {
 
     /// Our binary, with `--cargo-home` set to this test's home and no colour.
     pub fn janitor(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
-        c.arg("--cargo-home")
-            .arg(&self.home)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("CARGO_HOME")
-            .env_remove("CARGO_TERM_COLOR")
-            .env_remove("__CARGO_TEST_LAST_USE_NOW");
-        c
+        janitor_in(&self.home, self.dir.path(), args)
     }
 
     /// A local git repository holding a library crate `name`, committed once.
@@ -156,6 +148,20 @@ impl Env {
         repo.commit("first");
         repo
     }
+}
+
+/// Our binary with `--cargo-home home`, in `dir`, without the developer's CARGO_HOME, colour
+/// or time travel.
+pub fn janitor_in(home: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
+    c.arg("--cargo-home")
+        .arg(home)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CARGO_HOME")
+        .env_remove("CARGO_TERM_COLOR")
+        .env_remove("__CARGO_TEST_LAST_USE_NOW");
+    c
 }
 
 /// The real cargo from PATH with CARGO_HOME `home`, in `dir`, without automatic clean and
@@ -453,15 +459,7 @@ impl Copy {
     }
 
     pub fn janitor(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
-        c.arg("--cargo-home")
-            .arg(&self.home)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("CARGO_HOME")
-            .env_remove("CARGO_TERM_COLOR")
-            .env_remove("__CARGO_TEST_LAST_USE_NOW");
-        c
+        janitor_in(&self.home, self.dir.path(), args)
     }
 
     pub fn cargo(&self, project: &str, args: &[&str]) -> Command {
