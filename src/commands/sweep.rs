@@ -51,52 +51,6 @@ pub struct Report {
     pub reclaimed_bytes: u64,
 }
 
-/// Whether the filesystem holding `path` is mounted `noatime` (then atimes never move).
-fn noatime(path: &Path) -> bool {
-    let Ok(canon) = path.canonicalize() else {
-        return false;
-    };
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let mut best: Option<(usize, bool)> = None;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(mnt), Some(opts)) = (f.get(4), f.get(5)) else {
-            continue;
-        };
-        let mnt = mnt.replace("\\040", " ");
-        if canon.starts_with(&mnt) && best.is_none_or(|(l, _)| mnt.len() >= l) {
-            best = Some((mnt.len(), opts.split(',').any(|o| o == "noatime")));
-        }
-    }
-    best.is_some_and(|b| b.1)
-}
-
-/// The `rustc` hash of every unit; a build-script run (which records 0) takes its compiled
-/// build script's.
-pub fn rustc_map(td: &TargetDir) -> HashMap<String, u64> {
-    let mut map: HashMap<String, u64> = td
-        .units
-        .iter()
-        .map(|u| (u.hash.clone(), target_dir::unit_rustc(u).unwrap_or(0)))
-        .collect();
-    let links = target_dir::dependency_links(td);
-    for u in &td.units {
-        if map.get(&u.hash) == Some(&0)
-            && let Some(r) = links
-                .get(&u.hash)
-                .into_iter()
-                .flatten()
-                .filter_map(|h| map.get(h).copied())
-                .find(|r| *r != 0)
-        {
-            map.insert(u.hash.clone(), r);
-        }
-    }
-    map
-}
-
 fn criteria(args: &SweepArgs) -> Result<Criteria> {
     if args.all && args.max_age.is_none() {
         return Err(BadInput(
@@ -186,53 +140,6 @@ fn dirs(global: &GlobalArgs, args: &SweepArgs) -> Result<Vec<PathBuf>> {
 
 /// `--all`: everything in the directory but its lock files (never deleted) and the
 /// directories that hold them, and `CACHEDIR.TAG`.
-/// Whether a build lock file is anywhere within `depth` levels below `dir` (a profile we did
-/// not recognise, e.g. `target/front/wasm32-unknown-unknown/debug`).
-fn has_lock_file(dir: &Path, depth: usize) -> bool {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    rd.filter_map(Result::ok).any(|e| {
-        let name = e.file_name().to_string_lossy().into_owned();
-        crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
-            || (depth > 0
-                && e.file_type().is_ok_and(|t| t.is_dir())
-                && has_lock_file(&e.path(), depth - 1))
-    })
-}
-
-fn all_contents(td: &TargetDir) -> Vec<PathBuf> {
-    fn walk(dir: &Path, profiles: &[PathBuf], out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
-                || name == "CACHEDIR.TAG"
-                || name == crate::act::remove::TRASH
-            {
-                continue;
-            }
-            let holds_profile = profiles.iter().any(|pr| pr.starts_with(&p));
-            let is_dir = p.symlink_metadata().is_ok_and(|m| m.is_dir());
-            if is_dir && (holds_profile || has_lock_file(&p, 4)) {
-                walk(&p, profiles, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&td.path, &td.profiles, &mut out);
-    out
-}
-
 /// What acting on one target dir did.
 pub struct Acted {
     /// The directory as last scanned, and the plan carried out (empty when skipped).
@@ -297,38 +204,12 @@ pub fn act_on_target(
     }
 }
 
-/// Scans the dirs on all cores, keeping their order.
-pub fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<TargetDir>>> =
-        dirs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(d) = dirs.get(i) else { break };
-                    *slots[i].lock().expect("poisoned") = Some(target_dir::scan(d));
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| m.into_inner().expect("poisoned").unwrap_or_default())
-        .collect()
-}
-
 pub fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
     let mut plan = Plan::default();
     for r in &p.removals {
         let (kind, paths) = match r.kind {
             "incremental" => (ItemKind::Incremental, r.paths.clone()),
-            "target-dir" => (ItemKind::TargetDir, all_contents(td)),
+            "target-dir" => (ItemKind::TargetDir, target_dir::contents_except_locks(td)),
             _ => (ItemKind::Unit, r.paths.clone()),
         };
         for path in paths {
@@ -368,13 +249,13 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     let mut code = exit::OK;
     let progress = out.progress("Sweeping");
     // Scan every dir first, on all cores (each scan is independent and read-only).
-    let scans = scan_all(&dirs);
+    let scans = target_dir::scan_all(&dirs);
     for (i, (dir, first)) in dirs.iter().zip(scans).enumerate() {
         progress.tick(i as u64);
-        let atime_ok = !noatime(dir);
+        let atime_ok = !target_dir::noatime(dir);
         let plan_of = |td: &TargetDir| {
             let rustc = if c.toolchains.is_some() {
-                rustc_map(td)
+                target_dir::rustc_by_unit(td)
             } else {
                 HashMap::new()
             };

@@ -1,13 +1,11 @@
 //! `cargo janitor trim`: keep exactly what the given lockfiles need (CI caches, shared
 //! build machines).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use super::sweep::rustc_map;
 use crate::act::db as dbw;
 use crate::act::executor;
 use crate::act::lock::{LockError, MutateExclusive, Wait};
@@ -18,7 +16,7 @@ use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
 use crate::observe::db;
 use crate::observe::home::{self, SizeMode};
-use crate::observe::target_dir::{self, TargetDir, UnitSource};
+use crate::observe::target_dir::{self, TargetDir};
 use crate::observe::toolchains;
 use crate::observe::walk::Walker;
 use crate::plan::{Plan, trim};
@@ -54,65 +52,6 @@ pub struct Report {
     /// Packages with a registry or git source pinned by the lockfiles.
     pub pinned_packages: usize,
     pub parts: Vec<Part>,
-}
-
-/// The `.cache` files of every index: `(registry, package name, path, bytes)`.
-fn index_entries(home: &Path) -> Vec<(String, String, PathBuf, u64)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(home.join("registry/index")) else {
-        return out;
-    };
-    for reg in rd.filter_map(Result::ok) {
-        if !reg.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let name = reg.file_name().to_string_lossy().into_owned();
-        let mut stack = vec![reg.path().join(".cache")];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in rd.filter_map(Result::ok) {
-                let Ok(ft) = e.file_type() else { continue };
-                if ft.is_dir() {
-                    stack.push(e.path());
-                } else if ft.is_file() {
-                    let len = e.metadata().map(|m| m.len()).unwrap_or(0);
-                    out.push((
-                        name.clone(),
-                        e.file_name().to_string_lossy().into_owned(),
-                        e.path(),
-                        len,
-                    ));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn sources(td: &TargetDir, home: &Path) -> HashMap<String, UnitSource> {
-    let mut map: HashMap<String, UnitSource> = td
-        .units
-        .iter()
-        .map(|u| (u.hash.clone(), target_dir::unit_source(u, home)))
-        .collect();
-    if map.values().any(|s| *s == UnitSource::Unknown) {
-        let links = target_dir::dependency_links(td);
-        for u in &td.units {
-            if map.get(&u.hash) == Some(&UnitSource::Unknown)
-                && let Some(s) = links
-                    .get(&u.hash)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| map.get(h).cloned())
-                    .find(|s| *s != UnitSource::Unknown)
-            {
-                map.insert(u.hash.clone(), s);
-            }
-        }
-    }
-    map
 }
 
 fn listed(plan: &Plan) -> Vec<RemovedItem> {
@@ -168,15 +107,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         }
     }
     // The current toolchain, as rustup picks it in the (first) workspace.
-    let current: Vec<u64> = std::process::Command::new("rustc")
-        .arg("-vV")
-        .current_dir(workspaces.first().unwrap_or(&cwd))
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| toolchains::rustc_hashes(&String::from_utf8_lossy(&o.stdout)).to_vec())
-        .unwrap_or_default();
-
+    let current = toolchains::current(workspaces.first().unwrap_or(&cwd));
     let wait = if args.no_wait {
         Wait::NoWait
     } else {
@@ -223,7 +154,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     let mut plan = trim::plan_home(&inv, &keep, args.ci);
     if args.ci {
         plan.items
-            .extend(trim::plan_index(&index_entries(&home.path), &keep).items);
+            .extend(trim::plan_index(&home::index_cache_entries(&home.path), &keep).items);
     }
     let removed_bytes = plan.bytes();
     let total_entries = inv.entries().count();
@@ -253,12 +184,12 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     });
 
     // Target dirs, each under its build locks.
-    for (dir, first) in targets.iter().zip(super::sweep::scan_all(&targets)) {
+    for (dir, first) in targets.iter().zip(target_dir::scan_all(&targets)) {
         let plan_of = |td: &TargetDir| {
             trim::plan_target(
                 td,
-                &sources(td, &home.path),
-                &rustc_map(td),
+                &target_dir::sources_by_unit(td, &home.path),
+                &target_dir::rustc_by_unit(td),
                 &current,
                 &keep,
             )

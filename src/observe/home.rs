@@ -495,6 +495,41 @@ pub fn measure(inv: &mut Inventory, mode: SizeMode, walker: &mut Walker<'_>) {
     inv.other = walker.usage_skipping(&inv.root, &|p| item_paths.contains(p));
 }
 
+/// The `.cache` files of every index: `(registry, package name, path, bytes)`.
+pub fn index_cache_entries(home: &Path) -> Vec<(String, String, PathBuf, u64)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(home.join("registry/index")) else {
+        return out;
+    };
+    for reg in rd.filter_map(Result::ok) {
+        if !reg.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let name = reg.file_name().to_string_lossy().into_owned();
+        let mut stack = vec![reg.path().join(".cache")];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.filter_map(Result::ok) {
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(e.path());
+                } else if ft.is_file() {
+                    let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    out.push((
+                        name.clone(),
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.path(),
+                        len,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Groups entries by name for quick lookups by tests and planners.
 pub fn by_path(inv: &Inventory) -> BTreeMap<PathBuf, &Entry> {
     inv.entries().map(|e| (e.path.clone(), e)).collect()

@@ -427,44 +427,6 @@ pub fn unit_fingerprints(u: &Unit) -> Vec<u64> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_are_little_endian_hex() {
-        assert_eq!(decode_fingerprint("0100000000000000"), Some(1));
-        assert_eq!(
-            decode_fingerprint("00000000000000ff"),
-            Some(0xff00_0000_0000_0000)
-        );
-        assert_eq!(decode_fingerprint("xyz"), None);
-    }
-
-    #[test]
-    fn hashes_in_artifact_names() {
-        assert_eq!(
-            hash_in_name("libitoa-596f5dc9ff69f7fc.rlib"),
-            Some("596f5dc9ff69f7fc")
-        );
-        assert_eq!(
-            hash_in_name("p1-45103c0285be5dad"),
-            Some("45103c0285be5dad")
-        );
-        assert_eq!(
-            hash_in_name("p1-45103c0285be5dad.d"),
-            Some("45103c0285be5dad")
-        );
-        assert_eq!(
-            hash_in_name("cfg-if-0123456789abcdef.d"),
-            Some("0123456789abcdef")
-        );
-        assert_eq!(hash_in_name("libfoo.rlib"), None);
-        assert_eq!(hash_in_name("foo-bar"), None);
-        assert_eq!(hash_in_name("x-0123456789abcdefg"), None);
-    }
-}
-
 /// Where a unit's sources came from, read from its dep-info (`.d`) files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnitSource {
@@ -547,4 +509,186 @@ pub fn dependency_links(td: &TargetDir) -> HashMap<String, Vec<String>> {
             (u.hash.clone(), deps)
         })
         .collect()
+}
+
+/// Whether the filesystem holding `path` is mounted `noatime` (then atimes never move).
+pub fn noatime(path: &Path) -> bool {
+    let Ok(canon) = path.canonicalize() else {
+        return false;
+    };
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let mut best: Option<(usize, bool)> = None;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(mnt), Some(opts)) = (f.get(4), f.get(5)) else {
+            continue;
+        };
+        let mnt = mnt.replace("\\040", " ");
+        if canon.starts_with(&mnt) && best.is_none_or(|(l, _)| mnt.len() >= l) {
+            best = Some((mnt.len(), opts.split(',').any(|o| o == "noatime")));
+        }
+    }
+    best.is_some_and(|b| b.1)
+}
+
+/// The `rustc` hash of every unit; a build-script run (which records 0) takes its compiled
+/// build script's.
+pub fn rustc_by_unit(td: &TargetDir) -> HashMap<String, u64> {
+    let mut map: HashMap<String, u64> = td
+        .units
+        .iter()
+        .map(|u| (u.hash.clone(), unit_rustc(u).unwrap_or(0)))
+        .collect();
+    let links = dependency_links(td);
+    for u in &td.units {
+        if map.get(&u.hash) == Some(&0)
+            && let Some(r) = links
+                .get(&u.hash)
+                .into_iter()
+                .flatten()
+                .filter_map(|h| map.get(h).copied())
+                .find(|r| *r != 0)
+        {
+            map.insert(u.hash.clone(), r);
+        }
+    }
+    map
+}
+
+/// Where each unit's sources came from; a build-script run takes its build script's.
+pub fn sources_by_unit(td: &TargetDir, home: &Path) -> HashMap<String, UnitSource> {
+    let mut map: HashMap<String, UnitSource> = td
+        .units
+        .iter()
+        .map(|u| (u.hash.clone(), unit_source(u, home)))
+        .collect();
+    if map.values().any(|s| *s == UnitSource::Unknown) {
+        let links = dependency_links(td);
+        for u in &td.units {
+            if map.get(&u.hash) == Some(&UnitSource::Unknown)
+                && let Some(s) = links
+                    .get(&u.hash)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| map.get(h).cloned())
+                    .find(|s| *s != UnitSource::Unknown)
+            {
+                map.insert(u.hash.clone(), s);
+            }
+        }
+    }
+    map
+}
+
+/// Whether a build lock file is anywhere within `depth` levels below `dir` (a profile we did
+/// not recognise, e.g. `target/front/wasm32-unknown-unknown/debug`).
+fn has_lock_file(dir: &Path, depth: usize) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    rd.filter_map(Result::ok).any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
+            || (depth > 0
+                && e.file_type().is_ok_and(|t| t.is_dir())
+                && has_lock_file(&e.path(), depth - 1))
+    })
+}
+
+pub fn contents_except_locks(td: &TargetDir) -> Vec<PathBuf> {
+    fn walk(dir: &Path, profiles: &[PathBuf], out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
+                || name == "CACHEDIR.TAG"
+                || name == crate::act::remove::TRASH
+            {
+                continue;
+            }
+            let holds_profile = profiles.iter().any(|pr| pr.starts_with(&p));
+            let is_dir = p.symlink_metadata().is_ok_and(|m| m.is_dir());
+            if is_dir && (holds_profile || has_lock_file(&p, 4)) {
+                walk(&p, profiles, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&td.path, &td.profiles, &mut out);
+    out
+}
+
+/// Scans the dirs on all cores, keeping their order.
+pub fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<TargetDir>>> =
+        dirs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(d) = dirs.get(i) else { break };
+                    *slots[i].lock().expect("poisoned") = Some(scan(d));
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().expect("poisoned").unwrap_or_default())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_little_endian_hex() {
+        assert_eq!(decode_fingerprint("0100000000000000"), Some(1));
+        assert_eq!(
+            decode_fingerprint("00000000000000ff"),
+            Some(0xff00_0000_0000_0000)
+        );
+        assert_eq!(decode_fingerprint("xyz"), None);
+    }
+
+    #[test]
+    fn hashes_in_artifact_names() {
+        assert_eq!(
+            hash_in_name("libitoa-596f5dc9ff69f7fc.rlib"),
+            Some("596f5dc9ff69f7fc")
+        );
+        assert_eq!(
+            hash_in_name("p1-45103c0285be5dad"),
+            Some("45103c0285be5dad")
+        );
+        assert_eq!(
+            hash_in_name("p1-45103c0285be5dad.d"),
+            Some("45103c0285be5dad")
+        );
+        assert_eq!(
+            hash_in_name("cfg-if-0123456789abcdef.d"),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(hash_in_name("libfoo.rlib"), None);
+        assert_eq!(hash_in_name("foo-bar"), None);
+        assert_eq!(hash_in_name("x-0123456789abcdefg"), None);
+    }
 }

@@ -74,6 +74,19 @@ pub fn matching<'a>(all: &'a [Toolchain], name: &str) -> Vec<&'a Toolchain> {
         .collect()
 }
 
+/// The `rustc` hashes of the toolchain rustup picks in `dir` (its `rust-toolchain` file
+/// applies), or an empty list when `rustc` cannot run.
+pub fn current(dir: &std::path::Path) -> Vec<u64> {
+    Command::new("rustc")
+        .arg("-vV")
+        .current_dir(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| rustc_hashes(&String::from_utf8_lossy(&o.stdout)).to_vec())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
