@@ -406,25 +406,35 @@ pub fn decode_fingerprint(hex: &str) -> Option<u64> {
 /// A unit's own fingerprint values (the hex in its hash files), read with `O_NOATIME` so the
 /// read leaves the last-use signal alone. Empty when that is not possible.
 pub fn unit_fingerprints(u: &Unit) -> Vec<u64> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    entries(&u.fingerprint)
-        .into_iter()
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            !n.contains('.') && !n.starts_with("dep-") && !n.starts_with("output-")
-        })
-        .filter_map(|e| {
-            let mut f = fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOATIME)
-                .open(e.path())
-                .ok()?;
-            let mut s = String::new();
-            f.read_to_string(&mut s).ok()?;
-            decode_fingerprint(s.trim())
-        })
-        .collect()
+    #[cfg(target_os = "linux")]
+    {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        entries(&u.fingerprint)
+            .into_iter()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                !n.contains('.') && !n.starts_with("dep-") && !n.starts_with("output-")
+            })
+            .filter_map(|e| {
+                let mut f = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOATIME)
+                    .open(e.path())
+                    .ok()?;
+                let mut s = String::new();
+                f.read_to_string(&mut s).ok()?;
+                decode_fingerprint(s.trim())
+            })
+            .collect()
+    }
+    // Without O_NOATIME, reading a hash file would move the atime `sweep` relies on: such
+    // links are not made (a build-script run is then kept as unknown).
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = u;
+        Vec::new()
+    }
 }
 
 /// Where a unit's sources came from, read from its dep-info (`.d`) files.
