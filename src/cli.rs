@@ -18,8 +18,9 @@ pub enum ColorChoice {
     bin_name = "cargo janitor",
     version,
     about = "Keeps Cargo's shared state healthy: names who holds Cargo's locks, and cleans \
-             CARGO_HOME the way Cargo itself would, under Cargo's own locks.",
-    after_help = "Exit codes: 0 success, 1 failure, 2 bad input. See the README for the rest.",
+             CARGO_HOME and target dirs the way Cargo itself would, under Cargo's own locks.",
+    after_help = "Exit codes: 0 success (run: the command's own), 1 failure, 2 bad input, \
+                  3 a lock was busy (--no-wait), 4 timed out, 5 not stopped. See the README.",
     propagate_version = true
 )]
 pub struct Cli {
