@@ -148,8 +148,11 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     if let Some((path, err)) = inv.errors.first() {
         anyhow::bail!("`{}` {err}; nothing was removed", path.display());
     }
-    let mut walker = Walker::new();
+    let progress = out.progress("Scanning CARGO_HOME");
+    let tick = |n| progress.tick(n);
+    let mut walker = Walker::with_progress(&tick);
     home::measure(&mut inv, SizeMode::Stored, &mut walker);
+    progress.finish();
     let before: u64 = inv.entries().filter_map(|e| e.size.map(|s| s.bytes)).sum();
     let mut plan = trim::plan_home(&inv, &keep, args.ci);
     if args.ci {
@@ -165,7 +168,10 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         .count();
     if !args.dry_run && !plan.items.is_empty() {
         let mut remover = Remover::new(&home.path);
-        let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &|_| {})?;
+        let progress = out.progress("Removing");
+        let tick = |n| progress.tick(n);
+        let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &tick)?;
+        progress.finish();
         for (path, err) in &outcome.errors {
             out.warn(format!("could not remove `{}`: {err}", path.display()));
             code = exit::FAILURE;
