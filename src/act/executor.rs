@@ -17,6 +17,10 @@ use super::db;
 use super::remove::{self, Detached, Removed, Remover};
 use crate::plan::{ItemKind, Plan, Row};
 
+/// Why an item that depends on the one before it was left alone.
+const SKIPPED: &str =
+    "left in place: the item before it (the unit's fingerprint) could not be removed";
+
 /// Rows are deleted after this many detached units (each batch is one short transaction).
 const ROW_BATCH: usize = 256;
 
@@ -63,20 +67,29 @@ fn finish(plan: &Plan, counts: Vec<Option<Removed>>, errors: Vec<(PathBuf, Strin
 
 /// What [`execute`] would remove, measured without removing anything.
 pub fn dry_run(plan: &Plan, remover: &Remover) -> Outcome {
-    let mut errors = Vec::new();
+    let mut errors: Vec<(PathBuf, String)> = Vec::new();
     let leftover = remover.measure_leftover().unwrap_or_else(|e| {
         errors.push((PathBuf::from(remove::TRASH), format!("{e:#}")));
         Removed::default()
     });
+    let mut previous_ok = true;
     let counts = plan
         .items
         .iter()
-        .map(|item| match remover.check(&item.path) {
-            Ok(()) => Some(remover.measure(&item.path)),
-            Err(e) => {
-                errors.push((item.path.clone(), e.to_string()));
-                None
+        .map(|item| {
+            if item.after_previous && !previous_ok {
+                errors.push((item.path.clone(), SKIPPED.to_string()));
+                return None;
             }
+            let count = match remover.check(&item.path) {
+                Ok(()) => Some(remover.measure(&item.path)),
+                Err(e) => {
+                    errors.push((item.path.clone(), e.to_string()));
+                    None
+                }
+            };
+            previous_ok = count.is_some();
+            count
         })
         .collect();
     let mut out = finish(plan, counts, errors);
@@ -141,7 +154,13 @@ pub fn execute(
             rows.clear();
             Ok(())
         };
+        let mut previous_ok = true;
         for (i, item) in plan.items.iter().enumerate() {
+            if item.after_previous && !previous_ok {
+                errors.push((item.path.clone(), SKIPPED.to_string()));
+                continue;
+            }
+            previous_ok = false;
             match remover.detach(&item.path) {
                 Ok(Detached::Gone) => {
                     counts.lock().expect("poisoned")[i] = Some(Removed::default())
@@ -155,6 +174,7 @@ pub fn execute(
                     continue;
                 }
             }
+            previous_ok = true;
             rows.push(&item.row);
             if rows.len() >= ROW_BATCH {
                 flush(&mut rows, &mut conn)?;
@@ -172,4 +192,46 @@ pub fn execute(
     let mut out = finish(plan, counts, errors);
     out.leftover = leftover;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(path: PathBuf, after_previous: bool) -> crate::plan::PlanItem {
+        crate::plan::PlanItem {
+            path,
+            kind: ItemKind::Unit,
+            bytes: 0,
+            disk_bytes: None,
+            reason: "test".into(),
+            row: Row::None,
+            after_previous,
+        }
+    }
+
+    #[test]
+    fn the_rest_of_a_unit_stays_when_its_first_path_cannot_go() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("target");
+        std::fs::create_dir_all(root.join("debug/deps")).unwrap();
+        std::fs::write(root.join("debug/deps/libx-0123456789abcdef.rlib"), "x").unwrap();
+        std::fs::write(root.join("debug/deps/liby-0123456789abcdef.rlib"), "y").unwrap();
+        // The "fingerprint" is outside the root: it cannot be removed.
+        let plan = Plan {
+            items: vec![
+                item(t.path().join("elsewhere"), false),
+                item(root.join("debug/deps/libx-0123456789abcdef.rlib"), true),
+                item(root.join("debug/deps/liby-0123456789abcdef.rlib"), false),
+            ],
+        };
+        let mut r = Remover::for_target(&root);
+        let dry = dry_run(&plan, &r);
+        let out = execute(&plan, &mut r, None, &|_| {}).unwrap();
+        assert_eq!(dry.items.len(), 1);
+        assert_eq!(out.items.len(), 1, "only the independent item");
+        assert!(root.join("debug/deps/libx-0123456789abcdef.rlib").exists());
+        assert!(!root.join("debug/deps/liby-0123456789abcdef.rlib").exists());
+        assert_eq!(out.errors.len(), 2);
+    }
 }

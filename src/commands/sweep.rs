@@ -212,7 +212,7 @@ pub fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
             "target-dir" => (ItemKind::TargetDir, target_dir::contents_except_locks(td)),
             _ => (ItemKind::Unit, r.paths.clone()),
         };
-        for path in paths {
+        for (i, path) in paths.into_iter().enumerate() {
             plan.items.push(PlanItem {
                 path,
                 kind,
@@ -220,6 +220,8 @@ pub fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
                 disk_bytes: None,
                 reason: r.reason.clone(),
                 row: Row::None,
+                // A unit's other paths go only once its fingerprint (first) is gone.
+                after_previous: kind == ItemKind::Unit && i > 0,
             });
         }
     }

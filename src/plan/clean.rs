@@ -151,6 +151,7 @@ impl Model {
                             disk_bytes: sum_disk(&crates),
                             reason: why.clone(),
                             row: Row::None,
+                            after_previous: false,
                         });
                     }
                     if r.has_src_dir {
@@ -161,6 +162,7 @@ impl Model {
                             disk_bytes: sum_disk(&srcs),
                             reason: why,
                             row: Row::None,
+                            after_previous: false,
                         });
                     }
                 }
@@ -196,6 +198,7 @@ impl Model {
                         disk_bytes: sum_disk(&cos),
                         reason: format!("its git database `git/db/{}` is gone", g.name),
                         row: Row::None,
+                        after_previous: false,
                     });
                 }
                 None => {}
@@ -232,6 +235,7 @@ fn item(t: &Tracked, kind: ItemKind, reason: String, row: Row) -> PlanItem {
         disk_bytes: t.disk_bytes,
         reason,
         row,
+        after_previous: false,
     }
 }
 
@@ -490,6 +494,7 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
                     disk_bytes: sum_disk(&r.srcs),
                     reason: gone.clone(),
                     row: Row::None,
+                    after_previous: false,
                 });
             }
             if r.has_cache_dir {
@@ -500,6 +505,7 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
                     disk_bytes: sum_disk(&r.crates),
                     reason: gone,
                     row: Row::None,
+                    after_previous: false,
                 });
             }
         }
@@ -562,6 +568,7 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
                     disk_bytes: sum_disk(&g.checkouts),
                     reason: format!("its git database was removed ({reason})"),
                     row: Row::None,
+                    after_previous: false,
                 });
             }
         }
@@ -820,6 +827,7 @@ mod tests {
             disk_bytes: None,
             reason: "gone".into(),
             row: Row::None,
+            after_previous: false,
         };
         let m = Model {
             orphans: vec![orphan.clone()],

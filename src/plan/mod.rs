@@ -88,6 +88,9 @@ pub struct PlanItem {
     pub disk_bytes: Option<u64>,
     pub reason: String,
     pub row: Row,
+    /// Remove only if the item before it was removed (the rest of a unit whose fingerprint
+    /// could not be moved away stays, so Cargo's view of the unit stays whole).
+    pub after_previous: bool,
 }
 
 /// An ordered list of removals. Order matters: it is the order Cargo removes in.

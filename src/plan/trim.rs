@@ -26,6 +26,7 @@ fn item(path: PathBuf, kind: ItemKind, bytes: u64, reason: &str, row: Row) -> Pl
         disk_bytes: None,
         reason: reason.to_owned(),
         row,
+        after_previous: false,
     }
 }
 
