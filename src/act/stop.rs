@@ -14,7 +14,6 @@
 //!   started meanwhile are stopped too. A process in uninterruptible sleep (`D`) is reported,
 //!   not signalled in a loop.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::observe::procs::{Snapshot, System};
@@ -47,7 +46,7 @@ pub struct Pinned {
 
 impl Pinned {
     /// Pins `pid` if it still is the process that started at `start_ticks`.
-    pub fn new(sys: &dyn System, pid: u32, start_ticks: u64) -> Option<Pinned> {
+    pub fn new(pid: u32, start_ticks: u64) -> Option<Pinned> {
         #[cfg(target_os = "linux")]
         let pidfd = {
             use std::os::fd::FromRawFd;
@@ -66,12 +65,11 @@ impl Pinned {
         };
         // Checked after opening the pidfd: if the start time still matches, the pidfd names
         // the right process for good.
-        pinned.same(sys).then_some(pinned)
+        pinned.same().then_some(pinned)
     }
 
     /// Whether the pid still names the pinned process.
-    pub fn same(&self, sys: &dyn System) -> bool {
-        let _ = sys;
+    pub fn same(&self) -> bool {
         read_start(self.pid) == Some(self.start_ticks)
     }
 
@@ -132,32 +130,29 @@ fn signame(sig: i32) -> &'static str {
 }
 
 /// The holder's descendants, deepest first, each pinned now.
-fn pinned_tree(sys: &dyn System, snap: &Snapshot, pid: u32) -> Vec<Pinned> {
+fn pinned_tree(snap: &Snapshot, pid: u32) -> Vec<Pinned> {
     let mut pids = snap.subtree(pid);
     pids.retain(|p| *p != pid);
     pids.sort_by_key(|p| std::cmp::Reverse(snap.ancestors(*p).len()));
     pids.into_iter()
         .filter_map(|p| {
             let start = snap.procs.get(&p)?.start_ticks;
-            Pinned::new(sys, p, start)
+            Pinned::new(p, start)
         })
         .collect()
 }
 
-/// Runs the ladder against `holder` (pinned). `locks` are the lock files it uses (for the
-/// report only).
+/// Runs the ladder against `holder` (pinned).
 pub fn ladder(
     sys: &dyn System,
     snap: &Snapshot,
     holder: &Pinned,
-    locks: &[PathBuf],
     force: bool,
     wait: Duration,
     on_step: &mut dyn FnMut(&Step),
 ) -> Outcome {
-    let _ = locks;
     let leads_group = snap.procs.get(&holder.pid).is_some_and(|p| p.pgid == p.pid);
-    let mut tree: Vec<Pinned> = pinned_tree(sys, snap, holder.pid);
+    let mut tree: Vec<Pinned> = pinned_tree(snap, holder.pid);
     let gone = |tree: &[Pinned]| !holder.alive() && tree.iter().all(|p| !p.alive());
     let mut out = Outcome {
         pid: holder.pid,
@@ -177,7 +172,7 @@ pub fn ladder(
     for sig in rungs {
         // Look at the tree again: pin what was started since.
         if let Ok(now) = sys.snapshot(&|_| false) {
-            for p in pinned_tree(sys, &now, holder.pid) {
+            for p in pinned_tree(&now, holder.pid) {
                 if !tree
                     .iter()
                     .any(|t| t.pid == p.pid && t.start_ticks == p.start_ticks)

@@ -18,7 +18,7 @@ use crate::observe::home::{self, SizeMode};
 use crate::observe::walk::Walker;
 use crate::observe::{db, now};
 use crate::plan::clean::{self, Model};
-use crate::plan::policy::Policy;
+use crate::plan::policy::{self, Policy};
 use crate::plan::sync;
 use crate::report::{self, Output};
 use crate::units::{self, Frequency};
@@ -50,15 +50,6 @@ fn frequency(config: &CargoConfig) -> Result<Frequency> {
         .unwrap_or_else(|| "1 day".into());
     units::parse_frequency(&v)
         .map_err(|e| BadInput(format!("cargo config `cache.auto-clean-frequency`: {e}")).into())
-}
-
-/// Cargo's `should_run_auto_gc`: strictly more than the frequency since the last one.
-fn auto_due(freq: Frequency, last: Option<u64>, now: u64) -> bool {
-    match freq {
-        Frequency::Never => false,
-        Frequency::Always => last.is_none_or(|l| l < now),
-        Frequency::Every(span) => last.is_none_or(|l| l.saturating_add(span.secs()) < now),
-    }
 }
 
 pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
@@ -182,7 +173,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         ));
     }
     if let Some(freq) = freq
-        && !auto_due(freq, snapshot.as_ref().and_then(|s| s.last_auto_gc), now)
+        && !policy::auto_due(freq, snapshot.as_ref().and_then(|s| s.last_auto_gc), now)
     {
         return Ok(exit::OK);
     }
@@ -206,7 +197,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let mut walker = Walker::with_progress(&tick);
     home::measure(&mut inv, SizeMode::Cargo, &mut walker);
     progress.finish();
-    let before_bytes: u64 = inv.entries().filter_map(|e| e.size.map(|s| s.bytes)).sum();
+    let before_bytes = inv.cache_bytes();
 
     // Plan.
     let sizes = policy.has_size_limit();
@@ -262,21 +253,4 @@ fn busy_context(db_path: &Path) -> String {
         "cannot use `{}` (another process may hold it locked; Cargo waits 5 s too); nothing was removed",
         db_path.display()
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::units::Span;
-
-    #[test]
-    fn auto_gc_is_due_strictly_after_the_frequency() {
-        let day = Frequency::Every(Span(86_400));
-        assert!(!auto_due(day, Some(1000), 1000 + 86_400));
-        assert!(auto_due(day, Some(1000), 1000 + 86_401));
-        assert!(auto_due(day, None, 5));
-        assert!(!auto_due(Frequency::Never, None, 5));
-        assert!(!auto_due(Frequency::Always, Some(5), 5));
-        assert!(auto_due(Frequency::Always, Some(4), 5));
-    }
 }

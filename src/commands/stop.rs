@@ -118,7 +118,7 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
                 continue;
             }
         }
-        let Some(pinned) = Pinned::new(sys.as_ref(), pid, info.start_ticks) else {
+        let Some(pinned) = Pinned::new(pid, info.start_ticks) else {
             refuse("it exited, or the pid was reused, while we asked".into());
             code = exit::NOT_STOPPED;
             continue;
@@ -131,7 +131,6 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             sys.as_ref(),
             &fresh,
             &pinned,
-            &held,
             args.force,
             Duration::from_secs(args.grace.secs().max(1)),
             &mut |step| out.status("Sent", format!("{} to {}", step.signal, step.to)),

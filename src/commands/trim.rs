@@ -153,7 +153,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     let mut walker = Walker::with_progress(&tick);
     home::measure(&mut inv, SizeMode::Stored, &mut walker);
     progress.finish();
-    let before: u64 = inv.entries().filter_map(|e| e.size.map(|s| s.bytes)).sum();
+    let before = inv.cache_bytes();
     let mut plan = trim::plan_home(&inv, &keep, args.ci);
     if args.ci {
         plan.items

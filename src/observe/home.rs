@@ -14,7 +14,7 @@
 //! (`registry/`, `registry/src/<reg>`, …) is an error, as is a directory that cannot be read:
 //! treating either as empty would make Cargo's rows look orphaned.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -135,6 +135,11 @@ impl Inventory {
             .iter_mut()
             .flat_map(|g| g.db.iter_mut().chain(g.checkouts.iter_mut()));
         regs.chain(gits)
+    }
+
+    /// Apparent bytes of every entry (indexes, `.crate` files, sources, git), as measured.
+    pub fn cache_bytes(&self) -> u64 {
+        self.entries().filter_map(|e| e.size.map(|s| s.bytes)).sum()
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
@@ -528,9 +533,4 @@ pub fn index_cache_entries(home: &Path) -> Vec<(String, String, PathBuf, u64)> {
         }
     }
     out
-}
-
-/// Groups entries by name for quick lookups by tests and planners.
-pub fn by_path(inv: &Inventory) -> BTreeMap<PathBuf, &Entry> {
-    inv.entries().map(|e| (e.path.clone(), e)).collect()
 }

@@ -166,10 +166,6 @@ impl<'p> Walker<'p> {
         }
     }
 
-    pub fn entries(&self) -> u64 {
-        self.entries
-    }
-
     /// Usage of `path` and everything below it. A symlink counts as itself. A missing path
     /// is zero.
     pub fn usage(&mut self, path: &Path) -> Usage {

@@ -2,7 +2,7 @@
 //! Cargo's automatic clean.
 
 use crate::discover::CargoConfig;
-use crate::units::{self, MONTH_SECS, Span};
+use crate::units::{self, Frequency, MONTH_SECS, Span};
 
 /// Cargo's `DEFAULT_MAX_AGE_EXTRACTED`: extracted sources and git checkouts.
 pub const DEFAULT_MAX_AGE_EXTRACTED: Span = Span(MONTH_SECS);
@@ -85,6 +85,15 @@ impl Policy {
     }
 }
 
+/// Cargo's `should_run_auto_gc`: strictly more than the frequency since the last one.
+pub fn auto_due(freq: Frequency, last: Option<u64>, now: u64) -> bool {
+    match freq {
+        Frequency::Never => false,
+        Frequency::Always => last.is_none_or(|l| l < now),
+        Frequency::Every(span) => last.is_none_or(|l| l.saturating_add(span.secs()) < now),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +109,16 @@ mod tests {
         assert_eq!(p.max_crate_age, Some(Span(100)));
         assert_eq!(p.max_git_db_age, Some(Span(100)));
         assert!(!p.has_size_limit());
+    }
+
+    #[test]
+    fn auto_gc_is_due_strictly_after_the_frequency() {
+        let day = Frequency::Every(Span(86_400));
+        assert!(!auto_due(day, Some(1000), 1000 + 86_400));
+        assert!(auto_due(day, Some(1000), 1000 + 86_401));
+        assert!(auto_due(day, None, 5));
+        assert!(!auto_due(Frequency::Never, None, 5));
+        assert!(!auto_due(Frequency::Always, Some(5), 5));
+        assert!(auto_due(Frequency::Always, Some(4), 5));
     }
 }

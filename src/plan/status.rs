@@ -78,16 +78,6 @@ pub struct StaleRegistry {
     pub disk_bytes: Option<u64>,
 }
 
-pub const KINDS: [&str; 7] = [
-    "registry-index",
-    "registry-crate",
-    "registry-src",
-    "git-db",
-    "git-checkout",
-    "bin",
-    "other",
-];
-
 fn component<'a>(kind: &'static str, entries: impl Iterator<Item = &'a Entry>) -> Component {
     let mut c = Component {
         kind,

@@ -50,13 +50,6 @@ pub struct SyncChanges {
 }
 
 impl SyncChanges {
-    /// Whether the sync gives this untracked entry a row.
-    pub fn inserts(&self, kind: ChildKind, parent: &str, name: &str) -> bool {
-        self.insert_children
-            .iter()
-            .any(|r| r.kind == kind && r.parent == parent && r.name == name)
-    }
-
     pub fn is_empty(&self) -> bool {
         self.insert_parents.is_empty()
             && self.delete_children.is_empty()
@@ -371,6 +364,6 @@ mod tests {
             .map(|r| (&r.parent[..], &r.name[..]))
             .collect();
         assert_eq!(names, [("c", "abcdef0")]);
-        assert!(!c.inserts(ChildKind::Checkout, "b", "157c27d"));
+        assert!(!c.insert_children.iter().any(|r| r.parent == "b"));
     }
 }

@@ -55,17 +55,6 @@ impl Output {
         }
     }
 
-    /// A plain, colourless output (tests).
-    pub fn plain() -> Output {
-        Output {
-            color_stdout: false,
-            color_stderr: false,
-            quiet: false,
-            verbose: 0,
-            stderr_tty: false,
-        }
-    }
-
     fn paint(&self, on: bool, code: &str, text: &str) -> String {
         if on {
             format!("\x1b[{code}m{text}\x1b[0m")

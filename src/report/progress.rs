@@ -59,11 +59,6 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-
-    /// Whether the spinner was ever drawn.
-    pub fn was_shown(&self) -> bool {
-        self.bar.get().is_some()
-    }
 }
 
 impl Drop for Progress {

@@ -211,10 +211,6 @@ impl System for Linux {
             .collect()
     }
 
-    fn name(&self) -> &'static str {
-        "linux"
-    }
-
     fn signals_ignored(&self, pid: u32) -> u64 {
         fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()

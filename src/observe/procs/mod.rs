@@ -127,8 +127,6 @@ pub trait System {
     fn snapshot(&self, is_lock_file: &dyn Fn(&std::path::Path) -> bool) -> io::Result<Snapshot>;
     /// CPU ticks used so far by each of these processes (for sampling).
     fn cpu_ticks(&self, pids: &[u32]) -> BTreeMap<u32, u64>;
-    /// The platform's name for messages.
-    fn name(&self) -> &'static str;
     /// The mask of signals `pid` ignores (bit n-1 for signal n); 0 when unknown.
     fn signals_ignored(&self, pid: u32) -> u64;
     /// `(major, minor)` of a device number.

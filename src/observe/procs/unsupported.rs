@@ -21,10 +21,6 @@ impl System for Unsupported {
         BTreeMap::new()
     }
 
-    fn name(&self) -> &'static str {
-        std::env::consts::OS
-    }
-
     fn signals_ignored(&self, _: u32) -> u64 {
         0
     }
