@@ -18,4 +18,5 @@ pub mod exit;
 pub mod observe;
 pub mod plan;
 pub mod report;
+pub mod sys;
 pub mod units;
