@@ -150,6 +150,12 @@ impl Env {
     }
 }
 
+/// Every process a test starts other than cargo and our binary (which [`cargo_in`] and
+/// [`janitor_in`] make) is made here: `flock`, `bash`, `python3`, `git`, `kill`, `du`, …
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    Command::new(program)
+}
+
 /// Our binary with `--cargo-home home`, in `dir`, without the developer's CARGO_HOME, colour
 /// or time travel.
 pub fn janitor_in(home: &Path, dir: &Path, args: &[&str]) -> Command {
