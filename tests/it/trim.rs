@@ -43,6 +43,21 @@ fn all_dep_info(target: &Path) -> String {
     s
 }
 
+/// The text of every dep-info file below `dir` (either build-dir layout).
+fn dep_info_below(dir: &Path) -> String {
+    let mut s = String::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if e.file_type().unwrap().is_dir() {
+            s.push_str(&dep_info_below(&p));
+        } else if p.extension().is_some_and(|x| x == "d") {
+            s.push_str(&std::fs::read_to_string(p).unwrap());
+        }
+    }
+    s
+}
+
 #[test]
 fn ci_keeps_exactly_the_current_generation_and_builds_offline() {
     let mut env = Env::new();
@@ -287,8 +302,13 @@ fn long_ago() -> u64 {
 
 /// `cargo build` with CARGO_HOME `home` in `dir`, recording its use at `at` (unix seconds).
 fn build_with(home: &Path, dir: &Path, at: u64) {
+    build_args(home, dir, at, &["build"]);
+}
+
+/// `cargo <args>` (a build) with CARGO_HOME `home` in `dir`, recording its use at `at`.
+fn build_args(home: &Path, dir: &Path, at: u64, args: &[&str]) {
     assert_ok(
-        &cargo_in(home, dir, &["build"])
+        &cargo_in(home, dir, args)
             .env("__CARGO_TEST_LAST_USE_NOW", at.to_string())
             .output()
             .unwrap(),
@@ -350,7 +370,17 @@ fn removed_units(part: &Value) -> Vec<(String, String)> {
         .map(|i| {
             let path = Path::new(i["path"].as_str().unwrap());
             let name = path.file_name().unwrap().to_string_lossy();
-            let pkg = name.rsplit_once('-').unwrap().0.to_owned();
+            // Legacy `.fingerprint/<pkg>-<hash>`, new layout `build/<pkg>/<hash>`.
+            let pkg = match name.rsplit_once('-') {
+                Some((pkg, _)) => pkg.to_owned(),
+                None => path
+                    .parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            };
             (pkg, i["reason"].as_str().unwrap().to_owned())
         })
         .collect();
@@ -363,6 +393,29 @@ const UNPINNED: &str = "a dependency version no lockfile pins";
 
 #[test]
 fn a_target_built_with_another_cargo_home_keeps_its_pinned_dependencies() {
+    another_cargo_home(&[]);
+}
+
+#[test]
+fn another_cargo_home_on_nightlys_new_build_dir_layout() {
+    if !nightly() {
+        eprintln!("skipped: the new build-dir layout needs a nightly toolchain");
+        return;
+    }
+    another_cargo_home(&["+nightly", "-Zbuild-dir-new-layout"]);
+}
+
+/// Builds with another home (with `toolchain` cargo flags: `+nightly` and `-Z…`), trims with
+/// this test's home, and checks exactly what went and that the rest is fresh.
+fn another_cargo_home(toolchain: &[&str]) {
+    let (plus, zflags) = toolchain.split_at(toolchain.len().min(1));
+    let cargo_args = |cmd: &'static str, extra: &[&'static str]| -> Vec<&str> {
+        let mut a: Vec<&str> = plus.to_vec();
+        a.push(cmd);
+        a.extend_from_slice(zflags);
+        a.extend_from_slice(extra);
+        a
+    };
     let mut env = Env::new();
     // The project is built with another CARGO_HOME (same registry), as a CI job or another
     // user would; the janitor runs with this test's home.
@@ -379,7 +432,7 @@ fn a_target_built_with_another_cargo_home_keeps_its_pinned_dependencies() {
             git.url()
         ),
     );
-    build_with(&other, &app, old);
+    build_args(&other, &app, old, &cargo_args("build", &[]));
     deps_toml(
         &app,
         &format!(
@@ -387,13 +440,23 @@ fn a_target_built_with_another_cargo_home_keeps_its_pinned_dependencies() {
             git.url()
         ),
     );
-    build_with(&other, &app, old);
+    build_args(&other, &app, old, &cargo_args("build", &[]));
     age(&[&other, &app], old);
-    let dep_info = all_dep_info(&app.join("target"));
+    assert_eq!(
+        app.join("target/debug/build/alpha").is_dir(),
+        !zflags.is_empty(),
+        "the layout asked for"
+    );
+    let dep_info = dep_info_below(&app.join("target"));
     assert!(dep_info.contains(&format!("{}/registry/src/", other.display())));
     assert!(!dep_info.contains(&env.home.display().to_string()));
 
-    let out = trim(&env, &app, &["--target-dir", "target", "--json"]);
+    let mut cmd = env.janitor(&["trim", "--target-dir", "target", "--json"]);
+    if !plus.is_empty() {
+        // The toolchain the janitor takes as current.
+        cmd.env("RUSTUP_TOOLCHAIN", "nightly");
+    }
+    let out = cmd.current_dir(&app).output().unwrap();
     assert_ok(&out, "trim");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let part = target_part(&v);
@@ -413,7 +476,7 @@ fn a_target_built_with_another_cargo_home_keeps_its_pinned_dependencies() {
     assert_eq!(part["removed"], 4, "{v:#}");
     assert_eq!(part["kept"], 7, "{v:#}");
     assert_eq!(part["kept_unknown"], 0, "{v:#}");
-    let dep_info = all_dep_info(&app.join("target"));
+    let dep_info = dep_info_below(&app.join("target"));
     for gone in ["alpha-1.0.0", "delta-1.0.0"] {
         assert!(!dep_info.contains(gone), "{gone} left in target");
     }
@@ -421,9 +484,13 @@ fn a_target_built_with_another_cargo_home_keeps_its_pinned_dependencies() {
 
     // With that other home, offline, the pinned dependencies are still fresh.
     env.registry.stop();
-    let out = cargo_in(&other, &app, &["build", "--locked", "--offline", "-v"])
-        .output()
-        .unwrap();
+    let out = cargo_in(
+        &other,
+        &app,
+        &cargo_args("build", &["--locked", "--offline", "-v"]),
+    )
+    .output()
+    .unwrap();
     assert_ok(&out, "cargo build --offline with the other home");
     let err = stderr(&out);
     assert!(err.contains("Compiling app"), "{err}");
