@@ -597,6 +597,10 @@ fn own_dep_info(u: &Unit) -> impl Iterator<Item = &FileFact> {
     })
 }
 
+/// Larger dep-info files are not read (the unit is then unknown): rustc's list a crate's
+/// source files, a few KiB.
+const MAX_DEP_INFO_BYTES: u64 = 64 << 20;
+
 /// Classifies a unit by its own dep-info; `None` when it has none (the caller may then take
 /// the source of a unit of the same package it was built from).
 fn own_source(u: &Unit) -> Option<UnitSource> {
@@ -606,7 +610,11 @@ fn own_source(u: &Unit) -> Option<UnitSource> {
     let mut git = HashSet::new();
     let mut local_rs = false;
     for f in files {
-        let Ok(text) = fs::read_to_string(&f.path) else {
+        // Only a regular file of a dep-info's size (never a symlink or a FIFO left there).
+        let regular = fs::symlink_metadata(&f.path)
+            .is_ok_and(|m| m.is_file() && m.len() <= MAX_DEP_INFO_BYTES);
+        let text = regular.then(|| fs::read_to_string(&f.path).ok()).flatten();
+        let Some(text) = text else {
             return Some(UnitSource::Unknown);
         };
         for p in dep_info_paths(&text) {
@@ -968,8 +976,15 @@ mod tests {
             "lib-gitdep",
             Some("/h/git/checkouts/gitdep-1c9d4c25eca3252c/157c27d/src/lib.rs"),
         );
+        // A dep-info that is a symlink (to a plausible one) is not read.
+        legacy_unit(&p, "sym", &h(8), "lib-sym", None);
+        let elsewhere = t.path().join("elsewhere.d");
+        fs::write(&elsewhere, format!("x: {reg}/sym-1.0.0/src/lib.rs\n")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, p.join("deps").join(format!("sym-{}.d", h(8))))
+            .unwrap();
         let td = scan(t.path());
         let s = sources_by_unit(&td);
+        assert_eq!(s[&h(8)], UnitSource::Unknown, "a symlinked dep-info");
         assert_eq!(s[&h(1)], UnitSource::Local);
         assert_eq!(
             s[&h(2)],

@@ -39,9 +39,8 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
     for p in r.parts.iter().filter(|p| p.kept_unknown > 0) {
         let _ = writeln!(
             text,
-            "Kept {} unit{} in {} whose package could not be identified (no dep-info of its \
-             own, or sources neither in a registry, a git checkout, nor a path package the \
-             lockfiles list).",
+            "Kept {} unit{} in {} whose package could not be identified (no dep-info, or \
+             sources in no registry, git checkout or path package the lockfiles list).",
             p.kept_unknown,
             if p.kept_unknown == 1 { "" } else { "s" },
             p.path.display()
