@@ -11,11 +11,11 @@
 //! A lockfile is refused (nothing is removed) unless it is whole: it lists at least one
 //! package (every lockfile lists the workspace's own), it is not a manifest, and every
 //! `dependencies`/`replace` entry names a package it lists. Entries are `"name"`,
-//! `"name version"` or `"name version (source)"`: versions 1 always write the version, later
+//! `"name version"` or `"name version (source)"`: version 1 always writes the version, later
 //! versions only what tells packages of the same name apart (cargo's `resolver/encode.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use url::Url;
@@ -48,7 +48,7 @@ impl Pinned {
 pub enum Malformed {
     /// A `Cargo.toml` (package or virtual manifest).
     Manifest,
-    /// Anything else, with the line where it is (0 when unknown).
+    /// Anything else: what is wrong, with its line where it has one.
     Bad(String),
 }
 
@@ -366,11 +366,6 @@ pub fn keep_set(packages: &[Pinned], config: &CargoConfig) -> KeepSet {
             .insert(p.name.to_lowercase());
     }
     keep
-}
-
-/// The lockfiles of these workspaces (`<dir>/Cargo.lock`).
-pub fn of_workspaces(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    dirs.iter().map(|d| d.join("Cargo.lock")).collect()
 }
 
 #[cfg(test)]
