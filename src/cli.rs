@@ -72,6 +72,24 @@ pub enum Command {
     /// Remove stale build artifacts inside target dirs, under Cargo's build locks
     Sweep(SweepArgs),
     /// Keep only what the given lockfiles need, in CARGO_HOME and target dirs (CI caches)
+    #[command(
+        long_about = "Keep only what the given lockfiles need, in CARGO_HOME and target dirs \
+        (CI caches).\n\n\
+        Each lockfile's sources are mapped with the cargo config cargo would read in its \
+        workspace (the workspace's .cargo/config.toml and its ancestors', then \
+        $CARGO_HOME/config.toml; for --lockfile, the lockfile's directory's), so source \
+        replacement there applies.\n\n\
+        In target dirs, a unit is removed only when its package is identified: a registry \
+        package version or git revision (known by its sources' paths, in any Cargo home) that \
+        no lockfile pins or that another toolchain built, or a path package (a workspace \
+        member or path dependency: its sources are in no registry or checkout, and the \
+        lockfiles list its name without a source). Units that cannot be identified (no \
+        dep-info, vendored sources, a package no lockfile lists) are kept and counted as \
+        unknown.\n\n\
+        A lockfile that lists no packages, is a manifest (Cargo.toml), has a dependency on a \
+        package it does not list (a file cut short), is not TOML, or is of an unknown version \
+        is refused: exit 2, nothing removed."
+    )]
     Trim(TrimArgs),
 }
 
@@ -276,11 +294,12 @@ pub struct SweepArgs {
 
 #[derive(Debug, Args)]
 pub struct TrimArgs {
-    /// A Cargo.lock whose packages to keep (repeatable)
+    /// A Cargo.lock whose packages to keep (repeatable), mapped with the cargo config of its
+    /// directory
     #[arg(long, value_name = "PATH")]
     pub lockfile: Vec<PathBuf>,
-    /// A workspace whose Cargo.lock to keep and whose target dir to trim (repeatable)
-    /// [default: the current workspace]
+    /// A workspace root whose Cargo.lock to keep and whose target dir to trim (repeatable),
+    /// with the cargo config that applies in it [default: the current workspace]
     #[arg(long, value_name = "DIR")]
     pub workspace: Vec<PathBuf>,
     /// Also remove what CI re-creates cheaply: every extracted source and git checkout, and

@@ -1,7 +1,7 @@
 //! `cargo janitor trim`: keep exactly what the given lockfiles need (CI caches, shared
 //! build machines).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -32,6 +32,9 @@ pub struct Part {
     pub before_bytes: u64,
     pub after_bytes: u64,
     pub kept: usize,
+    /// Of `kept`, the units kept because their package could not be identified (always 0
+    /// for the home, whose entries are named by registry and package).
+    pub kept_unknown: usize,
     pub removed: usize,
     pub removed_items: Vec<RemovedItem>,
     pub skipped: Option<String>,
@@ -65,15 +68,41 @@ fn listed(plan: &Plan) -> Vec<RemovedItem> {
         .collect()
 }
 
+/// The cargo config that applies when cargo runs in `dir` (its `.cargo/config.toml` and its
+/// ancestors', then `$CARGO_HOME/config.toml`), loaded once per directory.
+fn config_in<'a>(
+    cache: &'a mut Vec<(PathBuf, CargoConfig)>,
+    dir: &Path,
+    home: &CargoHome,
+) -> Result<&'a CargoConfig> {
+    if let Some(i) = cache.iter().position(|(d, _)| d == dir) {
+        return Ok(&cache[i].1);
+    }
+    let config = CargoConfig::load(dir, home).map_err(|e| BadInput(format!("{e:#}")))?;
+    cache.push((dir.to_owned(), config));
+    Ok(&cache.last().expect("just pushed").1)
+}
+
 pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     let home =
         CargoHome::resolve(global.cargo_home.as_deref()).map_err(|e| BadInput(format!("{e:#}")))?;
     let cwd = std::env::current_dir()?;
-    let config = CargoConfig::load(&cwd, &home).map_err(|e| BadInput(format!("{e:#}")))?;
+    let mut configs = Vec::new();
 
-    // Which lockfiles, and which workspaces (for their target dirs and toolchain).
+    // Which lockfiles, each with the directory cargo would run in for it (whose config maps
+    // its sources), and which workspaces (for their target dirs and toolchain).
     let mut workspaces: Vec<PathBuf> = args.workspace.iter().map(|w| cwd.join(w)).collect();
-    let mut lockfiles: Vec<PathBuf> = args.lockfile.iter().map(|l| cwd.join(l)).collect();
+    let mut lockfiles: Vec<(PathBuf, PathBuf)> = args
+        .lockfile
+        .iter()
+        .map(|l| {
+            let l = cwd.join(l);
+            let dir = l.parent().map_or_else(|| cwd.clone(), Path::to_owned);
+            (l, dir)
+        })
+        .collect();
+    // The directory cargo runs in for each workspace.
+    let mut run_dirs = workspaces.clone();
     if workspaces.is_empty() && lockfiles.is_empty() {
         let root = target::workspace_root(&cwd).ok_or_else(|| {
             BadInput(
@@ -81,19 +110,40 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             )
         })?;
         workspaces.push(root);
+        run_dirs.push(cwd.clone());
     }
-    lockfiles.extend(lockfile::of_workspaces(&workspaces));
-    let mut pinned = Vec::new();
-    for l in &lockfiles {
-        pinned.extend(lockfile::read(l).map_err(|e| BadInput(format!("{e:#}")))?);
+    for (w, dir) in workspaces.iter().zip(&run_dirs) {
+        let lock = w.join("Cargo.lock");
+        if !lock.exists()
+            && let Some(root) = target::workspace_root(w)
+            && root != *w
+            && root.join("Cargo.lock").is_file()
+        {
+            return Err(BadInput(format!(
+                "`{}` has no Cargo.lock: it is not a workspace root; pass --workspace {}",
+                w.display(),
+                root.display()
+            ))
+            .into());
+        }
+        lockfiles.push((lock, dir.clone()));
     }
-    let keep: KeepSet = lockfile::keep_set(&pinned, &config);
+    let mut keep = KeepSet::default();
+    for (l, dir) in &lockfiles {
+        let pinned = lockfile::read(l).map_err(|e| BadInput(format!("{e:#}")))?;
+        keep.merge(lockfile::keep_set(
+            &pinned,
+            config_in(&mut configs, dir, &home)?,
+        ));
+    }
+    let lockfiles: Vec<PathBuf> = lockfiles.into_iter().map(|(l, _)| l).collect();
 
     let mut targets: Vec<PathBuf> = args.target_dir.iter().map(|t| cwd.join(t)).collect();
     if targets.is_empty() {
-        for w in &workspaces {
+        for dir in &run_dirs {
+            let config = config_in(&mut configs, dir, &home)?;
             targets.extend(
-                target::target_dirs(w, &config, &home)
+                target::target_dirs(dir, config, &home)
                     .into_iter()
                     .filter(|d| target::is_target_dir(d)),
             );
@@ -117,7 +167,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         dry_run: args.dry_run,
         ci: args.ci,
         lockfiles: lockfiles.clone(),
-        pinned_packages: keep.packages,
+        pinned_packages: keep.packages(),
         parts: Vec::new(),
     };
     let mut code = exit::OK;
@@ -184,6 +234,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         before_bytes: before,
         after_bytes: before.saturating_sub(removed_bytes),
         kept: total_entries.saturating_sub(home_removed),
+        kept_unknown: 0,
         removed: home_removed,
         removed_items: listed(&plan),
         skipped: None,
@@ -191,14 +242,18 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
 
     // Target dirs, each under its build locks.
     for (dir, first) in targets.iter().zip(target_dir::scan_all(&targets)) {
+        // The units kept as unknown by the last plan made (the one acted on).
+        let kept_unknown = std::cell::Cell::new(0);
         let plan_of = |td: &TargetDir| {
-            trim::plan_target(
+            let p = trim::plan_target(
                 td,
-                &target_dir::sources_by_unit(td, &home.path),
+                &target_dir::sources_by_unit(td),
                 &target_dir::rustc_by_unit(td),
                 &current,
                 &keep,
-            )
+            );
+            kept_unknown.set(p.kept_unknown);
+            p.plan
         };
         let first_plan = plan_of(&first);
         let done = if args.dry_run {
@@ -219,6 +274,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             before_bytes: td.total_disk_bytes,
             after_bytes: td.total_disk_bytes.saturating_sub(dplan.reclaimed_bytes),
             kept: dplan.units - dplan.removed_units,
+            kept_unknown: kept_unknown.get(),
             removed: dplan.removed_units,
             removed_items: dplan
                 .removals

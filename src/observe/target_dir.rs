@@ -437,67 +437,220 @@ pub fn unit_fingerprints(u: &Unit) -> Vec<u64> {
     }
 }
 
-/// Where a unit's sources came from, read from its dep-info (`.d`) files.
+/// Where a unit's sources came from, read from its own dep-info (`.d`) files.
+///
+/// Registry and git sources are recognised by the shape of their path, whichever Cargo home
+/// they are in (a target built with another `CARGO_HOME` maps to the same packages): the
+/// registry directory name is a hash of the registry's URL, and a registry never serves two
+/// different crates as one `<name>-<version>`, so the same directory and version is the same
+/// package version, in this home or another.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnitSource {
-    /// `registry/src/<registry>/<name>-<version>/`.
+    /// `…/registry/src/<registry>/<name>-<version>/…`, where `<name>` is the unit's package;
+    /// `package` is `<name>-<version>`.
     Registry { registry: String, package: String },
-    /// `git/checkouts/<db>/<rev>/`.
+    /// `…/git/checkouts/<db>/<rev>/…`.
     Git { db: String, rev: String },
-    /// A path package (a workspace member or a path dependency).
-    Path,
-    /// No dep-info to tell (a build-script run: see [`unit_deps`]).
+    /// Sources, none of them in a registry or a git checkout. A path package (a workspace
+    /// member or a path dependency) when the lockfiles list the unit's package without a
+    /// source; otherwise (vendored sources, a package no lockfile lists) not identified.
+    Local,
+    /// Not identified: no dep-info of its own and no unit of the same package it was built
+    /// from (a build-script run takes its build script's source), dep-info that names no
+    /// sources, sources in more than one registry package or checkout, or a registry package
+    /// other than the unit's.
     Unknown,
 }
 
-/// Reads the unit's dep-info files (not signal files: no atime we use moves) and finds the
-/// first source path under `cargo_home`'s `registry/src` or `git/checkouts`; sources
-/// elsewhere (relative to the workspace, or absolute) make it a path package.
-pub fn unit_source(u: &Unit, cargo_home: &Path) -> UnitSource {
-    let src_root = cargo_home.join("registry").join("src");
-    let co_root = cargo_home.join("git").join("checkouts");
-    let mut saw_path = false;
-    for f in u.files.iter().filter(|f| {
-        !f.is_dir
-            && f.path.extension().is_some_and(|e| e == "d")
-            && !f.path.starts_with(&u.fingerprint)
-    }) {
-        let Ok(text) = fs::read_to_string(&f.path) else {
+/// One path of a dep-info file, by its shape.
+#[derive(Debug, PartialEq, Eq)]
+enum Shape {
+    Registry(String, String),
+    Git(String, String),
+    Other,
+}
+
+/// `<prefix>-<16 hex>`: how Cargo names registry and git database directories.
+fn is_hashed_dir(s: &str) -> bool {
+    s.rsplit_once('-')
+        .is_some_and(|(prefix, hash)| !prefix.is_empty() && is_hash(hash))
+}
+
+/// A git checkout directory: the commit's short id (hex, 7 to 40 digits).
+fn is_rev_dir(s: &str) -> bool {
+    (7..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `dir` is `<pkg>-<version>` (`version` being `MAJOR.MINOR.PATCH[-pre][+build]`).
+pub fn is_package_dir(dir: &str, pkg: &str) -> bool {
+    let Some(version) = dir
+        .strip_prefix(pkg)
+        .and_then(|rest| rest.strip_prefix('-'))
+    else {
+        return false;
+    };
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The shape of a source path: `…/registry/src/<registry>/<pkg-dir>/<file…>` or
+/// `…/git/checkouts/<db>/<rev>/<file…>` anywhere in it, else other.
+fn shape(p: &Path) -> Shape {
+    let c: Vec<String> = p
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    for i in 0..c.len().saturating_sub(4) {
+        let (a, b, x, y) = (&c[i], &c[i + 1], &c[i + 2], &c[i + 3]);
+        if a == "registry" && b == "src" && is_hashed_dir(x) && !y.is_empty() {
+            return Shape::Registry(x.clone(), y.clone());
+        }
+        if a == "git" && b == "checkouts" && is_hashed_dir(x) && is_rev_dir(y) {
+            return Shape::Git(x.clone(), y.clone());
+        }
+    }
+    Shape::Other
+}
+
+/// The prerequisites of every rule of a Makefile-style dep-info file, as rustc writes it
+/// (spaces in paths escaped as `\ `; `# …` lines are comments).
+pub fn dep_info_paths(text: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(ch) = chars.next() {
+            match ch {
+                '\\' if chars.peek() == Some(&' ') => {
+                    cur.push(' ');
+                    chars.next();
+                }
+                ' ' | '\t' => {
+                    if !cur.is_empty() {
+                        words.push(std::mem::take(&mut cur));
+                    }
+                }
+                _ => cur.push(ch),
+            }
+        }
+        if !cur.is_empty() {
+            words.push(cur);
+        }
+        // `target: prerequisite…`; the target is the first word ending with `:`.
+        let Some(t) = words.iter().position(|w| w.ends_with(':')) else {
             continue;
         };
-        for word in text.split_whitespace() {
-            let word = word.trim_end_matches(':');
-            let p = Path::new(word);
-            if let Ok(rel) = p.strip_prefix(&src_root) {
-                let mut c = rel.components();
-                if let (Some(r), Some(pkg)) = (c.next(), c.next()) {
-                    return UnitSource::Registry {
-                        registry: r.as_os_str().to_string_lossy().into_owned(),
-                        package: pkg.as_os_str().to_string_lossy().into_owned(),
-                    };
-                }
+        out.extend(words[t + 1..].iter().map(PathBuf::from));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The unit's own dep-info files. Legacy layout: the `.d` files named with its hash directly
+/// in `deps/`, `examples/` or its `build/<pkg>-<hash>/` directory. New layout: the `.d` files
+/// directly in its `out/` directory (binaries' and build scripts' carry no hash there), unless
+/// the unit is a build-script run, whose `out/` is the script's `OUT_DIR`.
+fn own_dep_info(u: &Unit) -> impl Iterator<Item = &FileFact> {
+    let is_run = u.files.iter().any(|f| {
+        f.path.parent() == Some(u.fingerprint.as_path())
+            && f.path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("run-build-script-"))
+    });
+    u.files.iter().filter(move |f| {
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let Some(parent) = f.path.parent() else {
+            return false;
+        };
+        if f.is_dir || !name.ends_with(".d") {
+            return false;
+        }
+        match u.layout {
+            Layout::Legacy => {
+                hash_in_name(&name) == Some(u.hash.as_str())
+                    && (u.paths.iter().any(|p| p == parent)
+                        || parent
+                            .file_name()
+                            .is_some_and(|n| n == "deps" || n == "examples"))
             }
-            if let Ok(rel) = p.strip_prefix(&co_root) {
-                let mut c = rel.components();
-                if let (Some(db), Some(rev)) = (c.next(), c.next()) {
-                    return UnitSource::Git {
-                        db: db.as_os_str().to_string_lossy().into_owned(),
-                        rev: rev.as_os_str().to_string_lossy().into_owned(),
-                    };
-                }
+            Layout::New => {
+                !is_run
+                    && parent.file_name().is_some_and(|n| n == "out")
+                    && parent
+                        .parent()
+                        .is_some_and(|pp| u.paths.iter().any(|p| p == pp))
             }
-            // Path packages' sources are given relative to the workspace (or absolute, for
-            // path dependencies outside it).
-            if word.ends_with(".rs") {
-                saw_path = true;
+        }
+    })
+}
+
+/// Larger dep-info files are not read (the unit is then unknown): rustc's list a crate's
+/// source files, a few KiB.
+const MAX_DEP_INFO_BYTES: u64 = 64 << 20;
+
+/// Classifies a unit by its own dep-info; `None` when it has none (the caller may then take
+/// the source of a unit of the same package it was built from).
+fn own_source(u: &Unit) -> Option<UnitSource> {
+    let mut files = own_dep_info(u).peekable();
+    files.peek()?;
+    let mut registry = HashSet::new();
+    let mut git = HashSet::new();
+    let mut local_rs = false;
+    for f in files {
+        // Only a regular file of a dep-info's size (never a symlink or a FIFO left there).
+        let regular = fs::symlink_metadata(&f.path)
+            .is_ok_and(|m| m.is_file() && m.len() <= MAX_DEP_INFO_BYTES);
+        let text = regular.then(|| fs::read_to_string(&f.path).ok()).flatten();
+        let Some(text) = text else {
+            return Some(UnitSource::Unknown);
+        };
+        for p in dep_info_paths(&text) {
+            match shape(&p) {
+                Shape::Registry(r, pkg) => {
+                    registry.insert((r, pkg));
+                }
+                Shape::Git(db, rev) => {
+                    git.insert((db, rev));
+                }
+                Shape::Other => local_rs |= p.extension().is_some_and(|e| e == "rs"),
             }
         }
     }
-    if saw_path {
-        UnitSource::Path
-    } else {
-        UnitSource::Unknown
-    }
+    Some(match (registry.len(), git.len()) {
+        (0, 0) if local_rs => UnitSource::Local,
+        (1, 0) => {
+            let (registry, package) = registry.into_iter().next().expect("one");
+            if is_package_dir(&package, &u.pkg) {
+                UnitSource::Registry { registry, package }
+            } else {
+                UnitSource::Unknown
+            }
+        }
+        (0, 1) => {
+            let (db, rev) = git.into_iter().next().expect("one");
+            UnitSource::Git { db, rev }
+        }
+        _ => UnitSource::Unknown,
+    })
+}
+
+/// Where a unit's sources came from, from its own dep-info alone (not read: signal files,
+/// so no atime we use moves).
+pub fn unit_source(u: &Unit) -> UnitSource {
+    own_source(u).unwrap_or(UnitSource::Unknown)
 }
 
 /// For each unit, the units it depends on by fingerprint (a build-script run depends on its
@@ -567,29 +720,52 @@ pub fn rustc_by_unit(td: &TargetDir) -> HashMap<String, u64> {
     map
 }
 
-/// Where each unit's sources came from; a build-script run takes its build script's.
-pub fn sources_by_unit(td: &TargetDir, home: &Path) -> HashMap<String, UnitSource> {
-    let mut map: HashMap<String, UnitSource> = td
+/// Where each unit's sources came from. A unit without dep-info of its own (a build-script
+/// run) takes the source of the units of the *same package* it was built from (its compiled
+/// build script), when they agree; otherwise it is unknown.
+pub fn sources_by_unit(td: &TargetDir) -> HashMap<String, UnitSource> {
+    let own: HashMap<&str, Option<UnitSource>> = td
         .units
         .iter()
-        .map(|u| (u.hash.clone(), unit_source(u, home)))
+        .map(|u| (u.hash.as_str(), own_source(u)))
         .collect();
-    if map.values().any(|s| *s == UnitSource::Unknown) {
-        let links = dependency_links(td);
-        for u in &td.units {
-            if map.get(&u.hash) == Some(&UnitSource::Unknown)
-                && let Some(s) = links
-                    .get(&u.hash)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| map.get(h).cloned())
-                    .find(|s| *s != UnitSource::Unknown)
-            {
-                map.insert(u.hash.clone(), s);
-            }
-        }
-    }
-    map
+    let links = if own.values().any(Option::is_none) {
+        dependency_links(td)
+    } else {
+        HashMap::new()
+    };
+    let pkg: HashMap<&str, &str> = td
+        .units
+        .iter()
+        .map(|u| (u.hash.as_str(), u.pkg.as_str()))
+        .collect();
+    td.units
+        .iter()
+        .map(|u| {
+            let source = match &own[u.hash.as_str()] {
+                Some(s) => s.clone(),
+                None => {
+                    let mut found: Vec<&UnitSource> = Vec::new();
+                    for s in links
+                        .get(&u.hash)
+                        .into_iter()
+                        .flatten()
+                        .filter(|h| pkg.get(h.as_str()) == Some(&u.pkg.as_str()))
+                        .filter_map(|h| own.get(h.as_str())?.as_ref())
+                    {
+                        if !found.contains(&s) {
+                            found.push(s);
+                        }
+                    }
+                    match found.as_slice() {
+                        [one] => (*one).clone(),
+                        _ => UnitSource::Unknown,
+                    }
+                }
+            };
+            (u.hash.clone(), source)
+        })
+        .collect()
 }
 
 /// Whether a build lock file is anywhere within `depth` levels below `dir` (a profile we did
@@ -700,5 +876,192 @@ mod tests {
         assert_eq!(hash_in_name("libfoo.rlib"), None);
         assert_eq!(hash_in_name("foo-bar"), None);
         assert_eq!(hash_in_name("x-0123456789abcdefg"), None);
+    }
+
+    #[test]
+    fn dep_info_prerequisites_with_escaped_spaces() {
+        let text = "/t/debug/deps/a-0123456789abcdef.d: src/main.rs /my\\ dir/x.rs\n\n\
+                    /t/debug/deps/a-0123456789abcdef: src/main.rs /my\\ dir/x.rs\n\n\
+                    src/main.rs:\n/my\\ dir/x.rs:\n\n# env-dep:CARGO_PKG_NAME=a\n";
+        assert_eq!(
+            dep_info_paths(text),
+            [PathBuf::from("/my dir/x.rs"), PathBuf::from("src/main.rs")]
+        );
+    }
+
+    #[test]
+    fn sources_are_recognised_by_shape_in_any_home() {
+        let reg =
+            "/other/home/registry/src/index.crates.io-1949cf8c6b5b557f/cfg-if-1.0.0/src/lib.rs";
+        assert_eq!(
+            shape(Path::new(reg)),
+            Shape::Registry(
+                "index.crates.io-1949cf8c6b5b557f".into(),
+                "cfg-if-1.0.0".into()
+            )
+        );
+        let git = "/h/git/checkouts/gitdep-1c9d4c25eca3252c/157c27d/src/lib.rs";
+        assert_eq!(
+            shape(Path::new(git)),
+            Shape::Git("gitdep-1c9d4c25eca3252c".into(), "157c27d".into())
+        );
+        for other in [
+            "src/lib.rs",
+            "/ws/registry/src/lib.rs",
+            "/ws/registry/src/notahash/x-1.0.0/lib.rs",
+            "/ws/git/checkouts/repo-1c9d4c25eca3252c/main/src/lib.rs",
+            "/h/registry/src/index.crates.io-1949cf8c6b5b557f/x-1.0.0",
+        ] {
+            assert_eq!(shape(Path::new(other)), Shape::Other, "{other}");
+        }
+        assert!(is_package_dir("cfg-if-1.0.0", "cfg-if"));
+        assert!(is_package_dir("foo-1.0.0-rc.1+build.5", "foo"));
+        assert!(!is_package_dir("foo-2-1.0.0", "foo"), "package foo-2");
+        assert!(!is_package_dir("foo-bar-1.0.0", "foo"));
+        assert!(!is_package_dir("foo-1.0", "foo"));
+    }
+
+    /// A legacy unit `<pkg>-<hash>` whose `deps/<crate>-<hash>.d` lists `sources` (none: no
+    /// dep-info), with a fingerprint of `kind`.
+    fn legacy_unit(profile: &Path, pkg: &str, hash: &str, kind: &str, sources: Option<&str>) {
+        let fp = profile.join(".fingerprint").join(format!("{pkg}-{hash}"));
+        fs::create_dir_all(&fp).unwrap();
+        fs::write(fp.join(kind), "0100000000000000").unwrap();
+        fs::create_dir_all(profile.join("deps")).unwrap();
+        if let Some(src) = sources {
+            let crate_name = pkg.replace('-', "_");
+            let d = profile.join("deps").join(format!("{crate_name}-{hash}.d"));
+            fs::write(&d, format!("{}: {src}\n\n{src}:\n", d.display())).unwrap();
+        }
+    }
+
+    #[test]
+    fn units_are_classified_by_their_own_dep_info() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("debug");
+        let reg = "/elsewhere/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let h = |n: u8| format!("{n:016x}");
+        legacy_unit(&p, "app", &h(1), "bin-app", Some("src/main.rs"));
+        legacy_unit(
+            &p,
+            "alpha",
+            &h(2),
+            "lib-alpha",
+            Some(&format!(
+                "{reg}/alpha-1.0.0/src/lib.rs /t/debug/build/alpha-x/out/gen.rs"
+            )),
+        );
+        legacy_unit(
+            &p,
+            "beta",
+            &h(3),
+            "lib-beta",
+            Some(&format!("{reg}/alpha-1.0.0/src/lib.rs")),
+        );
+        legacy_unit(
+            &p,
+            "gamma",
+            &h(4),
+            "lib-gamma",
+            Some(&format!(
+                "{reg}/gamma-0.1.0/src/lib.rs {reg}/gamma-0.2.0/src/lib.rs"
+            )),
+        );
+        legacy_unit(&p, "delta", &h(5), "lib-delta", None);
+        legacy_unit(&p, "eps", &h(6), "lib-eps", Some("README.md"));
+        legacy_unit(
+            &p,
+            "gitdep",
+            &h(7),
+            "lib-gitdep",
+            Some("/h/git/checkouts/gitdep-1c9d4c25eca3252c/157c27d/src/lib.rs"),
+        );
+        // A dep-info that is a symlink (to a plausible one) is not read.
+        legacy_unit(&p, "sym", &h(8), "lib-sym", None);
+        let elsewhere = t.path().join("elsewhere.d");
+        fs::write(&elsewhere, format!("x: {reg}/sym-1.0.0/src/lib.rs\n")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, p.join("deps").join(format!("sym-{}.d", h(8))))
+            .unwrap();
+        let td = scan(t.path());
+        let s = sources_by_unit(&td);
+        assert_eq!(s[&h(8)], UnitSource::Unknown, "a symlinked dep-info");
+        assert_eq!(s[&h(1)], UnitSource::Local);
+        assert_eq!(
+            s[&h(2)],
+            UnitSource::Registry {
+                registry: "index.crates.io-1949cf8c6b5b557f".into(),
+                package: "alpha-1.0.0".into()
+            }
+        );
+        assert_eq!(s[&h(3)], UnitSource::Unknown, "another package's sources");
+        assert_eq!(s[&h(4)], UnitSource::Unknown, "two package versions");
+        assert_eq!(s[&h(5)], UnitSource::Unknown, "no dep-info");
+        assert_eq!(s[&h(6)], UnitSource::Unknown, "no Rust source");
+        assert_eq!(
+            s[&h(7)],
+            UnitSource::Git {
+                db: "gitdep-1c9d4c25eca3252c".into(),
+                rev: "157c27d".into()
+            }
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_build_script_run_takes_its_own_packages_source_only() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("debug");
+        let reg = "/h/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let h = |n: u8| format!("{n:016x}");
+        // gamma's compiled build script (fingerprint value 7, written little-endian) …
+        let fp = p.join(".fingerprint").join(format!("gamma-{}", h(1)));
+        fs::create_dir_all(&fp).unwrap();
+        fs::write(
+            fp.join("build-script-build-script-build"),
+            "0700000000000000",
+        )
+        .unwrap();
+        let b = p.join("build").join(format!("gamma-{}", h(1)));
+        fs::create_dir_all(&b).unwrap();
+        let d = b.join(format!("build_script_build-{}.d", h(1)));
+        fs::write(&d, format!("{}: {reg}/gamma-0.1.0/build.rs\n", d.display())).unwrap();
+        // … alpha's lib (fingerprint value 8) …
+        legacy_unit(
+            &p,
+            "alpha",
+            &h(2),
+            "lib-alpha",
+            Some(&format!("{reg}/alpha-1.0.0/src/lib.rs")),
+        );
+        fs::write(
+            p.join(".fingerprint")
+                .join(format!("alpha-{}", h(2)))
+                .join("lib-alpha"),
+            "0800000000000000",
+        )
+        .unwrap();
+        // … and two runs: gamma's depends on alpha's lib first, then its own build script;
+        // delta's only on alpha's lib.
+        for (pkg, n, deps) in [
+            ("gamma", 3, "[[0,\"a\",false,8],[0,\"b\",false,7]]"),
+            ("delta", 4, "[[0,\"a\",false,8]]"),
+        ] {
+            let fp = p.join(".fingerprint").join(format!("{pkg}-{}", h(n)));
+            fs::create_dir_all(&fp).unwrap();
+            fs::write(
+                fp.join("run-build-script-build-script-build.json"),
+                format!("{{\"rustc\":0,\"deps\":{deps}}}"),
+            )
+            .unwrap();
+            fs::create_dir_all(p.join("build").join(format!("{pkg}-{}/out", h(n)))).unwrap();
+        }
+        let s = sources_by_unit(&scan(t.path()));
+        let gamma = UnitSource::Registry {
+            registry: "index.crates.io-1949cf8c6b5b557f".into(),
+            package: "gamma-0.1.0".into(),
+        };
+        assert_eq!(s[&h(1)], gamma);
+        assert_eq!(s[&h(3)], gamma, "the run goes with its build script");
+        assert_eq!(s[&h(4)], UnitSource::Unknown, "never with another package");
     }
 }

@@ -6,8 +6,11 @@
 //!   the index cache entries of packages no lockfile pins.
 //! * Target dirs: every unit but those of pinned dependencies built by the current toolchain:
 //!   workspace members (they change with every commit), dependency versions no longer pinned,
-//!   other toolchains, and all incremental caches. A unit is mapped to its exact package
-//!   version through its dep-info, never by name; a unit that cannot be mapped is kept.
+//!   other toolchains, and all incremental caches. A unit is removed only when its package is
+//!   positively identified as unpinned: a registry package version or git revision (by its
+//!   sources' paths, in any Cargo home) no lockfile pins, or a path package (sources outside
+//!   registries and checkouts, and a package name the lockfiles list without a source).
+//!   Anything else is kept and counted as unknown.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -141,6 +144,14 @@ pub fn plan_index(entries: &[(String, String, PathBuf, u64)], keep: &KeepSet) ->
     plan
 }
 
+/// The plan for one target dir, and how many units it keeps because their package could
+/// not be identified.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetPlan {
+    pub plan: DirPlan,
+    pub kept_unknown: usize,
+}
+
 /// Removals in one target dir. `sources` maps unit hashes to where their sources came from
 /// (build-script runs resolved to their build script's), `rustc` to the toolchain hash they
 /// were built with; `current` are the current toolchain's hashes.
@@ -150,16 +161,22 @@ pub fn plan_target(
     rustc: &HashMap<String, u64>,
     current: &[u64],
     keep: &KeepSet,
-) -> DirPlan {
+) -> TargetPlan {
     let mut plan = DirPlan {
         units: td.units.len(),
         ..DirPlan::default()
     };
+    let mut kept_unknown = 0;
     let mut all_files = Vec::new();
     for u in &td.units {
         let why = match sources.get(&u.hash).unwrap_or(&UnitSource::Unknown) {
-            UnitSource::Unknown => continue,
-            UnitSource::Path => Some("a workspace member or path package (rebuilt every commit)"),
+            UnitSource::Local if keep.path_packages.contains(&u.pkg) => {
+                Some("a workspace member or path package (rebuilt every commit)")
+            }
+            UnitSource::Local | UnitSource::Unknown => {
+                kept_unknown += 1;
+                continue;
+            }
             UnitSource::Registry { registry, package } => {
                 if !keep
                     .registries
@@ -198,5 +215,86 @@ pub fn plan_target(
     let (disk, apparent) = freed(all_files);
     plan.reclaimed_bytes = disk;
     plan.reclaimed_apparent_bytes = apparent;
-    plan
+    TargetPlan { plan, kept_unknown }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::target_dir::{Layout, Unit};
+
+    fn unit(pkg: &str, hash: &str) -> Unit {
+        Unit {
+            pkg: pkg.into(),
+            hash: hash.into(),
+            layout: Layout::Legacy,
+            profile: "/t/debug".into(),
+            fingerprint: format!("/t/debug/.fingerprint/{pkg}-{hash}").into(),
+            paths: Vec::new(),
+            files: Vec::new(),
+            last_use: None,
+        }
+    }
+
+    #[test]
+    fn only_positively_identified_units_are_removed() {
+        let reg = "index.crates.io-1949cf8c6b5b557f".to_string();
+        let mut keep = KeepSet::default();
+        keep.path_packages.insert("app".into());
+        keep.registries
+            .entry(reg.clone())
+            .or_default()
+            .insert("alpha-2.0.0".into());
+        let units = [
+            ("app", UnitSource::Local),
+            ("old-member", UnitSource::Local),
+            ("vendored", UnitSource::Local),
+            ("mystery", UnitSource::Unknown),
+            (
+                "alpha",
+                UnitSource::Registry {
+                    registry: reg.clone(),
+                    package: "alpha-2.0.0".into(),
+                },
+            ),
+            (
+                "alpha",
+                UnitSource::Registry {
+                    registry: reg.clone(),
+                    package: "alpha-1.0.0".into(),
+                },
+            ),
+        ];
+        let td = TargetDir {
+            units: (0..units.len())
+                .map(|i| unit(units[i].0, &format!("{i:016x}")))
+                .collect(),
+            ..TargetDir::default()
+        };
+        let sources = (0..units.len())
+            .map(|i| (format!("{i:016x}"), units[i].1.clone()))
+            .collect();
+        let p = plan_target(&td, &sources, &HashMap::new(), &[], &keep);
+        let removed: Vec<_> = p
+            .plan
+            .removals
+            .iter()
+            .map(|r| (r.hash.clone().unwrap(), r.reason.clone()))
+            .collect();
+        assert_eq!(
+            removed,
+            [
+                (
+                    format!("{:016x}", 0),
+                    "a workspace member or path package (rebuilt every commit)".to_string()
+                ),
+                (
+                    format!("{:016x}", 5),
+                    "a dependency version no lockfile pins".to_string()
+                )
+            ]
+        );
+        assert_eq!(p.kept_unknown, 3);
+        assert_eq!(p.plan.units - p.plan.removed_units, 4);
+    }
 }

@@ -36,6 +36,16 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
         ]);
     }
     text.push_str(&t.render());
+    for p in r.parts.iter().filter(|p| p.kept_unknown > 0) {
+        let _ = writeln!(
+            text,
+            "Kept {} unit{} in {} whose package could not be identified (no dep-info, or \
+             sources in no registry, git checkout or path package the lockfiles list).",
+            p.kept_unknown,
+            if p.kept_unknown == 1 { "" } else { "s" },
+            p.path.display()
+        );
+    }
     if detailed {
         for p in r.parts.iter().filter(|p| !p.removed_items.is_empty()) {
             let _ = writeln!(text, "\n{}", out.bold(&p.path.display().to_string()));
