@@ -28,3 +28,20 @@ pub fn now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// The real clock in unix seconds, never `__CARGO_TEST_LAST_USE_NOW`: what file times are
+/// compared with (a file's mtime or atime is always real).
+pub fn disk_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The modification time of `path` itself (a symlink is not followed), in unix seconds.
+pub fn mtime(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    path.symlink_metadata()
+        .ok()
+        .map(|m| m.mtime().max(0) as u64)
+}

@@ -33,23 +33,30 @@ fn units(target: &Path) -> BTreeSet<String> {
     out
 }
 
-/// Sets the atime of every file below `dir` to `days` ago (mtime untouched).
-fn age_atimes(dir: &Path, days: u64) {
+/// Sets the access and modification times of everything below `dir`, files and directories,
+/// to `days` ago: a target dir neither used nor built for that long.
+pub fn age_times(dir: &Path, days: u64) {
     let when = SystemTime::now() - Duration::from_secs(days * DAY);
-    fn go(p: &Path, when: SystemTime) {
+    let times = std::fs::FileTimes::new()
+        .set_accessed(when)
+        .set_modified(when);
+    fn go(p: &Path, times: std::fs::FileTimes) {
         for e in std::fs::read_dir(p).unwrap() {
             let e = e.unwrap();
             let ft = e.file_type().unwrap();
             if ft.is_dir() {
-                go(&e.path(), when);
-            } else if ft.is_file() {
-                let f = std::fs::File::options().write(true).open(e.path()).unwrap();
-                f.set_times(std::fs::FileTimes::new().set_accessed(when))
+                go(&e.path(), times);
+            }
+            if ft.is_dir() || ft.is_file() {
+                // Contents first: setting them changes no directory's times.
+                std::fs::File::open(e.path())
+                    .unwrap()
+                    .set_times(times)
                     .unwrap();
             }
         }
     }
-    go(dir, when);
+    go(dir, times);
 }
 
 fn write_deps(project: &Path, deps: &str) {
@@ -106,7 +113,7 @@ fn sweep_json(env: &Env, args: &[&str]) -> Value {
 fn max_age_removes_exactly_the_old_generation(toolchain: &[&str], zflags: &[&str]) {
     let env = Env::new();
     let (target, current) = two_generations(&env, toolchain, zflags);
-    age_atimes(&target, 60);
+    age_times(&target, 60);
     let build: Vec<&str> = zflags.iter().copied().chain(["build"]).collect();
     let app = env.path("app");
     cargo_ok(&env, &app, toolchain, &build);
@@ -178,7 +185,16 @@ fn toolchains_removes_only_the_named_or_uninstalled_ones() {
     // Both toolchains are installed: nothing is "uninstalled".
     let v = sweep_json(&env, &["--toolchains", target.to_str().unwrap()]);
     assert_eq!(v["dirs"][0]["removed_units"], 0);
-    let v = sweep_json(&env, &["--toolchains=nightly", target.to_str().unwrap()]);
+    // Both builds are seconds old: this is about toolchains, not age.
+    let v = sweep_json(
+        &env,
+        &[
+            "--toolchains=nightly",
+            "--grace",
+            "0 seconds",
+            target.to_str().unwrap(),
+        ],
+    );
     assert!(v["dirs"][0]["removed_units"].as_u64().unwrap() > 0);
     assert_eq!(units(&target), stable_units, "only nightly's units went");
     let err = cargo_ok(&env, &app, &[], &["build", "--offline", "-v"]);
@@ -216,7 +232,7 @@ fn reported_sizes_equal_du_and_what_the_disk_gets_back() {
     assert_eq!(v["dirs"][0]["bytes"].as_u64().unwrap(), file_bytes(&target));
     assert_eq!(v["dirs"][0]["removed_units"], 0);
 
-    age_atimes(&target, 60);
+    age_times(&target, 60);
     cargo_ok(&env, &env.path("app"), &[], &["build"]);
     let before = du_disk(&target);
     let v = sweep_json(
@@ -236,8 +252,17 @@ fn reported_sizes_equal_du_and_what_the_disk_gets_back() {
     assert_eq!(reclaimed, before - after);
     // The incremental cache the last build used is recent: kept with --max-age.
     assert!(!dirs_in(&target.join("debug/incremental")).is_empty());
-    // Without --max-age, --incremental removes it all.
-    let v = sweep_json(&env, &["--incremental", target.to_str().unwrap()]);
+    // Without --max-age, --incremental removes it all, however recent (the grace period, which
+    // keeps the session the build just wrote, is off here).
+    let v = sweep_json(
+        &env,
+        &[
+            "--incremental",
+            "--grace",
+            "0 seconds",
+            target.to_str().unwrap(),
+        ],
+    );
     assert!(v["dirs"][0]["reclaimed_bytes"].as_u64().unwrap() > 0);
     assert!(dirs_in(&target.join("debug/incremental")).is_empty());
     assert_eq!(v["dirs"][0]["removed"][0]["kind"], "incremental");
@@ -250,10 +275,13 @@ fn waits_for_a_running_build_or_skips_it() {
     assert!(!dirs_in(&target.join("debug/incremental")).is_empty());
     let (build, hold) = held_build(&c, "p1");
     let mut build = Guard(build);
+    // The incremental caches were made when the test home was: this is about locks, not age.
     let out = c
         .janitor(&[
             "sweep",
             "--incremental",
+            "--grace",
+            "0 seconds",
             "--no-wait",
             target.to_str().unwrap(),
         ])
@@ -264,7 +292,13 @@ fn waits_for_a_running_build_or_skips_it() {
     assert!(!dirs_in(&target.join("debug/incremental")).is_empty());
 
     let mut waiting = c
-        .janitor(&["sweep", "--incremental", target.to_str().unwrap()])
+        .janitor(&[
+            "sweep",
+            "--incremental",
+            "--grace",
+            "0 seconds",
+            target.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -353,7 +387,7 @@ fn all_empties_whole_unused_target_dirs_but_keeps_lock_files() {
     let c = Copy::of(populated());
     let t1 = c.dir.path().join("p1/target");
     let t2 = c.dir.path().join("p2/target");
-    age_atimes(&t1, 60);
+    age_times(&t1, 60);
     let v = json(&mut c.janitor(&[
         "sweep",
         "--json",

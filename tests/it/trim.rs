@@ -16,6 +16,14 @@ fn deps_toml(project: &Path, deps: &str) {
     .unwrap();
 }
 
+/// The real clock, in unix seconds.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn trim(env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
     let mut a = vec!["trim"];
     a.extend_from_slice(args);
@@ -85,10 +93,17 @@ fn ci_keeps_exactly_the_current_generation_and_builds_offline() {
         "both generations are cached"
     );
 
-    let dry = trim(&env, &app, &["--ci", "--json", "--dry-run"]);
+    // The end of a CI job: its build is done and nothing else builds, so the grace period
+    // (which would keep all that this build used seconds ago) is off, as the README's CI
+    // steps say.
+    let dry = trim(
+        &env,
+        &app,
+        &["--ci", "--grace", "0 seconds", "--json", "--dry-run"],
+    );
     assert_ok(&dry, "trim --ci --dry-run");
     let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
-    let out = trim(&env, &app, &["--ci", "--json"]);
+    let out = trim(&env, &app, &["--ci", "--grace", "0 seconds", "--json"]);
     assert_ok(&out, "trim --ci");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -170,7 +185,8 @@ fn git_and_alternative_registry_sources_are_kept() {
         "old",
         "omega = { version = \"=2.0.0\", registry = \"alt\" }",
     );
-    assert_ok(&env.cargo(&old, &["build"]).output().unwrap(), "build old");
+    // Built yesterday (as Cargo records it): what trim removes was not used moments ago.
+    env.build_at(&old, unix_now() - DAY);
     let app = env.project(
         "app",
         &format!(
@@ -214,8 +230,9 @@ fn two_workspaces_keep_the_union() {
     let env = Env::new();
     let a = env.project("wa", "alpha = \"=1.0.0\"");
     let b = env.project("wb", "alpha = \"=2.0.0\"\ndelta = \"1\"");
+    // Built yesterday (as Cargo records it): what trim removes was not used moments ago.
     for p in [&a, &b] {
-        assert_ok(&env.cargo(p, &["build"]).output().unwrap(), "build");
+        env.build_at(p, unix_now() - DAY);
     }
     let out = trim(
         &env,
