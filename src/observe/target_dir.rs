@@ -844,4 +844,123 @@ mod tests {
         assert_eq!(hash_in_name("foo-bar"), None);
         assert_eq!(hash_in_name("x-0123456789abcdefg"), None);
     }
+
+    /// Creates `rel` below `root` (a directory when it ends in `/`, else a file).
+    fn make(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        if rel.ends_with('/') {
+            fs::create_dir_all(&p).unwrap();
+        } else {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "x").unwrap();
+        }
+    }
+
+    #[test]
+    fn profiles_are_recognised_by_their_contents_at_any_depth_up_to_the_bound() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("target");
+        for rel in [
+            "CACHEDIR.TAG",
+            // Legacy, the usual places.
+            "debug/.cargo-lock",
+            "debug/.fingerprint/a-0123456789abcdef/lib-a",
+            "x86_64-unknown-linux-gnu/release/.fingerprint/a-1123456789abcdef/lib-a",
+            // cargo-miri: a nested target dir with a cross profile.
+            "miri/x86_64-unknown-linux-gnu/debug/.cargo-lock",
+            "miri/x86_64-unknown-linux-gnu/debug/.fingerprint/a-2123456789abcdef/lib-a",
+            // rust-analyzer's target dir, new layout, lock files not written yet.
+            "rust-analyzer/debug/build/a/3123456789abcdef/fingerprint/lib-a",
+            // A profile Cargo has just created and locked: no fingerprint yet.
+            "llvm-cov-target/release/.cargo-build-lock",
+            // Not profiles: documentation with a module named `build`, and lock files too
+            // deep to be looked for.
+            "doc/mycrate/build/index.html",
+            "deep/a/b/c/debug/.cargo-lock",
+            "deep/a/b/c/debug/.fingerprint/a-4123456789abcdef/lib-a",
+        ] {
+            make(&root, rel);
+        }
+        let td = scan(&root);
+        let rel: Vec<String> = td
+            .profiles
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                "debug",
+                "llvm-cov-target/release",
+                "rust-analyzer/debug",
+                "x86_64-unknown-linux-gnu/release",
+                "miri/x86_64-unknown-linux-gnu/debug",
+            ],
+            "host profiles (shallower) first"
+        );
+        let mut hashes: Vec<&str> = td.units.iter().map(|u| u.hash.as_str()).collect();
+        hashes.sort();
+        assert_eq!(
+            hashes,
+            [
+                "0123456789abcdef",
+                "1123456789abcdef",
+                "2123456789abcdef",
+                "3123456789abcdef"
+            ]
+        );
+        assert!(td.lock_dirs.contains(&root.join("deep/a/b/c/debug")));
+        assert!(td.units.iter().all(|u| u.touched.is_some()));
+        assert!(td.touched.is_some());
+
+        // `--all` with every profile held: everything but lock files, CACHEDIR.TAG and the
+        // directory holding lock files nobody holds.
+        let mut all = contents_except_locks(&td);
+        all.sort();
+        let rel: Vec<String> = all
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                "debug/.fingerprint",
+                "doc",
+                "miri/x86_64-unknown-linux-gnu/debug/.fingerprint",
+                "rust-analyzer/debug/build",
+                "x86_64-unknown-linux-gnu/release/.fingerprint",
+            ]
+        );
+
+        // Only some held: the others are busy; their units are not in the view, and `--all`
+        // leaves them whole.
+        let held = vec![root.join("debug")];
+        let td = restrict(td, &held);
+        assert_eq!(td.profiles, held);
+        assert_eq!(td.busy_profiles.len(), 4);
+        assert_eq!(td.units.len(), 1);
+        let rel: Vec<String> = contents_except_locks(&td)
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(rel, ["debug/.fingerprint", "doc"]);
+    }
+
+    #[test]
+    fn an_empty_directory_is_never_removed_by_all() {
+        // Cargo creates a profile directory, then its lock file: in between it is empty.
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("target");
+        make(&root, "debug/.cargo-lock");
+        make(&root, "debug/.fingerprint/a-0123456789abcdef/lib-a");
+        make(&root, "release/");
+        make(&root, "wasm32-unknown-unknown/debug/");
+        make(&root, "tmp/file");
+        let td = scan(&root);
+        let rel: Vec<String> = contents_except_locks(&td)
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(rel, ["debug/.fingerprint", "tmp"]);
+    }
 }

@@ -412,3 +412,196 @@ fn all_empties_whole_unused_target_dirs_but_keeps_lock_files() {
     let out = c.cargo("p1", &["build", "--offline"]).output().unwrap();
     assert_ok(&out, "cargo rebuilds an emptied target dir");
 }
+
+/// The host triple, from `rustc -vV`.
+fn host_triple() -> String {
+    let out = command("rustc").arg("-vV").output().unwrap();
+    assert_ok(&out, "rustc -vV");
+    stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap()
+        .to_owned()
+}
+
+fn all_keeps_a_nested_build_made_seconds_ago(toolchain: &[&str], zflags: &[&str]) {
+    // Issue #9: cargo-miri builds into `target/miri/<host>/debug`, a nested target dir with a
+    // cross profile. Its units were not recognised, so `--all --max-age` saw only the old
+    // units of `target/debug` and emptied the whole target dir, the build of seconds ago too.
+    let env = Env::new();
+    let app = env.project("app", "alpha = \"2\"");
+    let with = |args: &[&str]| -> Vec<String> {
+        toolchain
+            .iter()
+            .chain(zflags)
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let build = |args: &[&str]| {
+        let a = with(args);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        cargo_ok(&env, &app, &[], &a)
+    };
+    build(&["build"]);
+    let target = app.join("target");
+    age_times(&target, 60);
+    let host = host_triple();
+    let nested = ["build", "--target", &host, "--target-dir", "target/miri"];
+    build(&nested);
+    let profile = target.join("miri").join(&host).join("debug");
+    assert!(profile.join(".cargo-lock").exists());
+    let nested_units = |p: &Path| -> BTreeSet<String> {
+        let mut u: BTreeSet<String> = dirs_in(&p.join(".fingerprint")).into_iter().collect();
+        for pkg in dirs_in(&p.join("build")) {
+            for h in dirs_in(&p.join("build").join(&pkg)) {
+                if p.join("build")
+                    .join(&pkg)
+                    .join(&h)
+                    .join("fingerprint")
+                    .is_dir()
+                {
+                    u.insert(format!("{pkg}-{h}"));
+                }
+            }
+        }
+        u
+    };
+    let before = nested_units(&profile);
+    assert!(before.len() >= 2, "{before:?}");
+
+    // Kept by default, and with the grace period off: by its units' last use alone.
+    for grace in [&[][..], &["--grace", "0 seconds"]] {
+        let mut args = vec!["--all", "--max-age", "30days"];
+        args.extend_from_slice(grace);
+        args.push(target.to_str().unwrap());
+        let v = sweep_json(&env, &args);
+        let kinds: Vec<&str> = v["dirs"][0]["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap())
+            .collect();
+        assert!(!kinds.contains(&"target-dir"), "{grace:?}: {v:#}");
+        assert_eq!(nested_units(&profile), before, "{grace:?}");
+        // Its units are counted with the others'.
+        assert!(
+            v["dirs"][0]["units"].as_u64().unwrap() as usize >= before.len(),
+            "{v:#}"
+        );
+    }
+    // The nested build is whole: nothing rebuilds.
+    let mut args = with(&nested);
+    args.extend(["--offline", "-v"].map(String::from));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = cargo_ok(&env, &app, &[], &a);
+    assert!(!err.contains("Compiling"), "nothing rebuilt:\n{err}");
+    assert!(err.contains("Fresh alpha"), "{err}");
+}
+
+#[test]
+fn all_keeps_a_nested_target_dir_built_seconds_ago() {
+    all_keeps_a_nested_build_made_seconds_ago(&[], &[]);
+}
+
+#[test]
+fn all_keeps_a_nested_target_dir_built_seconds_ago_in_the_new_layout() {
+    if !nightly() {
+        eprintln!("skipped: the new build-dir layout needs a nightly toolchain");
+        return;
+    }
+    all_keeps_a_nested_build_made_seconds_ago(&["+nightly"], &["-Zbuild-dir-new-layout"]);
+}
+
+fn a_profile_created_while_sweeping(extra: &[&str]) {
+    // Issue #9: `sweep --all` locked the profile dirs of its first scan, scanned again, and
+    // emptied a profile dir created in between (a first `cargo build --release`) without its
+    // lock, breaking that build. The window is opened wide and deterministically here: the
+    // debug profile's lock is held, so sweep scans, then waits; meanwhile the first release
+    // build starts and holds its own lock (gamma's build script waits); then sweep goes on.
+    let env = Env::new();
+    let app = env.project("app", "alpha = \"2\"\ngamma = \"0.1\"");
+    cargo_ok(&env, &app, &[], &["build"]);
+    let target = app.join("target");
+    age_times(&target, 60);
+    let debug_lock = hold_with_flock(&target.join("debug/.cargo-lock"), "-x");
+    let log = env.path("sweep.stderr");
+    let json_out = env.path("sweep.json");
+    let mut args = vec!["sweep", "--json", "--all", "--max-age", "0 days"];
+    args.extend_from_slice(extra);
+    args.push(target.to_str().unwrap());
+    let mut sweep = Guard(
+        env.janitor(&args)
+            .stdout(std::fs::File::create(&json_out).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    eventually(60, "sweep to wait for the debug profile's lock", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|e| e.contains("Blocking waiting for file lock on build directory"))
+    });
+    assert!(!target.join("release").exists());
+
+    let hold = env.path("hold-release");
+    std::fs::write(&hold, "").unwrap();
+    let release_log = env.path("release.stderr");
+    let mut release = Guard(
+        env.cargo(&app, &["build", "--release"])
+            .env("JANITOR_TEST_HOLD", &hold)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&release_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let started = env.path("hold-release.started");
+    eventually(120, "the release build's build script", || {
+        started.exists().then_some(())
+    });
+    // On a one-second clock, what the release build made so far is then older than `now`:
+    // with `--max-age "0 days"`, only its lock protects it.
+    std::thread::sleep(Duration::from_millis(1100));
+    drop(debug_lock);
+
+    let status = sweep.wait();
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "sweep: {err}");
+    let v: Value = serde_json::from_slice(&std::fs::read(&json_out).unwrap()).unwrap();
+    assert_eq!(
+        v["dirs"][0]["busy_profiles"],
+        serde_json::json!([target.join("release")]),
+        "{v:#}\n{err}"
+    );
+    assert!(err.contains("leaving"), "{err}");
+    let kinds: Vec<&str> = v["dirs"][0]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"target-dir"), "{v:#}");
+
+    // The release build, never touched, finishes and is whole.
+    std::fs::remove_file(&hold).unwrap();
+    assert!(
+        release.wait().success(),
+        "the first release build, run while sweeping:\n{}",
+        std::fs::read_to_string(&release_log).unwrap()
+    );
+    let again = env
+        .cargo(&app, &["build", "--release", "--offline", "-v"])
+        .env("JANITOR_TEST_HOLD", &hold)
+        .output()
+        .unwrap();
+    assert_ok(&again, "release build again");
+    let err = stderr(&again);
+    assert!(!err.contains("Compiling"), "nothing rebuilt:\n{err}");
+    assert!(err.contains("Fresh gamma"), "{err}");
+}
+
+#[test]
+fn a_profile_created_while_sweeping_is_never_touched_without_its_lock() {
+    a_profile_created_while_sweeping(&[]);
+    a_profile_created_while_sweeping(&["--grace", "0 seconds"]);
+}

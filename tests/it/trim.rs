@@ -292,3 +292,72 @@ fn bad_lockfiles_name_the_file_and_line_and_delete_nothing() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no Cargo.lock"), "{}", stderr(&out));
 }
+
+#[test]
+fn sources_extracted_moments_ago_are_kept_by_the_grace_period() {
+    // Issue #9: a build extracts its sources, releases Cargo's package-cache lock, and only
+    // then compiles them; a trim for another lockfile in between must not take them away.
+    // Here `app` was built seconds ago, and the lockfile given is `other`'s.
+    let env = Env::new();
+    let app = env.project("app", "alpha = \"=1.0.0\"");
+    assert_ok(&env.cargo(&app, &["build"]).output().unwrap(), "build app");
+    let other = env.project("other", "alpha = \"=2.0.0\"");
+    assert_ok(
+        &env.cargo(&other, &["generate-lockfile"]).output().unwrap(),
+        "lockfile",
+    );
+    let reg = only_registry(&env.home);
+    let src = env.home.join("registry/src").join(&reg);
+    let lock = other.join("Cargo.lock");
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["--lockfile", lock.to_str().unwrap()]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = trim(&env, env.dir.path(), &a);
+        assert_ok(&out, &format!("trim {a:?}"));
+        out
+    };
+
+    let dry: Value = serde_json::from_slice(&run(&["--json", "--dry-run"]).stdout).unwrap();
+    assert_eq!(dry["parts"][0]["removed_items"], Value::Array(vec![]));
+    assert_eq!(dry["grace"]["kept"], 2, "{dry:#}");
+    let out = run(&[]);
+    assert!(src.join("alpha-1.0.0/.cargo-ok").exists(), "kept");
+    assert!(crates(&env).contains(&"alpha-1.0.0.crate".to_string()));
+    assert!(
+        stdout(&out).contains(
+            "Kept 2 items used in the last 10 minutes (a build may be using them; --grace)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+
+    // Without its row (a cargo whose database write failed), the source is dated by its own
+    // modification time: still moments ago.
+    let conn = rusqlite::Connection::open(env.home.join(".global-cache")).unwrap();
+    conn.execute("DELETE FROM registry_src", []).unwrap();
+    drop(conn);
+    let v: Value = serde_json::from_slice(&run(&["--json"]).stdout).unwrap();
+    assert!(src.join("alpha-1.0.0/.cargo-ok").exists(), "kept: {v:#}");
+    let kinds: Vec<&str> = v["grace"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["registry-crate", "registry-src"]);
+
+    // With the grace period off, what the lockfile does not pin goes.
+    let v: Value =
+        serde_json::from_slice(&run(&["--grace", "0 seconds", "--json"]).stdout).unwrap();
+    assert_eq!(v["grace"]["kept"], 0);
+    assert_eq!(v["parts"][0]["removed"], 2, "{v:#}");
+    assert!(!src.join("alpha-1.0.0").exists());
+    assert!(!crates(&env).contains(&"alpha-1.0.0.crate".to_string()));
+}
