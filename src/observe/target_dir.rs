@@ -330,8 +330,8 @@ pub fn scan(dir: &Path) -> TargetDir {
         }
         let f = &t.facts[i];
         if !f.is_dir {
-            let name = t.name(i);
-            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
+            let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name)
                 && let Some(parent) = f.path.parent()
             {
                 td.lock_dirs.push(parent.to_owned());

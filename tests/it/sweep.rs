@@ -513,15 +513,47 @@ fn all_keeps_a_nested_target_dir_built_seconds_ago_in_the_new_layout() {
     all_keeps_a_nested_build_made_seconds_ago(&["+nightly"], &["-Zbuild-dir-new-layout"]);
 }
 
+/// A `RUSTC_WRAPPER` that, for each compilation (not cargo's `--crate-name ___` queries),
+/// touches `$JANITOR_TEST_HOLD.started` and waits while `$JANITOR_TEST_HOLD` exists (at most
+/// 120 s): a build paused after it has created and locked its profile dir, before it has
+/// written anything of its units there.
+const HOLD_RUSTC: &str = r#"#!/bin/sh
+case " $* " in
+  *" --crate-name ___ "*) ;;
+  *" --crate-name "*)
+    if [ -n "$JANITOR_TEST_HOLD" ]; then
+      : > "$JANITOR_TEST_HOLD.started"
+      n=0
+      while [ -e "$JANITOR_TEST_HOLD" ] && [ $n -lt 6000 ]; do sleep 0.02; n=$((n+1)); done
+    fi ;;
+esac
+exec "$@"
+"#;
+
 fn a_profile_created_while_sweeping(extra: &[&str]) {
     // Issue #9: `sweep --all` locked the profile dirs of its first scan, scanned again, and
     // emptied a profile dir created in between (a first `cargo build --release`) without its
     // lock, breaking that build. The window is opened wide and deterministically here: the
     // debug profile's lock is held, so sweep scans, then waits; meanwhile the first release
-    // build starts and holds its own lock (gamma's build script waits); then sweep goes on.
+    // build creates and locks `target/release`, and pauses before its first compilation
+    // (a rustc wrapper waits); then sweep goes on.
     let env = Env::new();
-    let app = env.project("app", "alpha = \"2\"\ngamma = \"0.1\"");
-    cargo_ok(&env, &app, &[], &["build"]);
+    let app = env.project("app", "alpha = \"2\"");
+    let wrapper = env.path("hold-rustc");
+    std::fs::write(&wrapper, HOLD_RUSTC).unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let hold = env.path("hold-release");
+    let cargo = |args: &[&str]| {
+        let mut c = env.cargo(&app, args);
+        c.env("RUSTC_WRAPPER", &wrapper)
+            .env("JANITOR_TEST_HOLD", &hold);
+        c
+    };
+    assert_ok(&cargo(&["build"]).output().unwrap(), "debug build");
     let target = app.join("target");
     age_times(&target, 60);
     let debug_lock = hold_with_flock(&target.join("debug/.cargo-lock"), "-x");
@@ -544,43 +576,26 @@ fn a_profile_created_while_sweeping(extra: &[&str]) {
     });
     assert!(!target.join("release").exists());
 
-    let hold = env.path("hold-release");
+    let started = env.path("hold-release.started");
+    let _ = std::fs::remove_file(&started); // from the debug build, which did not wait
     std::fs::write(&hold, "").unwrap();
     let release_log = env.path("release.stderr");
     let mut release = Guard(
-        env.cargo(&app, &["build", "--release"])
-            .env("JANITOR_TEST_HOLD", &hold)
+        cargo(&["build", "--release"])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&release_log).unwrap())
             .spawn()
             .unwrap(),
     );
-    let started = env.path("hold-release.started");
-    eventually(120, "the release build's build script", || {
+    eventually(120, "the release build's first compilation", || {
         started.exists().then_some(())
     });
-    // On a one-second clock, what the release build made so far is then older than `now`:
-    // with `--max-age "0 days"`, only its lock protects it.
-    std::thread::sleep(Duration::from_millis(1100));
+    assert!(target.join("release/.cargo-lock").exists());
     drop(debug_lock);
 
     let status = sweep.wait();
-    let err = std::fs::read_to_string(&log).unwrap();
-    assert!(status.success(), "sweep: {err}");
-    let v: Value = serde_json::from_slice(&std::fs::read(&json_out).unwrap()).unwrap();
-    assert_eq!(
-        v["dirs"][0]["busy_profiles"],
-        serde_json::json!([target.join("release")]),
-        "{v:#}\n{err}"
-    );
-    assert!(err.contains("leaving"), "{err}");
-    let kinds: Vec<&str> = v["dirs"][0]["removed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["kind"].as_str().unwrap())
-        .collect();
-    assert!(!kinds.contains(&"target-dir"), "{v:#}");
+    let sweep_err = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "sweep: {sweep_err}");
 
     // The release build, never touched, finishes and is whole.
     std::fs::remove_file(&hold).unwrap();
@@ -589,19 +604,37 @@ fn a_profile_created_while_sweeping(extra: &[&str]) {
         "the first release build, run while sweeping:\n{}",
         std::fs::read_to_string(&release_log).unwrap()
     );
-    let again = env
-        .cargo(&app, &["build", "--release", "--offline", "-v"])
-        .env("JANITOR_TEST_HOLD", &hold)
+    let again = cargo(&["build", "--release", "--offline", "-v"])
         .output()
         .unwrap();
     assert_ok(&again, "release build again");
     let err = stderr(&again);
     assert!(!err.contains("Compiling"), "nothing rebuilt:\n{err}");
-    assert!(err.contains("Fresh gamma"), "{err}");
+    assert!(err.contains("Fresh alpha"), "{err}");
+
+    // The report names what was left alone, and nothing was emptied as a whole.
+    let v: Value = serde_json::from_slice(&std::fs::read(&json_out).unwrap()).unwrap();
+    assert_eq!(
+        v["dirs"][0]["busy_profiles"],
+        serde_json::json!([target.join("release")]),
+        "{v:#}\n{sweep_err}"
+    );
+    assert!(sweep_err.contains("leaving"), "{sweep_err}");
+    let kinds: Vec<&str> = v["dirs"][0]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"target-dir"), "{v:#}");
+    // The debug profile, held, lost its old units (`--max-age "0 days"`), and still builds.
+    assert!(!kinds.is_empty(), "{v:#}");
+    assert_ok(&cargo(&["build", "--offline"]).output().unwrap(), "debug");
 }
 
 #[test]
 fn a_profile_created_while_sweeping_is_never_touched_without_its_lock() {
-    a_profile_created_while_sweeping(&[]);
+    // Protected by the lock alone (the grace period off), and with the default grace period.
     a_profile_created_while_sweeping(&["--grace", "0 seconds"]);
+    a_profile_created_while_sweeping(&[]);
 }
