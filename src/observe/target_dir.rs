@@ -712,6 +712,37 @@ pub fn sources_by_unit(td: &TargetDir, home: &Path) -> HashMap<String, UnitSourc
     map
 }
 
+/// How deep [`contents_except_locks`] looks for lock files below a directory before it
+/// assumes there is one.
+const LOCK_SEARCH_DEPTH: usize = 32;
+
+fn is_lock_name(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|n| crate::act::lock::BUILD_LOCK_NAMES.contains(&n))
+}
+
+/// Whether `dir` itself holds a build lock file, now.
+fn holds_a_lock(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(Result::ok)
+            .any(|e| is_lock_name(&e.file_name()))
+    })
+}
+
+/// Whether a build lock file is anywhere below `dir`, now (past [`LOCK_SEARCH_DEPTH`] levels,
+/// assumed so).
+fn lock_below(dir: &Path, depth: usize) -> bool {
+    if depth == 0 {
+        return true;
+    }
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(Result::ok).any(|e| {
+            is_lock_name(&e.file_name())
+                || (e.file_type().is_ok_and(|t| t.is_dir()) && lock_below(&e.path(), depth - 1))
+        })
+    })
+}
+
 /// Whether `dir` holds anything but directories, at any depth (an empty directory may be a
 /// profile Cargo has just created and is about to lock: it is never removed).
 fn holds_a_file(dir: &Path) -> bool {
@@ -723,10 +754,12 @@ fn holds_a_file(dir: &Path) -> bool {
 
 /// `sweep --all`: everything in the directory to remove, as whole paths, but `CACHEDIR.TAG`,
 /// the trash and Cargo's lock files (never deleted, wherever they are). A profile directory in
-/// `td.profiles` (those whose locks are held) is emptied but for its lock files; any other
-/// directory that holds lock files (a busy profile, a nested one not recognised) is kept whole;
-/// the directories above either are entered. A directory holding no file at all is kept: it
-/// may be a profile Cargo has just created and is about to lock.
+/// `td.profiles` (those whose locks are held) is emptied but for its lock files. Any other
+/// directory that holds lock files (a busy profile, one that appeared since the scan, a nested
+/// one too deep to be recognised) is kept whole; the directories above any of these are
+/// entered. The directory is listed now, and every directory is checked for lock files now,
+/// not only in the scan. A directory holding no file at all is kept: it may be a profile
+/// Cargo has just created and is about to lock.
 pub fn contents_except_locks(td: &TargetDir) -> Vec<PathBuf> {
     fn walk(dir: &Path, td: &TargetDir, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
@@ -735,28 +768,24 @@ pub fn contents_except_locks(td: &TargetDir) -> Vec<PathBuf> {
         let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
         entries.sort();
         for p in entries {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
-                || name == "CACHEDIR.TAG"
-                || name == crate::act::remove::TRASH
-            {
+            let name = p.file_name().unwrap_or_default();
+            if is_lock_name(name) || name == "CACHEDIR.TAG" || name == crate::act::remove::TRASH {
                 continue;
             }
             if !p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
                 out.push(p);
             } else if td.profiles.contains(&p) {
                 walk(&p, td, out);
-            } else if td.lock_dirs.contains(&p) || td.busy_profiles.contains(&p) {
+            } else if td.lock_dirs.contains(&p) || td.busy_profiles.contains(&p) || holds_a_lock(&p)
+            {
                 // Lock files we do not hold: not ours to empty.
             } else if td
                 .profiles
                 .iter()
                 .chain(&td.lock_dirs)
                 .chain(&td.busy_profiles)
-                .any(|l| l.starts_with(&p))
+                .any(|h| h.starts_with(&p))
+                || lock_below(&p, LOCK_SEARCH_DEPTH)
             {
                 walk(&p, td, out);
             } else if holds_a_file(&p) {
@@ -962,5 +991,18 @@ mod tests {
             .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
             .collect();
         assert_eq!(rel, ["debug/.fingerprint", "tmp"]);
+        // A profile directory that appeared after the scan, and is locked: kept whole.
+        make(&root, "release/.cargo-lock");
+        make(&root, "release/deps/libx-0123456789abcdef.rlib");
+        make(&root, "wasm32-unknown-unknown/debug/.cargo-lock");
+        make(&root, "wasm32-unknown-unknown/other/file");
+        let rel: Vec<String> = contents_except_locks(&td)
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            ["debug/.fingerprint", "tmp", "wasm32-unknown-unknown/other"]
+        );
     }
 }
