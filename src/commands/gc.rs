@@ -214,10 +214,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         db_now: now,
         disk_now: disk_now(),
     };
-    let uses = grace::home_uses(&inv, Untracked::Now(now));
-    let (plan, kept) = grace::split(plan, &grace, &|i| {
-        uses.get(&i.path).cloned().unwrap_or_default()
-    });
+    let (plan, kept) = grace::split_home(plan, &inv, &grace, Untracked::Now(now));
     let kept = grace::Report::new(args.grace, kept);
 
     // Act.

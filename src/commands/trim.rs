@@ -172,20 +172,8 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         db_now: crate::observe::now(),
         disk_now: disk_now(),
     };
-    let mtimes: std::collections::HashMap<PathBuf, u64> = plan
-        .items
-        .iter()
-        .filter_map(|i| Some((i.path.clone(), crate::observe::mtime(&i.path)?)))
-        .collect();
-    let uses = grace::home_uses(&inv, Untracked::Mtime(&mtimes));
-    let (plan, home_kept) = grace::split(plan, &grace, &|i| match uses.get(&i.path) {
-        Some(u) => u.clone(),
-        None => mtimes
-            .get(&i.path)
-            .map(|t| grace::Use::disk(*t))
-            .into_iter()
-            .collect(),
-    });
+    let mtimes = crate::observe::mtimes(plan.items.iter().map(|i| i.path.as_path()));
+    let (plan, home_kept) = grace::split_home(plan, &inv, &grace, Untracked::Mtime(&mtimes));
     kept.extend(home_kept);
     let removed_bytes = plan.bytes();
     let total_entries = inv.entries().count();

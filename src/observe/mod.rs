@@ -38,10 +38,17 @@ pub fn disk_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The modification time of `path` itself (a symlink is not followed), in unix seconds.
-pub fn mtime(path: &std::path::Path) -> Option<u64> {
+/// The modification time of each path itself (a symlink is not followed), in unix seconds;
+/// paths that cannot be `lstat`ed are left out.
+pub fn mtimes<'a>(
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+) -> std::collections::HashMap<std::path::PathBuf, u64> {
     use std::os::unix::fs::MetadataExt;
-    path.symlink_metadata()
-        .ok()
-        .map(|m| m.mtime().max(0) as u64)
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let m = p.symlink_metadata().ok()?;
+            Some((p.to_owned(), m.mtime().max(0) as u64))
+        })
+        .collect()
 }

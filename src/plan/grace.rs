@@ -231,6 +231,27 @@ pub fn split(plan: Plan, grace: &Grace, uses: &dyn Fn(&PlanItem) -> Vec<Use>) ->
     (keep, kept)
 }
 
+/// [`split`] for a home's plan (`gc`, `trim`): each item's uses from [`home_uses`]; an item
+/// that is no entry (an index cache file of `trim --ci`) is dated by its modification time
+/// when `untracked` has one.
+pub fn split_home(
+    plan: Plan,
+    inv: &Inventory,
+    grace: &Grace,
+    untracked: Untracked<'_>,
+) -> (Plan, Vec<Kept>) {
+    let uses = home_uses(inv, untracked);
+    split(plan, grace, &|i| match (uses.get(&i.path), untracked) {
+        (Some(u), _) => u.clone(),
+        (None, Untracked::Mtime(times)) => times
+            .get(&i.path)
+            .map(|t| Use::disk(*t))
+            .into_iter()
+            .collect(),
+        (None, Untracked::Now(_)) => Vec::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
