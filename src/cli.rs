@@ -152,6 +152,10 @@ pub struct GcArgs {
     /// Remove the least recently used .crate files and sources until they fit together
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub max_download_size: Option<u64>,
+    /// Never remove what was used this recently, whatever the limits say: a cargo may be
+    /// between two of its locks, about to use it ("0 seconds" turns this off)
+    #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
+    pub grace: crate::units::Span,
     /// List what would be removed, and remove nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -281,6 +285,10 @@ pub struct SweepArgs {
     /// Remove whole target dirs in which nothing was used for --max-age
     #[arg(long)]
     pub all: bool,
+    /// Never remove what was used this recently, whatever the limits say: a cargo may be
+    /// between two of its locks, about to use it ("0 seconds" turns this off)
+    #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
+    pub grace: crate::units::Span,
     /// List what would be removed, and remove nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -309,6 +317,10 @@ pub struct TrimArgs {
     /// A target dir to trim (repeatable) [default: the workspaces' target dirs]
     #[arg(long, value_name = "DIR")]
     pub target_dir: Vec<PathBuf>,
+    /// Never remove what was used this recently, whatever the limits say: a cargo may be
+    /// between two of its locks, about to use it ("0 seconds" turns this off)
+    #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
+    pub grace: crate::units::Span,
     /// List what would be removed, and remove nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,

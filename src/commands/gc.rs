@@ -1,7 +1,8 @@
 //! `cargo janitor gc`: Cargo's cache cleaning (`cargo clean gc`), on stable.
 //!
 //! discover (home, config, policy) → lock (MutateExclusive) → observe (database, disk) →
-//! plan (Cargo's sync and clean order) → act (sync rows, remove units, drop rows) → report.
+//! plan (Cargo's sync and clean order, then the grace period) → act (sync rows, remove units,
+//! drop rows) → report.
 
 use std::path::Path;
 
@@ -16,8 +17,9 @@ use crate::discover::{CargoConfig, CargoHome};
 use crate::exit::{self, BadInput};
 use crate::observe::home::{self, SizeMode};
 use crate::observe::walk::Walker;
-use crate::observe::{db, now};
+use crate::observe::{db, disk_now, now};
 use crate::plan::clean::{self, Model};
+use crate::plan::grace::{self, Grace, Untracked};
 use crate::plan::policy::{self, Policy};
 use crate::plan::sync;
 use crate::report::{self, Output};
@@ -81,7 +83,8 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         }
         if args.json {
             let empty = executor::Outcome::default();
-            report::json(&report::gc::Report::new(args.dry_run, &empty, 0, 0))?;
+            let kept = grace::Report::new(args.grace, Vec::new());
+            report::json(&report::gc::Report::new(args.dry_run, &empty, 0, 0, &kept))?;
         }
         return Ok(exit::OK);
     }
@@ -204,6 +207,15 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let changes = sync::changes(&inv, snapshot.as_ref(), sizes);
     let model = Model::synced(&inv, &changes, now, sizes);
     let plan = clean::plan(&model, &policy, now);
+    // Nothing used moments ago goes, whatever the limits say (an entry without a row is used
+    // now, as Cargo's sync records it).
+    let grace = Grace {
+        period: args.grace,
+        db_now: now,
+        disk_now: disk_now(),
+    };
+    let (plan, kept) = grace::split_home(plan, &inv, &grace, Untracked::Now(now));
+    let kept = grace::Report::new(args.grace, kept);
 
     // Act.
     let mut remover = Remover::new(&home.path);
@@ -229,7 +241,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     }
     // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`).
     let after_bytes = before_bytes.saturating_sub(plan.bytes());
-    let report = report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes);
+    let report = report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes, &kept);
     if args.json {
         report::json(&report)?;
     } else if !quiet_auto {

@@ -2,6 +2,17 @@
 //!
 //! discover (target dirs) → observe (units, atimes, toolchains, mount options) → plan (per
 //! dir) → act (under the dir's build locks, re-planned once they are held) → report.
+//!
+//! # Locks
+//!
+//! A profile directory can appear at any time (a first `cargo build --release` creates
+//! `target/release/` and locks it). [`act_on_target`] therefore locks the profile directories
+//! of the first scan (waiting, in Cargo's order), scans again under those locks, locks every
+//! profile directory that appeared meanwhile *without waiting* (we already hold locks: waiting
+//! for one out of Cargo's order could deadlock with a cargo that holds it and wants one of
+//! ours), and scans again, until no new one appears (at most [`LOCK_ROUNDS`] times). It then acts
+//! only inside the profile directories it holds: a busy one is left alone and reported, and
+//! `--all` then empties nothing.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,9 +26,10 @@ use crate::act::remove::Remover;
 use crate::cli::{GlobalArgs, SweepArgs};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
-use crate::observe::now;
 use crate::observe::target_dir::{self, TargetDir};
 use crate::observe::toolchains;
+use crate::observe::{disk_now, now};
+use crate::plan::grace::{self, Grace};
 use crate::plan::sweep::{self, Criteria, DirPlan, Toolchains};
 use crate::plan::{ItemKind, Plan, PlanItem, Row};
 use crate::report::{self, Output};
@@ -41,6 +53,9 @@ pub struct DirReport {
     pub removed: Vec<sweep::Removal>,
     /// Why the directory was left alone, if it was (`busy` with --no-wait).
     pub skipped: Option<String>,
+    /// Profile directories that appeared while sweeping and whose build locks a build held:
+    /// left alone.
+    pub busy_profiles: Vec<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +64,8 @@ pub struct Report {
     pub dirs: Vec<DirReport>,
     pub removed_units: usize,
     pub reclaimed_bytes: u64,
+    /// What the grace period kept.
+    pub grace: grace::Report,
 }
 
 fn criteria(args: &SweepArgs) -> Result<Criteria> {
@@ -138,8 +155,9 @@ fn dirs(global: &GlobalArgs, args: &SweepArgs) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// `--all`: everything in the directory but its lock files (never deleted) and the
-/// directories that hold them, and `CACHEDIR.TAG`.
+/// How many times [`act_on_target`] scans again for profile directories that appeared.
+pub const LOCK_ROUNDS: usize = 8;
+
 /// What acting on one target dir did.
 pub struct Acted {
     /// The directory as last scanned, and the plan carried out (empty when skipped).
@@ -151,8 +169,10 @@ pub struct Acted {
 }
 
 /// Carries out a target dir's plan: takes its build locks (waiting, naming the holder, or
-/// giving up), scans and plans again under them (a build may have used units meanwhile), and
-/// removes. The one place that deletes in target dirs, for `sweep` and `trim`.
+/// giving up), scans and plans again under them (a build may have used units meanwhile),
+/// locks the profile directories that appeared meanwhile or leaves them alone (see the module
+/// docs), and removes, only inside profile directories it holds. The one place that deletes in
+/// target dirs, for `sweep` and `trim`.
 pub fn act_on_target(
     dir: &Path,
     td: TargetDir,
@@ -170,27 +190,12 @@ pub fn act_on_target(
         });
     }
     let mut on_block = super::locks::blocking_notice(out);
-    match BuildLocks::acquire(&td.profiles, wait, &mut on_block) {
-        Ok(_locks) => {
-            let td = target_dir::scan(dir);
-            let plan = plan_of(&td);
-            let mut remover = Remover::for_target(dir);
-            let outcome = executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
-            let mut code = exit::OK;
-            for (path, err) in &outcome.errors {
-                out.warn(format!("could not remove `{}`: {err}", path.display()));
-                code = exit::FAILURE;
-            }
-            Ok(Acted {
-                td,
-                plan,
-                skipped: None,
-                code,
-            })
-        }
+    let mut held: Vec<PathBuf> = td.profiles.clone();
+    let mut locks = match BuildLocks::acquire(&held, wait, &mut on_block) {
+        Ok(l) => vec![l],
         Err(e @ LockError::Busy { .. }) => {
             out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
-            Ok(Acted {
+            return Ok(Acted {
                 plan: DirPlan {
                     units: plan.units,
                     ..DirPlan::default()
@@ -198,10 +203,70 @@ pub fn act_on_target(
                 td,
                 skipped: Some("busy".to_string()),
                 code: exit::LOCK_BUSY,
-            })
+            });
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let td = lock_new_profiles(dir, &mut held, &mut locks)?;
+    let td = target_dir::restrict(td, &held);
+    for p in &td.busy_profiles {
+        out.warn(format!(
+            "leaving `{}` alone: it appeared while sweeping and a build holds its lock",
+            p.display()
+        ));
     }
+    let plan = plan_of(&td);
+    let mut remover = Remover::for_target(dir);
+    let outcome = executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
+    drop(locks);
+    let mut code = exit::OK;
+    for (path, err) in &outcome.errors {
+        out.warn(format!("could not remove `{}`: {err}", path.display()));
+        code = exit::FAILURE;
+    }
+    Ok(Acted {
+        td,
+        plan,
+        skipped: None,
+        code,
+    })
+}
+
+/// Under the locks in `locks` (of the profile directories in `held`): scans `dir` again and
+/// locks, without waiting, each profile directory that appeared, until none appears (at most
+/// [`LOCK_ROUNDS`] scans). Returns the last scan; its profile directories not in `held` are
+/// those left alone.
+fn lock_new_profiles(
+    dir: &Path,
+    held: &mut Vec<PathBuf>,
+    locks: &mut Vec<BuildLocks>,
+) -> Result<TargetDir> {
+    let mut busy: Vec<PathBuf> = Vec::new();
+    let mut td = target_dir::scan(dir);
+    for _ in 0..LOCK_ROUNDS {
+        let new: Vec<PathBuf> = td
+            .profiles
+            .iter()
+            .filter(|p| !held.contains(p) && !busy.contains(p))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for p in new {
+            match BuildLocks::acquire(std::slice::from_ref(&p), Wait::NoWait, &mut |_, _| {}) {
+                Ok(l) => {
+                    locks.push(l);
+                    held.push(p);
+                }
+                // Busy, or removed again before we could open its lock file.
+                Err(LockError::Busy { .. } | LockError::Open { .. }) => busy.push(p),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        td = target_dir::scan(dir);
+    }
+    Ok(td)
 }
 
 pub fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
@@ -247,7 +312,9 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
         dirs: Vec::new(),
         removed_units: 0,
         reclaimed_bytes: 0,
+        grace: grace::Report::default(),
     };
+    let mut kept = Vec::new();
     let mut code = exit::OK;
     let progress = out.progress("Sweeping");
     // Scan every dir first, on all cores (each scan is independent and read-only).
@@ -261,7 +328,13 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
             } else {
                 HashMap::new()
             };
-            sweep::plan_dir(td, &rustc, &c, now, atime_ok)
+            // File times are compared with the real clock, read when each plan is made.
+            let grace = Grace {
+                period: args.grace,
+                db_now: now,
+                disk_now: disk_now(),
+            };
+            sweep::plan_dir(td, &rustc, &c, now, atime_ok, &grace)
         };
         let wait = if args.no_wait {
             Wait::NoWait
@@ -287,6 +360,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
             .map(Path::to_path_buf);
         report.removed_units += plan.removed_units;
         report.reclaimed_bytes += plan.reclaimed_bytes;
+        kept.extend(plan.kept);
         report.dirs.push(DirReport {
             path: dir.clone(),
             project,
@@ -299,9 +373,11 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
             reclaimed_bytes: plan.reclaimed_bytes,
             removed: plan.removals,
             skipped,
+            busy_profiles: td.busy_profiles,
         });
     }
     progress.finish();
+    report.grace = grace::Report::new(args.grace, kept);
     if args.json {
         report::json(&report)?;
     } else {

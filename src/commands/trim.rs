@@ -14,12 +14,13 @@ use crate::cli::{GlobalArgs, TrimArgs};
 use crate::discover::lockfile::{self, KeepSet};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
-use crate::observe::db;
 use crate::observe::home::{self, SizeMode};
 use crate::observe::target_dir::{self, TargetDir};
 use crate::observe::toolchains;
 use crate::observe::walk::Walker;
-use crate::plan::{Plan, trim};
+use crate::observe::{db, disk_now};
+use crate::plan::grace::{self, Grace, Untracked};
+use crate::plan::{Plan, sweep, trim};
 use crate::report::{self, Output};
 
 #[derive(Debug, Serialize)]
@@ -55,6 +56,8 @@ pub struct Report {
     /// Packages with a registry or git source pinned by the lockfiles.
     pub pinned_packages: usize,
     pub parts: Vec<Part>,
+    /// What the grace period kept, in the home and the target dirs.
+    pub grace: grace::Report,
 }
 
 fn listed(plan: &Plan) -> Vec<RemovedItem> {
@@ -169,7 +172,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         lockfiles: lockfiles.clone(),
         pinned_packages: keep.packages(),
         parts: Vec::new(),
+        grace: grace::Report::default(),
     };
+    let mut kept = Vec::new();
     let mut code = exit::OK;
 
     // CARGO_HOME, under Cargo's MutateExclusive lock.
@@ -209,6 +214,17 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         plan.items
             .extend(trim::plan_index(&home::index_cache_entries(&home.path), &keep).items);
     }
+    // Nothing used moments ago goes. Rows are compared with the database's clock; what has
+    // no row (trim does not sync, and a CI cache restores files without their rows) by its
+    // own modification time, on the real clock.
+    let grace = Grace {
+        period: args.grace,
+        db_now: crate::observe::now(),
+        disk_now: disk_now(),
+    };
+    let mtimes = crate::observe::mtimes(plan.items.iter().map(|i| i.path.as_path()));
+    let (plan, home_kept) = grace::split_home(plan, &inv, &grace, Untracked::Mtime(&mtimes));
+    kept.extend(home_kept);
     let removed_bytes = plan.bytes();
     let total_entries = inv.entries().count();
     let home_removed = plan
@@ -245,6 +261,10 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         // The units kept as unknown by the last plan made (the one acted on).
         let kept_unknown = std::cell::Cell::new(0);
         let plan_of = |td: &TargetDir| {
+            let grace = Grace {
+                disk_now: disk_now(),
+                ..grace
+            };
             let p = trim::plan_target(
                 td,
                 &target_dir::sources_by_unit(td),
@@ -253,7 +273,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
                 &keep,
             );
             kept_unknown.set(p.kept_unknown);
-            p.plan
+            sweep::keep_recent(p.plan, td, &grace)
         };
         let first_plan = plan_of(&first);
         let done = if args.dry_run {
@@ -267,7 +287,8 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             super::sweep::act_on_target(dir, first, first_plan, wait, &plan_of, out)?
         };
         code = code.max(done.code);
-        let (td, dplan, skipped) = (done.td, done.plan, done.skipped);
+        let (td, mut dplan, skipped) = (done.td, done.plan, done.skipped);
+        kept.append(&mut dplan.kept);
         report.parts.push(Part {
             part: "target",
             path: dir.clone(),
@@ -289,6 +310,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         });
     }
 
+    report.grace = grace::Report::new(args.grace, kept);
     if args.json {
         report::json(&report)?;
     } else {

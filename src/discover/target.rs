@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{CargoConfig, CargoHome};
+use crate::observe::target_dir::{PROFILE_DEPTH, profile_marker};
 
 /// The workspace root: the nearest `Cargo.toml` above `cwd`, or the outermost ancestor whose
 /// `Cargo.toml` has a `[workspace]` table.
@@ -54,8 +55,10 @@ pub fn target_dirs(cwd: &Path, config: &CargoConfig, home: &CargoHome) -> Vec<Pa
 const CACHEDIR_SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
 
 /// Whether `dir` is a Cargo target or build directory: a valid `CACHEDIR.TAG` with Cargo's
-/// signature, plus a Cargo marker (`.rustc_info.json`, a profile's `.fingerprint/`, or a
-/// new-layout `build/<pkg>/<hash>/fingerprint/`). Symlinks are not target dirs.
+/// signature, plus a Cargo marker (`.rustc_info.json`, or a profile directory up to
+/// [`PROFILE_DEPTH`] levels down: one with `.fingerprint/`, a new-layout
+/// `build/<pkg>/<hash>/fingerprint/`, or a build lock file). Symlinks are not target dirs, and
+/// are never followed.
 pub fn is_target_dir(dir: &Path) -> bool {
     if !dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
         return false;
@@ -66,28 +69,43 @@ pub fn is_target_dir(dir: &Path) -> bool {
     if !tag_ok {
         return false;
     }
-    if dir.join(".rustc_info.json").is_file() {
-        return true;
-    }
-    let profile_marker = |p: &Path| {
-        p.join(".fingerprint").is_dir()
-            || std::fs::read_dir(p.join("build")).is_ok_and(|rd| {
-                rd.filter_map(Result::ok).any(|pkg| {
-                    std::fs::read_dir(pkg.path()).is_ok_and(|rd| {
-                        rd.filter_map(Result::ok)
-                            .any(|h| h.path().join("fingerprint").is_dir())
-                    })
-                })
-            })
-    };
-    std::fs::read_dir(dir).is_ok_and(|rd| {
+    dir.join(".rustc_info.json").is_file() || holds_a_profile(dir, PROFILE_DEPTH)
+}
+
+/// The real directories in `dir` (symlinks are not followed).
+fn subdirs(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+}
+
+/// Whether `p` is a Cargo profile directory, told by its contents.
+fn is_profile(p: &Path) -> bool {
+    std::fs::read_dir(p).is_ok_and(|rd| {
         rd.filter_map(Result::ok).any(|e| {
-            let p = e.path();
-            profile_marker(&p)
-                || std::fs::read_dir(&p)
-                    .is_ok_and(|rd| rd.filter_map(Result::ok).any(|s| profile_marker(&s.path())))
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            profile_marker(&name, is_dir)
+                || (name == "build"
+                    && is_dir
+                    && subdirs(&e.path()).any(|pkg| {
+                        subdirs(&pkg.path()).any(|h| {
+                            h.path()
+                                .join("fingerprint")
+                                .symlink_metadata()
+                                .is_ok_and(|m| m.is_dir())
+                        })
+                    }))
         })
     })
+}
+
+/// Whether a profile directory is within `depth` levels below `dir`.
+fn holds_a_profile(dir: &Path, depth: usize) -> bool {
+    subdirs(dir)
+        .any(|e| is_profile(&e.path()) || (depth > 1 && holds_a_profile(&e.path(), depth - 1)))
 }
 
 /// Finds target dirs below `root`: no symlink is followed, a found target dir is not entered,

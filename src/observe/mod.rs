@@ -28,3 +28,27 @@ pub fn now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// The real clock in unix seconds, never `__CARGO_TEST_LAST_USE_NOW`: what file times are
+/// compared with (a file's mtime or atime is always real).
+pub fn disk_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The modification time of each path itself (a symlink is not followed), in unix seconds;
+/// paths that cannot be `lstat`ed are left out.
+pub fn mtimes<'a>(
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+) -> std::collections::HashMap<std::path::PathBuf, u64> {
+    use std::os::unix::fs::MetadataExt;
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let m = p.symlink_metadata().ok()?;
+            Some((p.to_owned(), m.mtime().max(0) as u64))
+        })
+        .collect()
+}

@@ -10,10 +10,22 @@
 //! Plus the `incremental/<crate>-<hash>/` directories. Anything else is not recognised and is
 //! never part of a unit.
 //!
+//! **Profile directories** are recognised by their contents, not their place: a directory with
+//! a `.fingerprint/`, a new-layout `build/<pkg>/<hash>/fingerprint/`, or one of Cargo's build
+//! lock files, up to [`PROFILE_DEPTH`] levels below the root. So `<dir>/debug` and
+//! `<dir>/<triple>/release` are found, and so are nested target dirs: `target/miri/<host>/debug`
+//! (cargo-miri), `target/rust-analyzer/debug` (rust-analyzer's `cargo.targetDir`),
+//! `target/llvm-cov-target/debug`. A profile directory is not searched for further profiles.
+//!
 //! **Last use** is the newest atime of the unit's fingerprint hash files (`lib-<name>`,
 //! `bin-<name>`, `run-build-script-…`) and `dep-*` files, which every `cargo build` that
 //! checks the unit reads: under `relatime` their atime moves at least daily. The scan only
 //! ever `stat`s those files (reading them would move the very signal we rely on).
+//!
+//! **Touched** (for the grace period, [`crate::plan::grace`]) is the newest mtime of anything
+//! of a unit and atime of its files, except the files some command of ours reads (`.json`
+//! fingerprints, `.d` dep-info, `CACHEDIR.TAG`): a unit built, rebuilt or executed moments ago
+//! is touched then.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -113,6 +125,31 @@ impl Tree {
     fn subtree(&self, i: usize) -> &[FileFact] {
         &self.facts[i..self.end[i]]
     }
+
+    /// Newest time entry `i` and everything below it were touched: the mtime of every entry,
+    /// the atime of files. Not the atime of directories (our own listing moves it), nor of the
+    /// files some command of ours reads: `.json` and `.d` (`--toolchains`, `trim`) and
+    /// `CACHEDIR.TAG` (every command that finds target dirs).
+    fn touched(&self, i: usize) -> Option<u64> {
+        (i..self.end[i])
+            .map(|j| {
+                let f = &self.facts[j];
+                let name = f.path.as_os_str().to_string_lossy();
+                let read_by_us = name.ends_with(".json")
+                    || name.ends_with(".d")
+                    || name.ends_with("/CACHEDIR.TAG");
+                if f.is_dir || read_by_us {
+                    self.mtime[j]
+                } else {
+                    self.mtime[j].max(self.atime[j])
+                }
+            })
+            .max()
+    }
+}
+
+fn newest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    a.max(b)
 }
 
 #[derive(Clone, Debug)]
@@ -130,13 +167,26 @@ pub struct Unit {
     pub files: Vec<FileFact>,
     /// Newest atime of the fingerprint hash and dep-info files (unix seconds).
     pub last_use: Option<u64>,
+    /// Newest mtime of anything of the unit and atime of its files (see the module docs).
+    pub touched: Option<u64>,
+}
+
+impl Unit {
+    /// Adds tree entry `c` and everything below it to the unit.
+    fn add(&mut self, t: &Tree, c: usize) {
+        self.files.extend_from_slice(t.subtree(c));
+        self.touched = newest(self.touched, t.touched(c));
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Incremental {
     pub path: PathBuf,
     pub profile: PathBuf,
+    /// Newest mtime inside.
     pub last_use: Option<u64>,
+    /// Newest mtime inside and atime of its files.
+    pub touched: Option<u64>,
     pub files: Vec<FileFact>,
 }
 
@@ -145,11 +195,20 @@ pub struct TargetDir {
     pub path: PathBuf,
     pub units: Vec<Unit>,
     pub incremental: Vec<Incremental>,
-    /// Profile directories (each has its own build locks).
+    /// Profile directories (each has its own build locks), host profiles first.
     pub profiles: Vec<PathBuf>,
+    /// Profile directories left out of this view because their build locks could not be
+    /// taken (see [`restrict`]): nothing in them is planned, and the directory is not emptied.
+    pub busy_profiles: Vec<PathBuf>,
+    /// Every directory that directly holds a build lock file, wherever it is.
+    pub lock_dirs: Vec<PathBuf>,
     /// Every file in the whole directory (for totals), hard links once.
     pub total_bytes: u64,
     pub total_disk_bytes: u64,
+    /// Newest time anything in the directory was touched: every unit's and incremental
+    /// session's, and the mtime (and atime, as for units) of every other file. The root's own
+    /// times, directories outside units and the trash are left out (our own removals move them).
+    pub touched: Option<u64>,
     pub errors: Vec<(PathBuf, String)>,
 }
 
@@ -191,21 +250,52 @@ fn fingerprint_atime(t: &Tree, fp: usize) -> Option<u64> {
         .max()
 }
 
-/// Profile directories: those with `.fingerprint/` or `build/`, directly in the root or one
-/// level down (`<triple>/<profile>`).
+/// How many levels below the root profile directories are searched for: `<profile>` is 1,
+/// `<triple>/<profile>` 2, `miri/<triple>/<profile>` 3.
+pub const PROFILE_DEPTH: usize = 4;
+
+/// Whether these names, the entries of one directory, make it a Cargo profile directory:
+/// `.fingerprint/` (legacy layout) or a build lock file. A new-layout profile (`build/<pkg>/<hash>/fingerprint/`)
+/// is told by [`is_new_layout_build`].
+pub fn profile_marker(name: &str, is_dir: bool) -> bool {
+    (is_dir && name == ".fingerprint")
+        || (!is_dir && crate::act::lock::BUILD_LOCK_NAMES.contains(&name))
+}
+
+/// Whether tree entry `i` is a profile directory (see the module docs).
+fn is_profile(t: &Tree, i: usize) -> bool {
+    t.children(i).any(|c| {
+        let name = t.name(c);
+        profile_marker(&name, t.facts[c].is_dir)
+            || (name == "build"
+                && t.facts[c].is_dir
+                && t.children(c).filter(|&p| t.facts[p].is_dir).any(|p| {
+                    t.children(p).any(|h| {
+                        t.facts[h].is_dir
+                            && is_hash(&t.name(h))
+                            && child_named(t, h, "fingerprint").is_some_and(|f| t.facts[f].is_dir)
+                    })
+                }))
+    })
+}
+
+/// Profile directories up to [`PROFILE_DEPTH`] levels below the root (not below a profile,
+/// nor in the trash), in pre-order.
 fn profiles(t: &Tree) -> Vec<usize> {
-    let looks = |i: usize| {
-        t.children(i)
-            .any(|c| t.facts[c].is_dir && matches!(t.name(c).as_str(), ".fingerprint" | "build"))
-    };
-    let mut out = Vec::new();
-    for c in t.children(0).filter(|&c| t.facts[c].is_dir) {
-        if looks(c) {
-            out.push(c);
-        } else {
-            out.extend(t.children(c).filter(|&s| t.facts[s].is_dir && looks(s)));
+    fn go(t: &Tree, i: usize, depth: usize, out: &mut Vec<usize>) {
+        for c in t.children(i).filter(|&c| t.facts[c].is_dir) {
+            if depth == 1 && t.name(c) == crate::act::remove::TRASH {
+                continue;
+            }
+            if is_profile(t, c) {
+                out.push(c);
+            } else if depth < PROFILE_DEPTH {
+                go(t, c, depth + 1, out);
+            }
         }
     }
+    let mut out = Vec::new();
+    go(t, 0, 1, &mut out);
     out
 }
 
@@ -230,6 +320,34 @@ pub fn scan(dir: &Path) -> TargetDir {
         scan_profile(&t, p, &mut td);
         td.profiles.push(t.facts[p].path.clone());
     }
+    // Lock files anywhere, and the newest touch of every file outside the trash.
+    let trash = child_named(&t, 0, crate::act::remove::TRASH);
+    let mut i = 1;
+    while i < t.facts.len() {
+        if Some(i) == trash {
+            i = t.end[i];
+            continue;
+        }
+        let f = &t.facts[i];
+        if !f.is_dir {
+            let name = f.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name)
+                && let Some(parent) = f.path.parent()
+            {
+                td.lock_dirs.push(parent.to_owned());
+            }
+            td.touched = newest(td.touched, t.touched(i));
+        }
+        i += 1;
+    }
+    td.lock_dirs.sort();
+    td.lock_dirs.dedup();
+    for u in &td.units {
+        td.touched = newest(td.touched, u.touched);
+    }
+    for inc in &td.incremental {
+        td.touched = newest(td.touched, inc.touched);
+    }
     // Host profiles (`<dir>/<profile>`) before `<dir>/<triple>/<profile>`: the order Cargo
     // locks them in, so that waiting for both can never deadlock with a cargo.
     td.profiles
@@ -253,6 +371,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
         paths: Vec::new(),
         files: Vec::new(),
         last_use: None,
+        touched: None,
     };
     // Legacy: .fingerprint/<pkg>-<hash>.
     if let Some(fps) = child_named(t, p, ".fingerprint") {
@@ -266,7 +385,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
             }
             let mut u = new_unit(pkg, hash, Layout::Legacy, t.facts[c].path.clone());
             u.last_use = fingerprint_atime(t, c);
-            u.files.extend_from_slice(t.subtree(c));
+            u.add(t, c);
             units.insert(hash.to_owned(), u);
         }
     }
@@ -292,7 +411,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
                 let mut u = new_unit(&name, &hash, Layout::New, t.facts[fp].path.clone());
                 u.last_use = fingerprint_atime(t, fp);
                 u.paths.push(t.facts[h].path.clone());
-                u.files.extend_from_slice(t.subtree(h));
+                u.add(t, h);
                 units.insert(hash, u);
             }
         }
@@ -300,7 +419,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
     for (hash, c) in legacy_build {
         if let Some(u) = units.get_mut(&hash) {
             u.paths.push(t.facts[c].path.clone());
-            u.files.extend_from_slice(t.subtree(c));
+            u.add(t, c);
         }
     }
     // Legacy artifacts named `…-<hash>[.ext]` in deps/ and examples/.
@@ -314,7 +433,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
                 && let Some(u) = units.get_mut(hash)
             {
                 u.paths.push(t.facts[c].path.clone());
-                u.files.extend_from_slice(t.subtree(c));
+                u.add(t, c);
             }
         }
     }
@@ -339,7 +458,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
                 && !u.paths.contains(&f.path)
             {
                 u.paths.push(f.path.clone());
-                u.files.push(f.clone());
+                u.add(t, c);
             }
         }
     }
@@ -352,6 +471,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
                 path: t.facts[c].path.clone(),
                 profile: profile.clone(),
                 last_use,
+                touched: t.touched(c),
                 files: t.subtree(c).to_vec(),
             });
         }
@@ -768,51 +888,103 @@ pub fn sources_by_unit(td: &TargetDir) -> HashMap<String, UnitSource> {
         .collect()
 }
 
-/// Whether a build lock file is anywhere within `depth` levels below `dir` (a profile we did
-/// not recognise, e.g. `target/front/wasm32-unknown-unknown/debug`).
-fn has_lock_file(dir: &Path, depth: usize) -> bool {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    rd.filter_map(Result::ok).any(|e| {
-        let name = e.file_name().to_string_lossy().into_owned();
-        crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
-            || (depth > 0
-                && e.file_type().is_ok_and(|t| t.is_dir())
-                && has_lock_file(&e.path(), depth - 1))
+/// How deep [`contents_except_locks`] looks for lock files below a directory before it
+/// assumes there is one.
+const LOCK_SEARCH_DEPTH: usize = 32;
+
+fn is_lock_name(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|n| crate::act::lock::BUILD_LOCK_NAMES.contains(&n))
+}
+
+/// Whether `dir` itself holds a build lock file, now.
+fn holds_a_lock(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(Result::ok)
+            .any(|e| is_lock_name(&e.file_name()))
     })
 }
 
+/// Whether a build lock file is anywhere below `dir`, now (past [`LOCK_SEARCH_DEPTH`] levels,
+/// assumed so).
+fn lock_below(dir: &Path, depth: usize) -> bool {
+    if depth == 0 {
+        return true;
+    }
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(Result::ok).any(|e| {
+            is_lock_name(&e.file_name())
+                || (e.file_type().is_ok_and(|t| t.is_dir()) && lock_below(&e.path(), depth - 1))
+        })
+    })
+}
+
+/// Whether `dir` holds anything but directories, at any depth (an empty directory may be a
+/// profile Cargo has just created and is about to lock: it is never removed).
+fn holds_a_file(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(Result::ok)
+            .any(|e| !e.file_type().is_ok_and(|t| t.is_dir()) || holds_a_file(&e.path()))
+    })
+}
+
+/// `sweep --all`: everything in the directory to remove, as whole paths, but `CACHEDIR.TAG`,
+/// the trash and Cargo's lock files (never deleted, wherever they are). A profile directory in
+/// `td.profiles` (those whose locks are held) is emptied but for its lock files. Any other
+/// directory that holds lock files (a busy profile, one that appeared since the scan, a nested
+/// one too deep to be recognised) is kept whole; the directories above any of these are
+/// entered. The directory is listed now, and every directory is checked for lock files now,
+/// not only in the scan. A directory holding no file at all is kept: it may be a profile
+/// Cargo has just created and is about to lock.
 pub fn contents_except_locks(td: &TargetDir) -> Vec<PathBuf> {
-    fn walk(dir: &Path, profiles: &[PathBuf], out: &mut Vec<PathBuf>) {
+    fn walk(dir: &Path, td: &TargetDir, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
         };
         let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
         entries.sort();
         for p in entries {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if crate::act::lock::BUILD_LOCK_NAMES.contains(&name.as_str())
-                || name == "CACHEDIR.TAG"
-                || name == crate::act::remove::TRASH
-            {
+            let name = p.file_name().unwrap_or_default();
+            if is_lock_name(name) || name == "CACHEDIR.TAG" || name == crate::act::remove::TRASH {
                 continue;
             }
-            let holds_profile = profiles.iter().any(|pr| pr.starts_with(&p));
-            let is_dir = p.symlink_metadata().is_ok_and(|m| m.is_dir());
-            if is_dir && (holds_profile || has_lock_file(&p, 4)) {
-                walk(&p, profiles, out);
-            } else {
+            if !p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                out.push(p);
+            } else if td.profiles.contains(&p) {
+                walk(&p, td, out);
+            } else if td.lock_dirs.contains(&p) || td.busy_profiles.contains(&p) || holds_a_lock(&p)
+            {
+                // Lock files we do not hold: not ours to empty.
+            } else if td
+                .profiles
+                .iter()
+                .chain(&td.lock_dirs)
+                .chain(&td.busy_profiles)
+                .any(|h| h.starts_with(&p))
+                || lock_below(&p, LOCK_SEARCH_DEPTH)
+            {
+                walk(&p, td, out);
+            } else if holds_a_file(&p) {
                 out.push(p);
             }
         }
     }
     let mut out = Vec::new();
-    walk(&td.path, &td.profiles, &mut out);
+    walk(&td.path, td, &mut out);
     out
+}
+
+/// The view of `td` limited to the profile directories in `held` (those whose build locks
+/// are held): units and incremental caches of other profiles are dropped, and those
+/// profiles are listed in `busy_profiles`.
+pub fn restrict(mut td: TargetDir, held: &[PathBuf]) -> TargetDir {
+    let (mine, busy): (Vec<PathBuf>, Vec<PathBuf>) =
+        td.profiles.drain(..).partition(|p| held.contains(p));
+    td.profiles = mine;
+    td.busy_profiles.extend(busy);
+    td.units.retain(|u| held.contains(&u.profile));
+    td.incremental.retain(|i| held.contains(&i.profile));
+    td
 }
 
 /// Scans the dirs on all cores, keeping their order.
@@ -932,6 +1104,17 @@ mod tests {
             let crate_name = pkg.replace('-', "_");
             let d = profile.join("deps").join(format!("{crate_name}-{hash}.d"));
             fs::write(&d, format!("{}: {src}\n\n{src}:\n", d.display())).unwrap();
+        }
+    }
+
+    /// Creates `rel` below `root` (a directory when it ends in `/`, else a file).
+    fn make(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        if rel.ends_with('/') {
+            fs::create_dir_all(&p).unwrap();
+        } else {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "x").unwrap();
         }
     }
 
@@ -1063,5 +1246,126 @@ mod tests {
         assert_eq!(s[&h(1)], gamma);
         assert_eq!(s[&h(3)], gamma, "the run goes with its build script");
         assert_eq!(s[&h(4)], UnitSource::Unknown, "never with another package");
+    }
+
+    #[test]
+    fn profiles_are_recognised_by_their_contents_at_any_depth_up_to_the_bound() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("target");
+        for rel in [
+            "CACHEDIR.TAG",
+            // Legacy, the usual places.
+            "debug/.cargo-lock",
+            "debug/.fingerprint/a-0123456789abcdef/lib-a",
+            "x86_64-unknown-linux-gnu/release/.fingerprint/a-1123456789abcdef/lib-a",
+            // cargo-miri: a nested target dir with a cross profile.
+            "miri/x86_64-unknown-linux-gnu/debug/.cargo-lock",
+            "miri/x86_64-unknown-linux-gnu/debug/.fingerprint/a-2123456789abcdef/lib-a",
+            // rust-analyzer's target dir, new layout, lock files not written yet.
+            "rust-analyzer/debug/build/a/3123456789abcdef/fingerprint/lib-a",
+            // A profile Cargo has just created and locked: no fingerprint yet.
+            "llvm-cov-target/release/.cargo-build-lock",
+            // Not profiles: documentation with a module named `build`, and lock files too
+            // deep to be looked for.
+            "doc/mycrate/build/index.html",
+            "deep/a/b/c/debug/.cargo-lock",
+            "deep/a/b/c/debug/.fingerprint/a-4123456789abcdef/lib-a",
+        ] {
+            make(&root, rel);
+        }
+        let td = scan(&root);
+        let rel: Vec<String> = td
+            .profiles
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                "debug",
+                "llvm-cov-target/release",
+                "rust-analyzer/debug",
+                "x86_64-unknown-linux-gnu/release",
+                "miri/x86_64-unknown-linux-gnu/debug",
+            ],
+            "host profiles (shallower) first"
+        );
+        let mut hashes: Vec<&str> = td.units.iter().map(|u| u.hash.as_str()).collect();
+        hashes.sort();
+        assert_eq!(
+            hashes,
+            [
+                "0123456789abcdef",
+                "1123456789abcdef",
+                "2123456789abcdef",
+                "3123456789abcdef"
+            ]
+        );
+        assert!(td.lock_dirs.contains(&root.join("deep/a/b/c/debug")));
+        assert!(td.units.iter().all(|u| u.touched.is_some()));
+        assert!(td.touched.is_some());
+
+        // `--all` with every profile held: everything but lock files, CACHEDIR.TAG and the
+        // directory holding lock files nobody holds.
+        let mut all = contents_except_locks(&td);
+        all.sort();
+        let rel: Vec<String> = all
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                "debug/.fingerprint",
+                "doc",
+                "miri/x86_64-unknown-linux-gnu/debug/.fingerprint",
+                "rust-analyzer/debug/build",
+                "x86_64-unknown-linux-gnu/release/.fingerprint",
+            ]
+        );
+
+        // Only some held: the others are busy; their units are not in the view, and `--all`
+        // leaves them whole.
+        let held = vec![root.join("debug")];
+        let td = restrict(td, &held);
+        assert_eq!(td.profiles, held);
+        assert_eq!(td.busy_profiles.len(), 4);
+        assert_eq!(td.units.len(), 1);
+        let rel: Vec<String> = contents_except_locks(&td)
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(rel, ["debug/.fingerprint", "doc"]);
+    }
+
+    #[test]
+    fn an_empty_directory_is_never_removed_by_all() {
+        // Cargo creates a profile directory, then its lock file: in between it is empty.
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("target");
+        make(&root, "debug/.cargo-lock");
+        make(&root, "debug/.fingerprint/a-0123456789abcdef/lib-a");
+        make(&root, "release/");
+        make(&root, "wasm32-unknown-unknown/debug/");
+        make(&root, "tmp/file");
+        let td = scan(&root);
+        let rel: Vec<String> = contents_except_locks(&td)
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(rel, ["debug/.fingerprint", "tmp"]);
+        // A profile directory that appeared after the scan, and is locked: kept whole.
+        make(&root, "release/.cargo-lock");
+        make(&root, "release/deps/libx-0123456789abcdef.rlib");
+        make(&root, "wasm32-unknown-unknown/debug/.cargo-lock");
+        make(&root, "wasm32-unknown-unknown/other/file");
+        let rel: Vec<String> = contents_except_locks(&td)
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            ["debug/.fingerprint", "tmp", "wasm32-unknown-unknown/other"]
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! in [`crate::act`] carries a [`Plan`] out; the dry run prints the same [`Plan`].
 
 pub mod clean;
+pub mod grace;
 pub mod locks;
 pub mod policy;
 pub mod status;

@@ -1,14 +1,20 @@
 //! What `sweep` removes from one target directory: pure, from the scanned units, their
-//! toolchain hashes, the criteria and `now`.
+//! toolchain hashes, the criteria, `now` and the grace period.
+//!
+//! Whatever the criteria, a unit or incremental session touched within the grace period is
+//! kept ([`keep_recent`], shared with `trim`), and `--all` empties a directory only if nothing
+//! in it was touched within the period and every profile directory in it is held
+//! ([`TargetDir::busy_profiles`] is empty).
 //!
 //! Reclaimable bytes are exact: a file with several hard links (an uplifted binary and its
 //! `deps/` original) frees its blocks only when every link goes, so it counts only then, once.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::grace::{Grace, Kept, Use};
 use crate::observe::target_dir::{FileFact, Incremental, Layout, TargetDir, Unit};
 use crate::units::{self, Span};
 
@@ -51,6 +57,9 @@ pub struct Removal {
     pub reason: String,
     /// Bytes on disk this removal frees (hard links counted when their last link goes).
     pub bytes: u64,
+    /// When what it removes was last touched (unix seconds, real clock), for the grace period.
+    #[serde(skip)]
+    pub touched: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -61,6 +70,8 @@ pub struct DirPlan {
     /// Bytes on disk freed, and apparent bytes of the files freed.
     pub reclaimed_bytes: u64,
     pub reclaimed_apparent_bytes: u64,
+    /// Removals the grace period prevented.
+    pub kept: Vec<Kept>,
 }
 
 /// The removal of one unit: its fingerprint first (legacy layout; without it Cargo rebuilds
@@ -78,6 +89,16 @@ pub fn unit_removal(u: &Unit, reason: String) -> Removal {
         hash: Some(u.hash.clone()),
         reason,
         bytes: freed(u.files.iter()).0,
+        touched: u.touched,
+    }
+}
+
+/// The first path of a unit's removal (its fingerprint in the legacy layout, its
+/// `build/<pkg>/<hash>` directory in the new one): what identifies the unit in a plan.
+fn unit_key(u: &Unit) -> &Path {
+    match (u.layout, u.paths.first()) {
+        (Layout::New, Some(p)) => p,
+        _ => &u.fingerprint,
     }
 }
 
@@ -90,7 +111,51 @@ pub fn incremental_removal(inc: &Incremental, reason: String) -> Removal {
         hash: None,
         reason,
         bytes: freed(inc.files.iter()).0,
+        touched: inc.touched,
     }
+}
+
+/// Drops from `plan` every removal touched within the grace period (listing it in
+/// `plan.kept`), and counts the units and bytes of what is left, exactly as a plan of only
+/// those removals would. For `sweep` and `trim` alike.
+pub fn keep_recent(mut plan: DirPlan, td: &TargetDir, grace: &Grace) -> DirPlan {
+    let (go, stay): (Vec<Removal>, Vec<Removal>) = plan
+        .removals
+        .drain(..)
+        .partition(|r| !r.touched.is_some_and(|t| grace.keeps(Use::disk(t))));
+    if stay.is_empty() {
+        plan.removals = go;
+        return plan;
+    }
+    for r in &stay {
+        plan.kept.push(Kept {
+            path: r.paths.first().cloned().unwrap_or_default(),
+            kind: r.kind.to_string(),
+            last_use: r.touched.unwrap_or(0),
+        });
+    }
+    let mut files: HashMap<&Path, &[FileFact]> = HashMap::new();
+    for u in &td.units {
+        files.insert(unit_key(u), &u.files);
+    }
+    for inc in &td.incremental {
+        files.insert(&inc.path, &inc.files);
+    }
+    if go.iter().any(|r| r.kind == "target-dir") {
+        // A whole directory is never split: it went or stayed as one.
+        plan.removals = go;
+        return plan;
+    }
+    let freed_files = go
+        .iter()
+        .filter_map(|r| r.paths.first().and_then(|p| files.get(p.as_path())))
+        .flat_map(|f| f.iter());
+    let (disk, apparent) = freed(freed_files);
+    plan.reclaimed_bytes = disk;
+    plan.reclaimed_apparent_bytes = apparent;
+    plan.removed_units = go.iter().filter(|r| r.kind == "unit").count();
+    plan.removals = go;
+    plan
 }
 
 /// Disk and apparent bytes freed by removing all of `files` (a set of facts), hard links only
@@ -113,13 +178,14 @@ pub fn freed<'a>(files: impl IntoIterator<Item = &'a FileFact>) -> (u64, u64) {
 
 /// Plans one target dir. `rustc` maps a unit hash to the `rustc` hash it was built with.
 /// `atime_ok` is false on a `noatime` mount: then no age is known, and age and size limits
-/// remove nothing from this dir.
+/// remove nothing from this dir. Nothing touched within `grace` is removed.
 pub fn plan_dir(
     td: &TargetDir,
     rustc: &HashMap<String, u64>,
     c: &Criteria,
     now: u64,
     atime_ok: bool,
+    grace: &Grace,
 ) -> DirPlan {
     let mut plan = DirPlan {
         units: td.units.len(),
@@ -129,10 +195,20 @@ pub fn plan_dir(
 
     if c.all {
         let newest = td.units.iter().filter_map(|u| u.last_use).max();
-        // A directory with no unit whose last use is known is kept: we cannot tell.
-        if let (Some(cut), true) = (cutoff, atime_ok)
-            && newest.is_some_and(|n| n < cut)
-        {
+        // A directory with no unit whose last use is known is kept: we cannot tell. One with
+        // a profile directory whose locks are not held (a build appeared meanwhile) is in use.
+        let unused = matches!((cutoff, atime_ok), (Some(cut), true) if newest.is_some_and(|n| n < cut))
+            && td.busy_profiles.is_empty();
+        let recent = td.touched.filter(|t| grace.keeps(Use::disk(*t)));
+        if let (true, Some(t)) = (unused, recent) {
+            // Unused for --max-age by the atime signal, but something in it was built or run
+            // moments ago: kept whole; the per-unit criteria below still apply.
+            plan.kept.push(Kept {
+                path: td.path.clone(),
+                kind: "target-dir".into(),
+                last_use: t,
+            });
+        } else if unused {
             let age = c.max_age.expect("checked");
             plan.removals.push(Removal {
                 paths: vec![td.path.clone()],
@@ -144,6 +220,7 @@ pub fn plan_dir(
                     units::span_words(age)
                 ),
                 bytes: td.total_disk_bytes,
+                touched: td.touched,
             });
             plan.removed_units = td.units.len();
             plan.reclaimed_bytes = td.total_disk_bytes;
@@ -243,7 +320,7 @@ pub fn plan_dir(
     let (disk, apparent) = freed(all_files);
     plan.reclaimed_bytes = disk;
     plan.reclaimed_apparent_bytes = apparent;
-    plan
+    keep_recent(plan, td, grace)
 }
 
 #[cfg(test)]
@@ -272,10 +349,23 @@ mod tests {
             paths: vec![],
             files,
             last_use: Some(last_use),
+            touched: Some(last_use),
         }
     }
 
     const NOW: u64 = 10_000_000;
+
+    const OFF: Grace = Grace {
+        period: Span(0),
+        db_now: NOW,
+        disk_now: NOW,
+    };
+
+    const TEN_MINUTES: Grace = Grace {
+        period: Span(600),
+        db_now: NOW,
+        disk_now: NOW,
+    };
 
     fn dir(units: Vec<Unit>) -> TargetDir {
         TargetDir {
@@ -312,7 +402,7 @@ mod tests {
             max_age: Some(Span(30 * 86_400)),
             ..Criteria::default()
         };
-        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true);
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &OFF);
         assert_eq!(p.removed_units, 1);
         assert_eq!(p.removals[0].hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
         assert_eq!(p.reclaimed_bytes, 4096);
@@ -321,12 +411,12 @@ mod tests {
             max_size: Some(4096),
             ..c
         };
-        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true);
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &OFF);
         let hashes: Vec<_> = p.removals.iter().map(|r| r.hash.clone().unwrap()).collect();
         assert_eq!(hashes, ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]);
         // On a noatime mount nothing is known to be old.
         assert!(
-            plan_dir(&td, &HashMap::new(), &c, NOW, false)
+            plan_dir(&td, &HashMap::new(), &c, NOW, false, &OFF)
                 .removals
                 .is_empty()
         );
@@ -349,14 +439,86 @@ mod tests {
             toolchains: Some(Toolchains::NotIn(vec![11])),
             ..Criteria::default()
         };
-        let p = plan_dir(&td, &rustc, &c, NOW, true);
+        let p = plan_dir(&td, &rustc, &c, NOW, true, &OFF);
         assert_eq!(p.removals.len(), 1);
         assert_eq!(p.removals[0].hash.as_deref(), Some("bbbbbbbbbbbbbbbb"));
         let c = Criteria {
             toolchains: Some(Toolchains::In(vec![11])),
             ..Criteria::default()
         };
-        let p = plan_dir(&td, &rustc, &c, NOW, true);
+        let p = plan_dir(&td, &rustc, &c, NOW, true, &OFF);
         assert_eq!(p.removals[0].hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
+    }
+
+    #[test]
+    fn units_touched_within_the_grace_period_are_kept_and_listed() {
+        // Old by the atime signal, but rebuilt (mtime) a minute ago.
+        let mut rebuilt = unit(
+            "aaaaaaaaaaaaaaaa",
+            NOW - 40 * 86_400,
+            vec![fact("/a", 1, 1, 4096)],
+        );
+        rebuilt.touched = Some(NOW - 60);
+        let old = unit(
+            "bbbbbbbbbbbbbbbb",
+            NOW - 40 * 86_400,
+            vec![fact("/b", 2, 1, 4096)],
+        );
+        let td = dir(vec![rebuilt, old]);
+        let c = Criteria {
+            max_age: Some(Span(30 * 86_400)),
+            ..Criteria::default()
+        };
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &TEN_MINUTES);
+        let hashes: Vec<_> = p.removals.iter().map(|r| r.hash.clone().unwrap()).collect();
+        assert_eq!(hashes, ["bbbbbbbbbbbbbbbb"]);
+        assert_eq!(p.removed_units, 1);
+        assert_eq!(
+            p.reclaimed_bytes, 4096,
+            "only what actually goes is counted"
+        );
+        assert_eq!(p.kept.len(), 1);
+        assert_eq!(
+            p.kept[0].path,
+            PathBuf::from("/t/debug/.fingerprint/p-aaaaaaaaaaaaaaaa")
+        );
+        assert_eq!(p.kept[0].last_use, NOW - 60);
+        // Without the grace period both go.
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &OFF);
+        assert_eq!(p.removed_units, 2);
+        assert!(p.kept.is_empty());
+    }
+
+    #[test]
+    fn all_keeps_a_directory_touched_moments_ago_or_with_a_busy_profile() {
+        let old = unit(
+            "aaaaaaaaaaaaaaaa",
+            NOW - 40 * 86_400,
+            vec![fact("/a", 1, 1, 4096)],
+        );
+        let mut td = dir(vec![old]);
+        td.touched = Some(NOW - 40 * 86_400);
+        let c = Criteria {
+            max_age: Some(Span(30 * 86_400)),
+            all: true,
+            ..Criteria::default()
+        };
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &TEN_MINUTES);
+        assert_eq!(p.removals[0].kind, "target-dir", "unused: emptied");
+
+        // A file in it (say `target/tmp`, used by a test binary) was written a minute ago:
+        // the directory stays; its old unit still goes by --max-age.
+        td.touched = Some(NOW - 60);
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &TEN_MINUTES);
+        assert_eq!(p.removals.len(), 1);
+        assert_eq!(p.removals[0].kind, "unit");
+        assert_eq!(p.kept[0].kind, "target-dir");
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &OFF);
+        assert_eq!(p.removals[0].kind, "target-dir");
+
+        // A profile directory whose locks are not held: never emptied as a whole.
+        td.busy_profiles = vec!["/t/release".into()];
+        let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &OFF);
+        assert!(p.removals.iter().all(|r| r.kind != "target-dir"));
     }
 }

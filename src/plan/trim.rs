@@ -233,6 +233,7 @@ mod tests {
             paths: Vec::new(),
             files: Vec::new(),
             last_use: None,
+            touched: None,
         }
     }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::Output;
 use super::table::Table;
 use crate::act::executor::{Outcome, RemovedItem};
+use crate::plan::grace;
 use crate::units::HumanBytes;
 
 #[derive(Debug, Serialize)]
@@ -19,10 +20,18 @@ pub struct Report<'a> {
     pub before_bytes: u64,
     /// The same after the run (for a dry run: what it would be).
     pub after_bytes: u64,
+    /// What the grace period kept.
+    pub grace: &'a grace::Report,
 }
 
 impl<'a> Report<'a> {
-    pub fn new(dry_run: bool, o: &'a Outcome, before: u64, after: u64) -> Report<'a> {
+    pub fn new(
+        dry_run: bool,
+        o: &'a Outcome,
+        before: u64,
+        after: u64,
+        grace: &'a grace::Report,
+    ) -> Report<'a> {
         Report {
             dry_run,
             removed: &o.items,
@@ -30,6 +39,7 @@ impl<'a> Report<'a> {
             removed_files: o.files,
             before_bytes: before,
             after_bytes: after,
+            grace,
         }
     }
 }
@@ -71,6 +81,7 @@ pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> Stri
         HumanBytes(r.before_bytes),
         HumanBytes(r.after_bytes)
     );
+    text.push_str(&super::grace_lines(r.grace, detailed));
     if o.leftover.files > 0 {
         let _ = writeln!(
             text,

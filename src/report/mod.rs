@@ -100,6 +100,29 @@ impl Output {
     }
 }
 
+/// What the grace period kept, in one line ("Kept 12 items used in the last 10 minutes …"),
+/// then, when `detailed`, one line per item. Empty when it kept nothing.
+pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    if g.kept == 0 {
+        return text;
+    }
+    let _ = writeln!(
+        text,
+        "Kept {} item{} used in the last {} (a build may be using them; --grace)",
+        g.kept,
+        if g.kept == 1 { "" } else { "s" },
+        crate::units::span_words(crate::units::Span(g.seconds))
+    );
+    if detailed {
+        for k in &g.items {
+            let _ = writeln!(text, "  {}  {}", k.path.display(), k.kind);
+        }
+    }
+    text
+}
+
 /// Prints a value as pretty JSON on stdout, with a final newline.
 pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -64,6 +64,16 @@ pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> Strin
             }
         }
     }
+    text.push_str(&super::grace_lines(&r.grace, detailed));
+    for d in &r.dirs {
+        for p in &d.busy_profiles {
+            let _ = writeln!(
+                text,
+                "Left `{}` alone: it appeared while sweeping and a build holds its lock",
+                p.display()
+            );
+        }
+    }
     if !criteria {
         let _ = writeln!(
             text,

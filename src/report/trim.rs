@@ -46,6 +46,7 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
             p.path.display()
         );
     }
+    text.push_str(&super::grace_lines(&r.grace, detailed));
     if detailed {
         for p in r.parts.iter().filter(|p| !p.removed_items.is_empty()) {
             let _ = writeln!(text, "\n{}", out.bold(&p.path.display().to_string()));

@@ -862,3 +862,79 @@ fn a_home_without_caches_is_left_alone() {
     names.sort();
     assert_eq!(names, ["bin", "config.toml"]);
 }
+
+/// The real clock, in unix seconds.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn sources_extracted_moments_ago_are_kept_by_the_grace_period() {
+    // Issue #9: a build extracts sources under `.package-cache`, releases it, and only then
+    // takes `.package-cache-mutate` to compile them. A gc in between may take both locks, so
+    // age and size limits must spare what was used moments ago. Here the build ran a minute
+    // ago, as Cargo records it.
+    let env = Env::new();
+    let app = env.project("app", "alpha = \"=1.0.0\"\ndelta = \"1\"");
+    env.build_at(&app, unix_now() - 60);
+    let reg = only_registry(&env.home);
+    let src = env.home.join("registry/src").join(&reg);
+    let sources = || dirs_in(&src);
+    assert_eq!(sources(), ["alpha-1.0.0", "delta-1.0.0"]);
+    let run = |args: &[&str]| {
+        let mut a = vec!["gc"];
+        a.extend_from_slice(args);
+        let out = env.janitor(&a).output().unwrap();
+        assert_ok(&out, &format!("gc {args:?}"));
+        out
+    };
+    for limit in [&["--max-src-age", "0 days"][..], &["--max-src-size", "0"]] {
+        // The dry run lists nothing of them, and says what it kept.
+        let dry: Value =
+            serde_json::from_slice(&run(&[limit, &["--json", "--dry-run"]].concat()).stdout)
+                .unwrap();
+        assert_eq!(dry["removed"], Value::Array(vec![]), "{limit:?}: {dry:#}");
+        assert_eq!(dry["grace"]["seconds"], 600);
+        assert_eq!(dry["grace"]["kept"], 2, "{dry:#}");
+        let kept: Vec<&str> = dry["grace"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                src.join("alpha-1.0.0").to_str().unwrap(),
+                src.join("delta-1.0.0").to_str().unwrap()
+            ]
+        );
+        // The real run keeps them too, and says so.
+        let out = run(limit);
+        assert_eq!(sources(), ["alpha-1.0.0", "delta-1.0.0"], "{limit:?}");
+        assert!(
+            stdout(&out).contains(
+                "Kept 2 items used in the last 10 minutes (a build may be using them; --grace)"
+            ),
+            "{}",
+            stdout(&out)
+        );
+    }
+    // A shorter grace period than their age, or none: they go.
+    let v: Value = serde_json::from_slice(
+        &run(&["--max-src-age", "0 days", "--grace", "30 seconds", "--json"]).stdout,
+    )
+    .unwrap();
+    assert_eq!(v["removed"].as_array().unwrap().len(), 2, "{v:#}");
+    assert_eq!(v["grace"]["kept"], 0);
+    assert!(sources().is_empty());
+    assert_ok(
+        &env.cargo(&app, &["build", "--offline"]).output().unwrap(),
+        "cargo re-extracts",
+    );
+    run(&["--max-src-size", "0", "--grace", "0 seconds"]);
+    assert!(sources().is_empty());
+}

@@ -33,23 +33,30 @@ fn units(target: &Path) -> BTreeSet<String> {
     out
 }
 
-/// Sets the atime of every file below `dir` to `days` ago (mtime untouched).
-fn age_atimes(dir: &Path, days: u64) {
+/// Sets the access and modification times of everything below `dir`, files and directories,
+/// to `days` ago: a target dir neither used nor built for that long.
+pub fn age_times(dir: &Path, days: u64) {
     let when = SystemTime::now() - Duration::from_secs(days * DAY);
-    fn go(p: &Path, when: SystemTime) {
+    let times = std::fs::FileTimes::new()
+        .set_accessed(when)
+        .set_modified(when);
+    fn go(p: &Path, times: std::fs::FileTimes) {
         for e in std::fs::read_dir(p).unwrap() {
             let e = e.unwrap();
             let ft = e.file_type().unwrap();
             if ft.is_dir() {
-                go(&e.path(), when);
-            } else if ft.is_file() {
-                let f = std::fs::File::options().write(true).open(e.path()).unwrap();
-                f.set_times(std::fs::FileTimes::new().set_accessed(when))
+                go(&e.path(), times);
+            }
+            if ft.is_dir() || ft.is_file() {
+                // Contents first: setting them changes no directory's times.
+                std::fs::File::open(e.path())
+                    .unwrap()
+                    .set_times(times)
                     .unwrap();
             }
         }
     }
-    go(dir, when);
+    go(dir, times);
 }
 
 fn write_deps(project: &Path, deps: &str) {
@@ -106,7 +113,7 @@ fn sweep_json(env: &Env, args: &[&str]) -> Value {
 fn max_age_removes_exactly_the_old_generation(toolchain: &[&str], zflags: &[&str]) {
     let env = Env::new();
     let (target, current) = two_generations(&env, toolchain, zflags);
-    age_atimes(&target, 60);
+    age_times(&target, 60);
     let build: Vec<&str> = zflags.iter().copied().chain(["build"]).collect();
     let app = env.path("app");
     cargo_ok(&env, &app, toolchain, &build);
@@ -178,7 +185,16 @@ fn toolchains_removes_only_the_named_or_uninstalled_ones() {
     // Both toolchains are installed: nothing is "uninstalled".
     let v = sweep_json(&env, &["--toolchains", target.to_str().unwrap()]);
     assert_eq!(v["dirs"][0]["removed_units"], 0);
-    let v = sweep_json(&env, &["--toolchains=nightly", target.to_str().unwrap()]);
+    // Both builds are seconds old: this is about toolchains, not age.
+    let v = sweep_json(
+        &env,
+        &[
+            "--toolchains=nightly",
+            "--grace",
+            "0 seconds",
+            target.to_str().unwrap(),
+        ],
+    );
     assert!(v["dirs"][0]["removed_units"].as_u64().unwrap() > 0);
     assert_eq!(units(&target), stable_units, "only nightly's units went");
     let err = cargo_ok(&env, &app, &[], &["build", "--offline", "-v"]);
@@ -216,7 +232,7 @@ fn reported_sizes_equal_du_and_what_the_disk_gets_back() {
     assert_eq!(v["dirs"][0]["bytes"].as_u64().unwrap(), file_bytes(&target));
     assert_eq!(v["dirs"][0]["removed_units"], 0);
 
-    age_atimes(&target, 60);
+    age_times(&target, 60);
     cargo_ok(&env, &env.path("app"), &[], &["build"]);
     let before = du_disk(&target);
     let v = sweep_json(
@@ -236,8 +252,17 @@ fn reported_sizes_equal_du_and_what_the_disk_gets_back() {
     assert_eq!(reclaimed, before - after);
     // The incremental cache the last build used is recent: kept with --max-age.
     assert!(!dirs_in(&target.join("debug/incremental")).is_empty());
-    // Without --max-age, --incremental removes it all.
-    let v = sweep_json(&env, &["--incremental", target.to_str().unwrap()]);
+    // Without --max-age, --incremental removes it all, however recent (the grace period, which
+    // keeps the session the build just wrote, is off here).
+    let v = sweep_json(
+        &env,
+        &[
+            "--incremental",
+            "--grace",
+            "0 seconds",
+            target.to_str().unwrap(),
+        ],
+    );
     assert!(v["dirs"][0]["reclaimed_bytes"].as_u64().unwrap() > 0);
     assert!(dirs_in(&target.join("debug/incremental")).is_empty());
     assert_eq!(v["dirs"][0]["removed"][0]["kind"], "incremental");
@@ -250,10 +275,13 @@ fn waits_for_a_running_build_or_skips_it() {
     assert!(!dirs_in(&target.join("debug/incremental")).is_empty());
     let (build, hold) = held_build(&c, "p1");
     let mut build = Guard(build);
+    // The incremental caches were made when the test home was: this is about locks, not age.
     let out = c
         .janitor(&[
             "sweep",
             "--incremental",
+            "--grace",
+            "0 seconds",
             "--no-wait",
             target.to_str().unwrap(),
         ])
@@ -264,7 +292,13 @@ fn waits_for_a_running_build_or_skips_it() {
     assert!(!dirs_in(&target.join("debug/incremental")).is_empty());
 
     let mut waiting = c
-        .janitor(&["sweep", "--incremental", target.to_str().unwrap()])
+        .janitor(&[
+            "sweep",
+            "--incremental",
+            "--grace",
+            "0 seconds",
+            target.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -353,7 +387,7 @@ fn all_empties_whole_unused_target_dirs_but_keeps_lock_files() {
     let c = Copy::of(populated());
     let t1 = c.dir.path().join("p1/target");
     let t2 = c.dir.path().join("p2/target");
-    age_atimes(&t1, 60);
+    age_times(&t1, 60);
     let v = json(&mut c.janitor(&[
         "sweep",
         "--json",
@@ -377,4 +411,230 @@ fn all_empties_whole_unused_target_dirs_but_keeps_lock_files() {
     assert!(t2.join("debug/deps").exists());
     let out = c.cargo("p1", &["build", "--offline"]).output().unwrap();
     assert_ok(&out, "cargo rebuilds an emptied target dir");
+}
+
+/// The host triple, from `rustc -vV`.
+fn host_triple() -> String {
+    let out = command("rustc").arg("-vV").output().unwrap();
+    assert_ok(&out, "rustc -vV");
+    stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap()
+        .to_owned()
+}
+
+fn all_keeps_a_nested_build_made_seconds_ago(toolchain: &[&str], zflags: &[&str]) {
+    // Issue #9: cargo-miri builds into `target/miri/<host>/debug`, a nested target dir with a
+    // cross profile. Its units were not recognised, so `--all --max-age` saw only the old
+    // units of `target/debug` and emptied the whole target dir, the build of seconds ago too.
+    let env = Env::new();
+    let app = env.project("app", "alpha = \"2\"");
+    let with = |args: &[&str]| -> Vec<String> {
+        toolchain
+            .iter()
+            .chain(zflags)
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let build = |args: &[&str]| {
+        let a = with(args);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        cargo_ok(&env, &app, &[], &a)
+    };
+    build(&["build"]);
+    let target = app.join("target");
+    age_times(&target, 60);
+    let host = host_triple();
+    let nested = ["build", "--target", &host, "--target-dir", "target/miri"];
+    build(&nested);
+    let profile = target.join("miri").join(&host).join("debug");
+    assert!(profile.join(".cargo-lock").exists());
+    let nested_units = |p: &Path| -> BTreeSet<String> {
+        let mut u: BTreeSet<String> = dirs_in(&p.join(".fingerprint")).into_iter().collect();
+        for pkg in dirs_in(&p.join("build")) {
+            for h in dirs_in(&p.join("build").join(&pkg)) {
+                if p.join("build")
+                    .join(&pkg)
+                    .join(&h)
+                    .join("fingerprint")
+                    .is_dir()
+                {
+                    u.insert(format!("{pkg}-{h}"));
+                }
+            }
+        }
+        u
+    };
+    let before = nested_units(&profile);
+    assert!(before.len() >= 2, "{before:?}");
+
+    // Kept by default, and with the grace period off: by its units' last use alone.
+    for grace in [&[][..], &["--grace", "0 seconds"]] {
+        let mut args = vec!["--all", "--max-age", "30days"];
+        args.extend_from_slice(grace);
+        args.push(target.to_str().unwrap());
+        let v = sweep_json(&env, &args);
+        let kinds: Vec<&str> = v["dirs"][0]["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap())
+            .collect();
+        assert!(!kinds.contains(&"target-dir"), "{grace:?}: {v:#}");
+        assert_eq!(nested_units(&profile), before, "{grace:?}");
+        // Its units are counted with the others'.
+        assert!(
+            v["dirs"][0]["units"].as_u64().unwrap() as usize >= before.len(),
+            "{v:#}"
+        );
+    }
+    // The nested build is whole: nothing rebuilds.
+    let mut args = with(&nested);
+    args.extend(["--offline", "-v"].map(String::from));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = cargo_ok(&env, &app, &[], &a);
+    assert!(!err.contains("Compiling"), "nothing rebuilt:\n{err}");
+    assert!(err.contains("Fresh alpha"), "{err}");
+}
+
+#[test]
+fn all_keeps_a_nested_target_dir_built_seconds_ago() {
+    all_keeps_a_nested_build_made_seconds_ago(&[], &[]);
+}
+
+#[test]
+fn all_keeps_a_nested_target_dir_built_seconds_ago_in_the_new_layout() {
+    if !nightly() {
+        eprintln!("skipped: the new build-dir layout needs a nightly toolchain");
+        return;
+    }
+    all_keeps_a_nested_build_made_seconds_ago(&["+nightly"], &["-Zbuild-dir-new-layout"]);
+}
+
+/// A `RUSTC_WRAPPER` that, for each compilation (not cargo's `--crate-name ___` queries),
+/// touches `$JANITOR_TEST_HOLD.started` and waits while `$JANITOR_TEST_HOLD` exists (at most
+/// 120 s): a build paused after it has created and locked its profile dir, before it has
+/// written anything of its units there.
+const HOLD_RUSTC: &str = r#"#!/bin/sh
+case " $* " in
+  *" --crate-name ___ "*) ;;
+  *" --crate-name "*)
+    if [ -n "$JANITOR_TEST_HOLD" ]; then
+      : > "$JANITOR_TEST_HOLD.started"
+      n=0
+      while [ -e "$JANITOR_TEST_HOLD" ] && [ $n -lt 6000 ]; do sleep 0.02; n=$((n+1)); done
+    fi ;;
+esac
+exec "$@"
+"#;
+
+fn a_profile_created_while_sweeping(extra: &[&str]) {
+    // Issue #9: `sweep --all` locked the profile dirs of its first scan, scanned again, and
+    // emptied a profile dir created in between (a first `cargo build --release`) without its
+    // lock, breaking that build. The window is opened wide and deterministically here: the
+    // debug profile's lock is held, so sweep scans, then waits; meanwhile the first release
+    // build creates and locks `target/release`, and pauses before its first compilation
+    // (a rustc wrapper waits); then sweep goes on.
+    let env = Env::new();
+    let app = env.project("app", "alpha = \"2\"");
+    let wrapper = env.path("hold-rustc");
+    std::fs::write(&wrapper, HOLD_RUSTC).unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let hold = env.path("hold-release");
+    let cargo = |args: &[&str]| {
+        let mut c = env.cargo(&app, args);
+        c.env("RUSTC_WRAPPER", &wrapper)
+            .env("JANITOR_TEST_HOLD", &hold);
+        c
+    };
+    assert_ok(&cargo(&["build"]).output().unwrap(), "debug build");
+    let target = app.join("target");
+    age_times(&target, 60);
+    let debug_lock = hold_with_flock(&target.join("debug/.cargo-lock"), "-x");
+    let log = env.path("sweep.stderr");
+    let json_out = env.path("sweep.json");
+    let mut args = vec!["sweep", "--json", "--all", "--max-age", "0 days"];
+    args.extend_from_slice(extra);
+    args.push(target.to_str().unwrap());
+    let mut sweep = Guard(
+        env.janitor(&args)
+            .stdout(std::fs::File::create(&json_out).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    eventually(60, "sweep to wait for the debug profile's lock", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|e| e.contains("Blocking waiting for file lock on build directory"))
+    });
+    assert!(!target.join("release").exists());
+
+    let started = env.path("hold-release.started");
+    let _ = std::fs::remove_file(&started); // from the debug build, which did not wait
+    std::fs::write(&hold, "").unwrap();
+    let release_log = env.path("release.stderr");
+    let mut release = Guard(
+        cargo(&["build", "--release"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&release_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    eventually(120, "the release build's first compilation", || {
+        started.exists().then_some(())
+    });
+    assert!(target.join("release/.cargo-lock").exists());
+    drop(debug_lock);
+
+    let status = sweep.wait();
+    let sweep_err = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "sweep: {sweep_err}");
+
+    // The release build, never touched, finishes and is whole.
+    std::fs::remove_file(&hold).unwrap();
+    assert!(
+        release.wait().success(),
+        "the first release build, run while sweeping:\n{}",
+        std::fs::read_to_string(&release_log).unwrap()
+    );
+    let again = cargo(&["build", "--release", "--offline", "-v"])
+        .output()
+        .unwrap();
+    assert_ok(&again, "release build again");
+    let err = stderr(&again);
+    assert!(!err.contains("Compiling"), "nothing rebuilt:\n{err}");
+    assert!(err.contains("Fresh alpha"), "{err}");
+
+    // The report names what was left alone, and nothing was emptied as a whole.
+    let v: Value = serde_json::from_slice(&std::fs::read(&json_out).unwrap()).unwrap();
+    assert_eq!(
+        v["dirs"][0]["busy_profiles"],
+        serde_json::json!([target.join("release")]),
+        "{v:#}\n{sweep_err}"
+    );
+    assert!(sweep_err.contains("leaving"), "{sweep_err}");
+    let kinds: Vec<&str> = v["dirs"][0]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"target-dir"), "{v:#}");
+    // The debug profile, held, lost its old units (`--max-age "0 days"`), and still builds.
+    assert!(!kinds.is_empty(), "{v:#}");
+    assert_ok(&cargo(&["build", "--offline"]).output().unwrap(), "debug");
+}
+
+#[test]
+fn a_profile_created_while_sweeping_is_never_touched_without_its_lock() {
+    // Protected by the lock alone (the grace period off), and with the default grace period.
+    a_profile_created_while_sweeping(&["--grace", "0 seconds"]);
+    a_profile_created_while_sweeping(&[]);
 }

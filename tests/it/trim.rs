@@ -15,6 +15,14 @@ fn deps_toml(project: &Path, deps: &str) {
     .unwrap();
 }
 
+/// The real clock, in unix seconds.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn trim(env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
     let mut a = vec!["trim"];
     a.extend_from_slice(args);
@@ -99,10 +107,17 @@ fn ci_keeps_exactly_the_current_generation_and_builds_offline() {
         "both generations are cached"
     );
 
-    let dry = trim(&env, &app, &["--ci", "--json", "--dry-run"]);
+    // The end of a CI job: its build is done and nothing else builds, so the grace period
+    // (which would keep all that this build used seconds ago) is off, as the README's CI
+    // steps say.
+    let dry = trim(
+        &env,
+        &app,
+        &["--ci", "--grace", "0 seconds", "--json", "--dry-run"],
+    );
     assert_ok(&dry, "trim --ci --dry-run");
     let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
-    let out = trim(&env, &app, &["--ci", "--json"]);
+    let out = trim(&env, &app, &["--ci", "--grace", "0 seconds", "--json"]);
     assert_ok(&out, "trim --ci");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -184,7 +199,8 @@ fn git_and_alternative_registry_sources_are_kept() {
         "old",
         "omega = { version = \"=2.0.0\", registry = \"alt\" }",
     );
-    assert_ok(&env.cargo(&old, &["build"]).output().unwrap(), "build old");
+    // Built yesterday (as Cargo records it): what trim removes was not used moments ago.
+    env.build_at(&old, unix_now() - DAY);
     let app = env.project(
         "app",
         &format!(
@@ -228,8 +244,9 @@ fn two_workspaces_keep_the_union() {
     let env = Env::new();
     let a = env.project("wa", "alpha = \"=1.0.0\"");
     let b = env.project("wb", "alpha = \"=2.0.0\"\ndelta = \"1\"");
+    // Built yesterday (as Cargo records it): what trim removes was not used moments ago.
     for p in [&a, &b] {
-        assert_ok(&env.cargo(p, &["build"]).output().unwrap(), "build");
+        env.build_at(p, unix_now() - DAY);
     }
     let out = trim(
         &env,
@@ -744,4 +761,73 @@ fn a_workspaces_own_cargo_config_maps_its_lockfile() {
             "{dep} not fresh:\n{err}"
         );
     }
+}
+
+#[test]
+fn sources_extracted_moments_ago_are_kept_by_the_grace_period() {
+    // Issue #9: a build extracts its sources, releases Cargo's package-cache lock, and only
+    // then compiles them; a trim for another lockfile in between must not take them away.
+    // Here `app` was built seconds ago, and the lockfile given is `other`'s.
+    let env = Env::new();
+    let app = env.project("app", "alpha = \"=1.0.0\"");
+    assert_ok(&env.cargo(&app, &["build"]).output().unwrap(), "build app");
+    let other = env.project("other", "alpha = \"=2.0.0\"");
+    assert_ok(
+        &env.cargo(&other, &["generate-lockfile"]).output().unwrap(),
+        "lockfile",
+    );
+    let reg = only_registry(&env.home);
+    let src = env.home.join("registry/src").join(&reg);
+    let lock = other.join("Cargo.lock");
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["--lockfile", lock.to_str().unwrap()]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = trim(&env, env.dir.path(), &a);
+        assert_ok(&out, &format!("trim {a:?}"));
+        out
+    };
+
+    let dry: Value = serde_json::from_slice(&run(&["--json", "--dry-run"]).stdout).unwrap();
+    assert_eq!(dry["parts"][0]["removed_items"], Value::Array(vec![]));
+    assert_eq!(dry["grace"]["kept"], 2, "{dry:#}");
+    let out = run(&[]);
+    assert!(src.join("alpha-1.0.0/.cargo-ok").exists(), "kept");
+    assert!(crates(&env).contains(&"alpha-1.0.0.crate".to_string()));
+    assert!(
+        stdout(&out).contains(
+            "Kept 2 items used in the last 10 minutes (a build may be using them; --grace)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+
+    // Without its row (a cargo whose database write failed), the source is dated by its own
+    // modification time: still moments ago.
+    let conn = rusqlite::Connection::open(env.home.join(".global-cache")).unwrap();
+    conn.execute("DELETE FROM registry_src", []).unwrap();
+    drop(conn);
+    let v: Value = serde_json::from_slice(&run(&["--json"]).stdout).unwrap();
+    assert!(src.join("alpha-1.0.0/.cargo-ok").exists(), "kept: {v:#}");
+    let kinds: Vec<&str> = v["grace"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["registry-crate", "registry-src"]);
+
+    // With the grace period off, what the lockfile does not pin goes.
+    let v: Value =
+        serde_json::from_slice(&run(&["--grace", "0 seconds", "--json"]).stdout).unwrap();
+    assert_eq!(v["grace"]["kept"], 0);
+    assert_eq!(v["parts"][0]["removed"], 2, "{v:#}");
+    assert!(!src.join("alpha-1.0.0").exists());
+    assert!(!crates(&env).contains(&"alpha-1.0.0.crate".to_string()));
 }
