@@ -19,6 +19,9 @@ pub struct Report<'a> {
     pub before_bytes: u64,
     /// The same after the run (for a dry run: what it would be).
     pub after_bytes: u64,
+    /// Why `.global-cache` could not be updated after the removals (`null` when it was): it
+    /// then still lists removed entries.
+    pub database_error: Option<String>,
 }
 
 impl<'a> Report<'a> {
@@ -30,6 +33,7 @@ impl<'a> Report<'a> {
             removed_files: o.files,
             before_bytes: before,
             after_bytes: after,
+            database_error: None,
         }
     }
 }
