@@ -182,22 +182,30 @@ fn a_database_write_that_still_fails_after_freeing_space_comes_after_the_summary
     let Some(disk) = FullDisk::new(c.dir.path(), "16m") else {
         return;
     };
-    // Removing only the least recently used `.crate` (a few KiB, one page) frees less than
-    // SQLite's journal needs.
-    let sizes = db_rows(&c.home, "SELECT name, size, timestamp FROM registry_crate");
-    let total: i64 = sizes.iter().map(|r| r.1.unwrap()).sum();
-    let home = disk.fill_with(&c.home);
+    // One `.crate` last used long ago: an age limit removes it alone. It is a few hundred
+    // bytes (one page of the tmpfs), less than SQLite's journal needs to delete its row.
     let reg = c.registry_dir();
-    let crates_before = disk.ls(&home.join("registry/cache").join(&reg));
-    let limit = (total - 1).to_string();
-    let out = disk
-        .run(&janitor_in(
-            &home,
-            c.dir.path(),
-            &["gc", "--max-crate-size", &limit],
-        ))
-        .output()
+    let old = "beta-0.1.0.crate";
+    let conn = rusqlite::Connection::open(c.home.join(".global-cache")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE registry_crate SET timestamp = ?1 WHERE name = ?2",
+            rusqlite::params![(T0 - 100 * DAY) as i64, old],
+        )
         .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let home = disk.fill_with(&c.home);
+    let crates_before = disk.ls(&home.join("registry/cache").join(&reg));
+    assert!(crates_before.iter().any(|c| c == old), "{crates_before:?}");
+    let gc = |extra: &[&str]| {
+        let mut args = vec!["gc", "--max-crate-age", "90 days"];
+        args.extend_from_slice(extra);
+        let mut cmd = janitor_in(&home, c.dir.path(), &args);
+        cmd.env("__CARGO_TEST_LAST_USE_NOW", (T40 + DAY).to_string());
+        disk.run(&cmd).output().unwrap()
+    };
+    let out = gc(&[]);
     let (text, err) = (stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{text}\n{err}");
     assert!(
@@ -207,63 +215,48 @@ fn a_database_write_that_still_fails_after_freeing_space_comes_after_the_summary
     assert!(
         err.contains(&format!(
             "could not update `{}` after the removals above (they freed space, but the disk is \
-             still full): ",
+             still full): database or disk is full\nIt still lists 1 removed entry",
             home.join(".global-cache").display()
         )),
         "{err}"
     );
-    assert!(err.contains("database or disk is full"), "{err}");
-    assert!(err.contains("It still lists 1 removed entry"), "{err}");
-    let crates_after = disk.ls(&home.join("registry/cache").join(&reg));
-    assert_eq!(crates_after.len(), crates_before.len() - 1);
-    // Full again, the same limit removes nothing more (the stale row is dropped in memory),
-    // and the JSON says the database could not be written.
+    let mut crates_after = disk.ls(&home.join("registry/cache").join(&reg));
+    crates_after.push(old.to_owned());
+    crates_after.sort();
+    let mut expected = crates_before.clone();
+    expected.sort();
+    assert_eq!(crates_after, expected, "exactly the old crate was removed");
+
+    // Full again: nothing more to remove (the stale row is dropped in memory, as Cargo's
+    // sync drops it), and writing that fails: the JSON says so.
     disk.sh(&format!(
         "dd if=/dev/zero of='{m}/filler3' bs=1",
         m = disk.mnt.display()
     ));
     assert_eq!(disk.avail(), 0);
-    let out = disk
-        .run(&janitor_in(
-            &home,
-            c.dir.path(),
-            &["gc", "--json", "--max-crate-size", &limit],
-        ))
-        .output()
-        .unwrap();
+    let out = gc(&["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["removed_files"], 0, "{v:#}");
+    assert_eq!(v["database_error"], "database or disk is full", "{v:#}");
     assert!(
-        v["database_error"]
-            .as_str()
-            .is_some_and(|e| e.contains("database or disk is full")),
-        "{v:#}"
-    );
-    assert!(
-        stderr(&out).contains("(the disk is full): "),
+        stderr(&out).contains(" (the disk is full): database or disk is full"),
         "{}",
         stderr(&out)
     );
 
     // With room again, the next gc drops the rows of what is gone: rows and files match, and
-    // cargo builds offline from what is left.
+    // a project pinned to what is left builds offline.
     let out = disk.sh(&format!("rm '{m}/filler'*", m = disk.mnt.display()));
     assert_ok(&out, "rm filler");
-    let out = disk
-        .run(&janitor_in(
-            &home,
-            c.dir.path(),
-            &["gc", "--max-crate-size", "1 gb"],
-        ))
-        .output()
-        .unwrap();
+    let out = gc(&[]);
     assert_ok(&out, "gc with room");
     let db = disk.copy_db(&home, &c.dir.path().join("db-after"));
     let (crates, _) = rows(&db);
     let mut crate_files = disk.ls(&home.join("registry/cache").join(&reg));
     crate_files.sort();
     assert_eq!(crates, crate_files);
+    assert!(!crates.iter().any(|c| c == old));
     let build = disk
         .run(&cargo_in(
             &home,
@@ -272,5 +265,39 @@ fn a_database_write_that_still_fails_after_freeing_space_comes_after_the_summary
         ))
         .output()
         .unwrap();
-    assert_ok(&build, "offline build");
+    assert_ok(&build, "offline build of p2");
+}
+
+#[test]
+fn gc_by_age_on_a_full_disk_removes_then_records_and_says_so() {
+    let c = Copy::of(populated());
+    let Some(disk) = FullDisk::new(c.dir.path(), "16m") else {
+        return;
+    };
+    let home = disk.fill_with(&c.home);
+    let reg = c.registry_dir();
+    // p1's sources were last used 40 days before p2's: an age limit removes exactly them,
+    // and Cargo's sync has nothing to write first.
+    let mut cmd = janitor_in(&home, c.dir.path(), &["gc", "--max-src-age", "30 days"]);
+    cmd.env("__CARGO_TEST_LAST_USE_NOW", (T40 + DAY).to_string());
+    let out = disk.run(&cmd).output().unwrap();
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    assert!(text.starts_with("Removed "), "the summary: {text}\n{err}");
+    assert!(disk.avail() > 0, "space was freed");
+    let mut srcs = disk.ls(&home.join("registry/src").join(&reg));
+    srcs.sort();
+    assert_eq!(srcs, ["alpha-2.0.0", "delta-1.0.0"]);
+    let db = disk.copy_db(&home, &c.dir.path().join("db-after"));
+    assert_eq!(rows(&db).1, srcs, "the rows are those of the paths left");
+    // The project pinned to what is left builds offline.
+    let build = disk
+        .run(&cargo_in(
+            &home,
+            &c.dir.path().join("p2"),
+            &["build", "--offline"],
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&build, "offline build of p2");
 }
