@@ -1,9 +1,15 @@
 //! `cargo janitor gc`: Cargo's cache cleaning (`cargo clean gc`), on stable.
 //!
 //! discover (home, config, policy) → lock (MutateExclusive) → observe (database, disk) →
-//! plan (Cargo's sync and clean order, then the grace period) → act (sync rows, remove units,
-//! drop rows) → report.
+//! plan (Cargo's sync and clean order, then the grace period) → act (remove units, then write
+//! the sync rows and drop the rows of what is gone) → report.
+//!
+//! Nothing is written to `.global-cache` before the removals: on a full disk SQLite cannot
+//! even delete rows (its journal needs room), and the removals are what makes room. A database
+//! write that still fails comes after the summary of what was removed, as a warning (exit 1):
+//! rows that outlive their paths are harmless, and Cargo's next clean drops them.
 
+use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -134,7 +140,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         }
     } else {
         let mut c = dbw::open(&db_path, true)?;
-        dbw::migrate(&mut c, now).with_context(|| busy_context(&db_path))?;
+        dbw::migrate(&mut c, now).map_err(|e| db_context(e, &db_path))?;
         Some(c)
     };
     if !existed && !quiet_auto {
@@ -219,21 +225,23 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
 
     // Act.
     let mut remover = Remover::new(&home.path);
+    let mut db_error: Option<RecordError> = None;
     let outcome = if args.dry_run {
         executor::dry_run(&plan, &remover)
     } else {
         let c = conn.as_mut().expect("opened for a real run");
-        // Make sure the database is writable before anything is removed.
+        // Make sure the database is writable before anything is removed (this writes
+        // nothing).
         c.execute_batch("BEGIN IMMEDIATE; COMMIT;")
-            .with_context(|| busy_context(&db_path))?;
-        dbw::apply_sync(c, &changes, now).with_context(|| busy_context(&db_path))?;
+            .map_err(|e| db_context(e.into(), &db_path))?;
+        // Nothing is written to the database before the removals: on a full disk SQLite
+        // needs room for its journal even to delete rows, and the removals (the trash
+        // emptied included) are what makes that room.
         let progress = out.progress("Cleaning");
         let tick = |n| progress.tick(n);
-        let outcome = executor::execute(&plan, &mut remover, Some(c), &tick)?;
+        let outcome = executor::execute(&plan, &mut remover, None, &tick)?;
         progress.finish();
-        if args.auto {
-            dbw::set_last_auto_gc(c, now)?;
-        }
+        db_error = record(c, &changes, &plan, now, args.auto).err();
         outcome
     };
     for (path, err) in &outcome.errors {
@@ -241,7 +249,9 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     }
     // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`).
     let after_bytes = before_bytes.saturating_sub(plan.bytes());
-    let report = report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes, &kept);
+    let mut report =
+        report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes, &kept);
+    report.database_error = db_error.as_ref().map(|e| e.error.to_string());
     if args.json {
         report::json(&report)?;
     } else if !quiet_auto {
@@ -253,11 +263,114 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
             out.warn("no files deleted due to --dry-run");
         }
     }
-    Ok(if outcome.errors.is_empty() {
+    if let Some(e) = &db_error {
+        out.warn(e.warning(&db_path, !outcome.items.is_empty()));
+    }
+    Ok(if outcome.errors.is_empty() && db_error.is_none() {
         exit::OK
     } else {
         exit::FAILURE
     })
+}
+
+/// Rows are deleted in batches of this many, each one short transaction.
+const ROW_BATCH: usize = 256;
+
+/// A database write that failed after the removals.
+struct RecordError {
+    error: anyhow::Error,
+    /// Rows of removed entries that are still in the database.
+    stale_rows: usize,
+}
+
+impl RecordError {
+    fn warning(&self, db_path: &Path, removed_any: bool) -> String {
+        let full = is_disk_full(&self.error);
+        let mut w = format!("could not update `{}`", db_path.display());
+        if removed_any {
+            w.push_str(" after the removals above");
+        }
+        match (full, removed_any) {
+            (true, true) => w.push_str(" (they freed space, but the disk is still full)"),
+            (true, false) => w.push_str(" (the disk is full)"),
+            _ => {}
+        }
+        let _ = writeln!(w, ": {}", self.error);
+        if self.stale_rows > 0 {
+            let _ = write!(
+                w,
+                "It still lists {} removed entr{} (and may lack entries Cargo never recorded). ",
+                self.stale_rows,
+                if self.stale_rows == 1 { "y" } else { "ies" },
+            );
+        } else {
+            w.push_str("It may lack entries Cargo never recorded, or list some that are gone. ");
+        }
+        w.push_str(
+            "Cargo uses the cache as it is, and its next clean (or the next `cargo janitor gc`) \
+             drops the rows of paths that are gone.",
+        );
+        w
+    }
+}
+
+/// Writes the run to the database after the removals: Cargo's sync (one transaction), then
+/// the rows of the entries that are now gone from disk (short transactions of
+/// [`ROW_BATCH`]), then `last_auto_gc` for `--auto`. An entry that could not be removed keeps
+/// its row.
+fn record(
+    conn: &mut rusqlite::Connection,
+    changes: &sync::SyncChanges,
+    plan: &crate::plan::Plan,
+    now: u64,
+    auto: bool,
+) -> Result<(), RecordError> {
+    let gone: Vec<&crate::plan::Row> = plan
+        .items
+        .iter()
+        .filter(|i| !matches!(i.row, crate::plan::Row::None))
+        .filter(|i| {
+            i.path
+                .symlink_metadata()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        })
+        .map(|i| &i.row)
+        .collect();
+    let mut written = 0;
+    let fail = |error, written: usize| RecordError {
+        error,
+        stale_rows: gone.len() - written,
+    };
+    dbw::apply_sync(conn, changes, now).map_err(|e| fail(e, 0))?;
+    for batch in gone.chunks(ROW_BATCH) {
+        dbw::delete_rows(conn, batch.iter().copied()).map_err(|e| fail(e, written))?;
+        written += batch.len();
+    }
+    if auto {
+        dbw::set_last_auto_gc(conn, now).map_err(|e| fail(e, written))?;
+    }
+    Ok(())
+}
+
+/// Whether SQLite failed for lack of space (`SQLITE_FULL`).
+fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::DiskFull)
+    })
+}
+
+/// The error for a database that could not be used before anything was removed.
+fn db_context(e: anyhow::Error, db_path: &Path) -> anyhow::Error {
+    if is_disk_full(&e) {
+        e.context(format!(
+            "cannot write `{}`: the disk is full; nothing was removed",
+            db_path.display()
+        ))
+    } else {
+        e.context(busy_context(db_path))
+    }
 }
 
 fn busy_context(db_path: &Path) -> String {

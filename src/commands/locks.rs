@@ -9,14 +9,14 @@ use anyhow::Result;
 use crate::cli::{GlobalArgs, LocksArgs};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit;
-use crate::observe::lockfiles;
+use crate::observe::lockfiles::{self, LockFiles, Probe};
 use crate::observe::procs::{self, Snapshot, System};
 use crate::plan::locks::{self, Probed, Report};
 use crate::report::{self, Output};
 
 /// The lock files to probe directly: the Cargo home's, and those of the given target dirs
-/// (default: the current workspace's).
-pub fn candidates(global: &GlobalArgs, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// (default: the current workspace's), with the directories that could not be looked into.
+pub fn candidates(global: &GlobalArgs, paths: &[PathBuf]) -> Result<LockFiles> {
     let home = CargoHome::locate(global.cargo_home.as_deref())?;
     let cwd = std::env::current_dir()?;
     let mut files = lockfiles::home_lock_files(&home.path);
@@ -73,14 +73,13 @@ pub fn diagnose(
     sample: Duration,
     out: &Output,
 ) -> Result<(Report, usize)> {
-    let files = candidates(global, paths)?;
+    let found = candidates(global, paths)?;
     let sys = procs::system();
     let snap = look(sys.as_ref(), out);
     let cpu = (!sample.is_zero()).then(|| sample_cpu(sys.as_ref(), &snap, sample));
-    Ok((
-        locks::diagnose(&snap, &probed(&files), cpu.as_ref()),
-        files.len(),
-    ))
+    let mut report = locks::diagnose(&snap, &probed(&found.files), cpu.as_ref());
+    report.unlisted = found.unlisted;
+    Ok((report, found.files.len()))
 }
 
 pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
@@ -95,15 +94,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
 
 /// Probes each file, with its identity.
 pub fn probed(files: &[PathBuf]) -> Vec<Probed> {
-    use std::os::unix::fs::MetadataExt;
-    files
-        .iter()
-        .map(|f| Probed {
-            path: f.clone(),
-            probe: lockfiles::probe(f),
-            file: std::fs::metadata(f).ok().map(|m| (m.dev(), m.ino())),
-        })
-        .collect()
+    files.iter().map(|f| lockfiles::probe(f)).collect()
 }
 
 /// Who holds these lock files, in one line: the lock doctor's naming, for every command
@@ -136,6 +127,9 @@ pub fn who_holds(held: &[PathBuf]) -> String {
                     h.cmdline,
                     format!("{:?}", h.verdict).to_lowercase()
                 ),
+                None if l.probe == Some(Probe::Unknown) => {
+                    return report::locks::not_probed_kind(&l.path, l.probe_error.as_deref());
+                }
                 None => "a process this user cannot see".to_string(),
             };
             format!("{} (`{}`), held by {who}", l.kind.name(), l.path.display())

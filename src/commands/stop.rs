@@ -40,8 +40,9 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
         .collect::<Result<_, _>>()?;
     let sys = procs::system();
     let snap = sys.snapshot(&|p: &std::path::Path| lockfiles::classify(p).is_some())?;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::sys::process::effective_uid();
+    // This process and its ancestors: never signalled.
+    let ours = stop::protected(&snap);
     let mut code = exit::OK;
     for (pid, start) in targets {
         let refuse = |why: String| {
@@ -64,6 +65,34 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
                 "the pid now names another process (started at {}, not {start})",
                 info.start_ticks
             ));
+            code = exit::NOT_STOPPED;
+            continue;
+        }
+        if let Some(i) = ours.iter().position(|p| *p == pid) {
+            let chain: Vec<String> = ours[..=i]
+                .iter()
+                .map(|p| {
+                    // The program's name (`comm` is cut at 15 bytes).
+                    let name = snap.procs.get(p).map_or("?", |i| {
+                        i.cmdline
+                            .first()
+                            .and_then(|c| c.rsplit('/').next())
+                            .filter(|c| !c.is_empty())
+                            .unwrap_or(&i.comm)
+                    });
+                    format!("{name} ({p})")
+                })
+                .collect();
+            refuse(if i == 0 {
+                "it is this cargo-janitor process".to_string()
+            } else {
+                format!(
+                    "it is an ancestor of this cargo-janitor ({}), which never signals itself \
+                     or its ancestors, so nothing was sent; run `cargo janitor stop {pid}` from \
+                     outside its process tree",
+                    chain.join(" <- ")
+                )
+            });
             code = exit::NOT_STOPPED;
             continue;
         }
@@ -133,12 +162,37 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             &pinned,
             args.force,
             Duration::from_secs(args.grace.secs().max(1)),
-            &mut |step| out.status("Sent", format!("{} to {}", step.signal, step.to)),
+            &mut |event| match event {
+                stop::Event::Excluded(e) => out.status(
+                    "Excluding",
+                    format!(
+                        "pid {} `{}` ({}) from every signal: it is in process group {}, whose \
+                         other members are signalled one by one",
+                        e.pid, e.cmdline, e.who, e.group
+                    ),
+                ),
+                stop::Event::Step(step) => {
+                    out.status("Sent", format!("{} to {}", step.signal, step.to))
+                }
+            },
         );
         if outcome.released {
             out.status(
                 "Stopped",
-                format!("pid {pid} and its processes are gone; the kernel released their locks"),
+                if outcome.excluded.is_empty() {
+                    format!("pid {pid} and its processes are gone; the kernel released their locks")
+                } else {
+                    format!(
+                        "pid {pid} and the processes signalled are gone; the kernel released \
+                         their locks (not signalled: {})",
+                        outcome
+                            .excluded
+                            .iter()
+                            .map(|e| format!("pid {}", e.pid))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
             );
         } else {
             code = exit::NOT_STOPPED;

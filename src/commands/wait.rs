@@ -27,9 +27,25 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
         })?),
     };
     let paths: Vec<PathBuf> = args.path.iter().cloned().collect();
-    let files: Vec<PathBuf> = super::locks::candidates(global, &paths)?
+    let found = super::locks::candidates(global, &paths)?;
+    let files: Vec<PathBuf> = found
+        .files
         .into_iter()
         .filter(|f| kind.is_none() || lockfiles::classify(f) == kind)
+        .collect();
+    // Directories that could not be looked into: their locks may be held, for as long as
+    // they stay that way.
+    let unlisted: Vec<String> = found
+        .unlisted
+        .iter()
+        .filter(|u| kind.is_none_or(|k| u.kinds.contains(&k)))
+        .map(|u| {
+            format!(
+                "the locks in `{}`: could not look for them: {}; they may be held",
+                u.path.display(),
+                u.error
+            )
+        })
         .collect();
     let start = Instant::now();
     let timeout = args.timeout.map(|t| Duration::from_secs(t.secs()));
@@ -38,17 +54,20 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
     let mut last_lookup: Option<Instant> = None;
     let mut said = String::new();
     loop {
-        let held: Vec<PathBuf> = files
+        let probes = super::locks::probed(&files);
+        let held: Vec<PathBuf> = probes
             .iter()
-            .filter(|f| {
-                matches!(
-                    lockfiles::probe(f),
-                    Probe::HeldShared | Probe::HeldExclusive
-                )
-            })
-            .cloned()
+            .filter(|p| matches!(p.probe, Probe::HeldShared | Probe::HeldExclusive))
+            .map(|p| p.path.clone())
             .collect();
-        if held.is_empty() {
+        // Never "free" while a lock could not be probed: it may be held.
+        let mut unknown: Vec<String> = probes
+            .iter()
+            .filter(|p| p.probe == Probe::Unknown)
+            .map(|p| crate::report::locks::not_probed_kind(&p.path, p.error.as_deref()))
+            .collect();
+        unknown.extend(unlisted.iter().cloned());
+        if held.is_empty() && unknown.is_empty() {
             progress.finish();
             if !said.is_empty() {
                 out.status(
@@ -59,7 +78,12 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
             return Ok(exit::OK);
         }
         if held != last_held || last_lookup.is_none_or(|t| t.elapsed() >= LOOKUP) {
-            let words = super::locks::who_holds(&held);
+            let mut parts = Vec::new();
+            if !held.is_empty() {
+                parts.push(super::locks::who_holds(&held));
+            }
+            parts.extend(unknown.iter().cloned());
+            let words = parts.join("; ");
             if words != said {
                 if out.stderr_tty {
                     progress.tick(0);

@@ -2,7 +2,7 @@
 //! whether one is held right now without waiting (and without holding it for more than an
 //! instant).
 
-use std::fs::{File, TryLockError};
+use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -123,91 +123,203 @@ pub enum Probe {
     Free,
     HeldShared,
     HeldExclusive,
-    /// The file cannot be opened or locked here (missing, permissions, a filesystem without
-    /// locks).
+    /// The file exists (or may exist) but could not be opened or locked here (permissions,
+    /// a symlink, not a regular file, a filesystem without locks): it may be held.
     Unknown,
+    /// There is no such file: no lock to wait for.
+    Missing,
+}
+
+/// A lock file checked directly: its path as we know it, the probe, why it could not be
+/// probed, and its (device, inode) when it exists (matched against the processes' files,
+/// whatever path they used).
+#[derive(Clone, Debug)]
+pub struct Probed {
+    pub path: PathBuf,
+    pub probe: Probe,
+    /// For [`Probe::Unknown`]: why, in plain words ("permission denied").
+    pub error: Option<String>,
+    pub file: Option<(u64, u64)>,
 }
 
 /// Probes `path` without blocking: a shared try first (fails only against an exclusive
 /// holder), then an exclusive try (fails against shared holders too). A successful try is
-/// released at once. Opens read-only and never creates the file.
-pub fn probe(path: &Path) -> Probe {
-    let Ok(file) = File::open(path) else {
-        return Probe::Unknown;
+/// released at once. Opens read-only, never creates the file, never follows a symlink, and
+/// opens nothing but a regular file ([`crate::sys::probe`]).
+pub fn probe(path: &Path) -> Probed {
+    use crate::sys::probe::{OpenError, open_lock_file};
+    use std::os::unix::fs::MetadataExt;
+    let identity = || path.symlink_metadata().ok().map(|m| (m.dev(), m.ino()));
+    let done = |probe, error: Option<String>, file| Probed {
+        path: path.to_owned(),
+        probe,
+        error,
+        file,
+    };
+    let file = match open_lock_file(path) {
+        Ok(f) => f,
+        Err(OpenError::Missing) => return done(Probe::Missing, None, None),
+        Err(e) => return done(Probe::Unknown, Some(e.to_string()), identity()),
+    };
+    let id = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+    let cannot_lock = |e: std::io::Error| {
+        Some(format!(
+            "it cannot be locked here: {}",
+            crate::sys::probe::describe(&e)
+        ))
     };
     match file.try_lock_shared() {
-        Err(TryLockError::WouldBlock) => return Probe::HeldExclusive,
-        Err(TryLockError::Error(_)) => return Probe::Unknown,
+        Err(TryLockError::WouldBlock) => return done(Probe::HeldExclusive, None, id),
+        Err(TryLockError::Error(e)) => return done(Probe::Unknown, cannot_lock(e), id),
         Ok(()) => {
             let _ = file.unlock();
         }
     }
     match file.try_lock() {
-        Err(TryLockError::WouldBlock) => Probe::HeldShared,
-        Err(TryLockError::Error(_)) => Probe::Unknown,
+        Err(TryLockError::WouldBlock) => done(Probe::HeldShared, None, id),
+        Err(TryLockError::Error(e)) => done(Probe::Unknown, cannot_lock(e), id),
         Ok(()) => {
             let _ = file.unlock();
-            Probe::Free
+            done(Probe::Free, None, id)
         }
     }
 }
 
-/// The lock files Cargo keeps in a Cargo home.
-pub fn home_lock_files(home: &Path) -> Vec<PathBuf> {
-    [
+/// The lock files found in some directories, and the directories that could not be looked
+/// into (with why): their locks may be held.
+#[derive(Clone, Debug, Default)]
+pub struct LockFiles {
+    pub files: Vec<PathBuf>,
+    pub unlisted: Vec<Unlisted>,
+}
+
+/// A directory whose lock files could not be looked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unlisted {
+    pub path: PathBuf,
+    pub error: String,
+    /// The kinds of lock it would hold.
+    #[serde(skip)]
+    pub kinds: &'static [LockKind],
+}
+
+impl LockFiles {
+    pub fn extend(&mut self, other: LockFiles) {
+        self.files.extend(other.files);
+        self.unlisted.extend(other.unlisted);
+    }
+}
+
+/// Whether an error just means "nothing there".
+fn nothing_there(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
+}
+
+const HOME_KINDS: &[LockKind] = &[
+    LockKind::PackageCache,
+    LockKind::PackageCacheMutate,
+    LockKind::CrateMetadata,
+];
+const TARGET_KINDS: &[LockKind] = &[LockKind::BuildDir, LockKind::ArtifactDir];
+
+/// The lock files Cargo keeps in a Cargo home: every one that exists in any form (a symlink
+/// or a file this user cannot open is probed, and reported, too).
+pub fn home_lock_files(home: &Path) -> LockFiles {
+    let mut out = LockFiles::default();
+    for n in [
         ".package-cache",
         ".package-cache-mutate",
         ".crates.toml",
         ".crates2.json",
-    ]
-    .iter()
-    .map(|n| home.join(n))
-    .filter(|p| p.is_file())
-    .collect()
-}
-
-/// The lock files of a target or build directory: `<dir>/<profile>/` and
-/// `<dir>/<triple>/<profile>/`, for every profile directory that has one.
-pub fn target_lock_files(dir: &Path) -> Vec<PathBuf> {
-    let names = [".cargo-lock", ".cargo-build-lock", ".cargo-artifact-lock"];
-    let mut out = Vec::new();
-    let subdirs = |d: &Path| -> Vec<PathBuf> {
-        std::fs::read_dir(d)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.path())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for d in subdirs(dir) {
-        let mut found = false;
-        for n in names {
-            let p = d.join(n);
-            if p.is_file() {
-                out.push(p);
-                found = true;
-            }
-        }
-        if !found {
-            for sub in subdirs(&d) {
-                for n in names {
-                    let p = sub.join(n);
-                    if p.is_file() {
-                        out.push(p);
-                    }
-                }
+    ] {
+        let p = home.join(n);
+        match p.symlink_metadata() {
+            Ok(_) => out.files.push(p),
+            Err(e) if nothing_there(&e) => {}
+            Err(e) => {
+                out.unlisted = vec![Unlisted {
+                    path: home.to_owned(),
+                    error: crate::sys::probe::describe(&e),
+                    kinds: HOME_KINDS,
+                }];
+                out.files.clear();
+                break;
             }
         }
     }
-    out.sort();
+    out
+}
+
+/// The lock files of a target or build directory: `<dir>/<profile>/` and
+/// `<dir>/<triple>/<profile>/`, for every profile directory that has one. A directory that
+/// cannot be looked into is reported in [`LockFiles::unlisted`].
+pub fn target_lock_files(dir: &Path) -> LockFiles {
+    const NAMES: [&str; 3] = [".cargo-lock", ".cargo-build-lock", ".cargo-artifact-lock"];
+    let mut out = LockFiles::default();
+    let unlisted = |out: &mut LockFiles, d: &Path, e: &std::io::Error| {
+        out.unlisted.push(Unlisted {
+            path: d.to_owned(),
+            error: crate::sys::probe::describe(e),
+            kinds: TARGET_KINDS,
+        })
+    };
+    // The real subdirectories of `d`.
+    let subdirs = |out: &mut LockFiles, d: &Path| -> Vec<PathBuf> {
+        match std::fs::read_dir(d) {
+            Ok(rd) => rd
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect(),
+            Err(e) if nothing_there(&e) => Vec::new(),
+            Err(e) => {
+                unlisted(out, d, &e);
+                Vec::new()
+            }
+        }
+    };
+    // The lock files in `d`, whatever they are (a symlink or an unreadable file is probed,
+    // and reported, too); `None` when `d` cannot be looked into.
+    let locks_in = |out: &mut LockFiles, d: &Path| -> Option<Vec<PathBuf>> {
+        let mut found = Vec::new();
+        for n in NAMES {
+            let p = d.join(n);
+            match p.symlink_metadata() {
+                Ok(_) => found.push(p),
+                Err(e) if nothing_there(&e) => {}
+                Err(e) => {
+                    unlisted(out, d, &e);
+                    return None;
+                }
+            }
+        }
+        Some(found)
+    };
+    for d in subdirs(&mut out, dir) {
+        let Some(found) = locks_in(&mut out, &d) else {
+            continue;
+        };
+        if !found.is_empty() {
+            out.files.extend(found);
+            continue;
+        }
+        for sub in subdirs(&mut out, &d) {
+            if let Some(found) = locks_in(&mut out, &sub) {
+                out.files.extend(found);
+            }
+        }
+    }
+    out.files.sort();
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     #[test]
     fn classifies_cargo_lock_files() {
@@ -263,6 +375,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join(".package-cache");
         std::fs::write(&p, "").unwrap();
+        let probe = |p: &Path| super::probe(p).probe;
         assert_eq!(probe(&p), Probe::Free);
         let held = File::open(&p).unwrap();
         held.lock_shared().unwrap();
@@ -272,6 +385,6 @@ mod tests {
         assert_eq!(probe(&p), Probe::HeldExclusive);
         drop(held);
         assert_eq!(probe(&p), Probe::Free);
-        assert_eq!(probe(&t.path().join("missing")), Probe::Unknown);
+        assert_eq!(probe(&t.path().join("missing")), Probe::Missing);
     }
 }

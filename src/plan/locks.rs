@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::observe::lockfiles::{self, LockKind, Probe};
+pub use crate::observe::lockfiles::Probed;
+use crate::observe::lockfiles::{self, LockKind, Probe, Unlisted};
 use crate::observe::procs::{Mode, Snapshot};
 
 /// Why a holder holds, most urgent first.
@@ -104,9 +105,14 @@ pub struct Lock {
     pub deleted: bool,
     /// What a cargo waiting on it prints.
     pub message: String,
-    /// False when the lock is held but no holder can be seen (another user, another PID
-    /// namespace or container, another machine).
+    /// False when no holder can be seen: the lock is held by a process this user cannot see
+    /// (another user, another PID namespace or container, another machine), or it could not
+    /// be probed (`probe` is `unknown`).
     pub visible: bool,
+    /// What probing the file directly found (`null` when it was not among the files probed).
+    pub probe: Option<Probe>,
+    /// Why it could not be probed ("permission denied"): it may be held.
+    pub probe_error: Option<String>,
     pub holders: Vec<Holder>,
     pub waiters: Vec<Waiter>,
 }
@@ -114,6 +120,8 @@ pub struct Lock {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     pub locks: Vec<Lock>,
+    /// Directories whose lock files could not be looked for: their locks may be held.
+    pub unlisted: Vec<Unlisted>,
 }
 
 /// Names of processes that are editors (or their language servers).
@@ -191,15 +199,6 @@ fn cmdline(snap: &Snapshot, pid: u32) -> String {
         .unwrap_or_else(|| "(not visible)".into())
 }
 
-/// A lock file checked directly: its path as we know it, the probe, and its (device, inode)
-/// when it exists (matched against the processes' files, whatever path they used).
-#[derive(Clone, Debug)]
-pub struct Probed {
-    pub path: PathBuf,
-    pub probe: Probe,
-    pub file: Option<(u64, u64)>,
-}
-
 /// Builds the diagnosis. `probes` are the lock files checked directly (held by someone we
 /// may not see); `cpu` is each process's CPU share over the sample, if one was taken.
 pub fn diagnose(snap: &Snapshot, probes: &[Probed], cpu: Option<&BTreeMap<u32, f64>>) -> Report {
@@ -259,20 +258,29 @@ pub fn diagnose(snap: &Snapshot, probes: &[Probed], cpu: Option<&BTreeMap<u32, f
             .collect();
         let mode = holders.first().map(|h| h.mode);
         seen_files.insert(*file);
+        let probed = probes.iter().find(|p| p.file == Some(*file));
         locks.push(Lock {
             path: path.clone(),
             kind,
             deleted: uses.iter().any(|u| u.deleted),
             message: lockfiles::message(path, kind, mode),
             visible: !holders.is_empty(),
+            probe: probed.map(|p| p.probe),
+            probe_error: probed.and_then(|p| p.error.clone()),
             holders,
             waiters,
         });
     }
-    // Held lock files whose holder we cannot see.
-    for Probed { path, probe, file } in probes {
+    // Held lock files whose holder we cannot see, and those that could not be probed.
+    for Probed {
+        path,
+        probe,
+        error,
+        file,
+    } in probes
+    {
         if file.is_some_and(|f| seen_files.contains(&f))
-            || matches!(probe, Probe::Free | Probe::Unknown)
+            || matches!(probe, Probe::Free | Probe::Missing)
         {
             continue;
         }
@@ -280,21 +288,27 @@ pub fn diagnose(snap: &Snapshot, probes: &[Probed], cpu: Option<&BTreeMap<u32, f
             continue;
         };
         let mode = match probe {
-            Probe::HeldShared => Mode::Shared,
-            _ => Mode::Exclusive,
+            Probe::HeldShared => Some(Mode::Shared),
+            Probe::HeldExclusive => Some(Mode::Exclusive),
+            _ => None,
         };
         locks.push(Lock {
             path: path.clone(),
             kind,
             deleted: false,
-            message: lockfiles::message(path, kind, Some(mode)),
+            message: lockfiles::message(path, kind, mode),
             visible: false,
+            probe: Some(*probe),
+            probe_error: error.clone(),
             holders: Vec::new(),
             waiters: Vec::new(),
         });
     }
     locks.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
-    Report { locks }
+    Report {
+        locks,
+        unlisted: Vec::new(),
+    }
 }
 
 fn holder(
@@ -508,19 +522,48 @@ mod tests {
                 Probed {
                     path: "/h/.package-cache".into(),
                     probe: Probe::HeldExclusive,
+                    error: None,
                     file: Some((1, 50)),
                 },
                 Probed {
                     path: "/h/.package-cache-mutate".into(),
                     probe: Probe::Free,
+                    error: None,
                     file: Some((1, 51)),
+                },
+                Probed {
+                    path: "/h/.crates.toml".into(),
+                    probe: Probe::Missing,
+                    error: None,
+                    file: None,
                 },
             ],
             None,
         );
         assert_eq!(r.locks.len(), 1);
         assert!(!r.locks[0].visible);
+        assert_eq!(r.locks[0].probe, Some(Probe::HeldExclusive));
         assert!(r.locks[0].holders.is_empty());
+    }
+
+    #[test]
+    fn a_lock_that_could_not_be_probed_is_reported_as_such() {
+        let r = diagnose(
+            &Snapshot::default(),
+            &[Probed {
+                path: "/h/.package-cache".into(),
+                probe: Probe::Unknown,
+                error: Some("permission denied".into()),
+                file: Some((1, 50)),
+            }],
+            None,
+        );
+        assert_eq!(r.locks.len(), 1);
+        let l = &r.locks[0];
+        assert!(!l.visible);
+        assert_eq!(l.probe, Some(Probe::Unknown));
+        assert_eq!(l.probe_error.as_deref(), Some("permission denied"));
+        assert_eq!(l.message, "Blocking waiting for file lock on package cache");
     }
 
     #[test]
@@ -542,12 +585,14 @@ mod tests {
             &[Probed {
                 path: "/link/home/.package-cache".into(),
                 probe: Probe::HeldExclusive,
+                error: None,
                 file: Some((1, 77)),
             }],
             None,
         );
         assert_eq!(r.locks.len(), 1, "one lock, not a second invisible one");
         assert!(r.locks[0].visible);
+        assert_eq!(r.locks[0].probe, Some(Probe::HeldExclusive));
     }
 
     #[test]

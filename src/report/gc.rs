@@ -22,6 +22,9 @@ pub struct Report<'a> {
     pub after_bytes: u64,
     /// What the grace period kept.
     pub grace: &'a grace::Report,
+    /// Why `.global-cache` could not be updated after the removals (`null` when it was): it
+    /// then still lists removed entries.
+    pub database_error: Option<String>,
 }
 
 impl<'a> Report<'a> {
@@ -40,6 +43,7 @@ impl<'a> Report<'a> {
             before_bytes: before,
             after_bytes: after,
             grace,
+            database_error: None,
         }
     }
 }

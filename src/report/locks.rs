@@ -1,9 +1,39 @@
 //! The human rendering of `locks`.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use super::Output;
+use crate::observe::lockfiles::{Probe, Unlisted};
 use crate::plan::locks::{Holder, Lock, Report};
+
+/// "could not probe `…`: permission denied; it may be held"
+pub fn not_probed(path: &Path, error: Option<&str>) -> String {
+    format!(
+        "could not probe `{}`: {}; it may be held",
+        path.display(),
+        error.unwrap_or("unknown error")
+    )
+}
+
+/// "package-cache (`…`): could not probe it: permission denied; it may be held"
+pub fn not_probed_kind(path: &Path, error: Option<&str>) -> String {
+    let kind = crate::observe::lockfiles::classify(path).map_or("lock", |k| k.name());
+    format!(
+        "{kind} (`{}`): could not probe it: {}; it may be held",
+        path.display(),
+        error.unwrap_or("unknown error")
+    )
+}
+
+/// "could not look for lock files in `…`: permission denied; they may be held"
+pub fn not_listed(u: &Unlisted) -> String {
+    format!(
+        "could not look for lock files in `{}`: {}; they may be held",
+        u.path.display(),
+        u.error
+    )
+}
 
 pub fn duration(secs: u64) -> String {
     match secs {
@@ -38,7 +68,9 @@ pub fn lock_text(l: &Lock, out: &Output) -> String {
              can run at once; never delete lock files"
         );
     }
-    if !l.visible {
+    if l.probe == Some(Probe::Unknown) && l.holders.is_empty() {
+        let _ = writeln!(t, "  {}", not_probed(&l.path, l.probe_error.as_deref()));
+    } else if !l.visible {
         let _ = writeln!(
             t,
             "  held by a process this user cannot see (another user, another PID namespace or \
@@ -82,12 +114,17 @@ pub fn lock_text(l: &Lock, out: &Output) -> String {
 }
 
 pub fn render(r: &Report, checked: usize, out: &Output) -> String {
-    if r.locks.is_empty() {
-        return format!(
-            "No Cargo lock is held or waited on ({checked} lock files probed, every visible process checked).\n"
-        );
-    }
     let mut t = String::new();
+    for u in &r.unlisted {
+        let _ = writeln!(t, "{}\n", not_listed(u));
+    }
+    if r.locks.is_empty() {
+        let _ = writeln!(
+            t,
+            "No Cargo lock is held or waited on ({checked} lock files probed, every visible process checked)."
+        );
+        return t;
+    }
     for l in &r.locks {
         t.push_str(&lock_text(l, out));
         t.push('\n');

@@ -4,3 +4,8 @@
 //! `unsafe` block, each with a `SAFETY` comment) live here, one module per platform where
 //! they differ. Nothing outside `src/sys/` uses `libc`, `rustix`, `windows-sys`, `/proc` or
 //! `unsafe`.
+
+#[cfg(unix)]
+pub mod probe;
+#[cfg(unix)]
+pub mod process;

@@ -535,3 +535,235 @@ fn run_on_a_terminal_lets_the_command_read_it() {
         "the exit code comes through: {text}"
     );
 }
+
+/// A project whose build script runs `cargo-janitor stop --yes <its cargo>` and logs what it
+/// printed and how it exited.
+fn self_stopping_project(env: &Env) -> std::path::PathBuf {
+    let p = env.project("selfstop", "");
+    std::fs::write(
+        p.join("build.rs"),
+        r#"fn main() {
+    println!("cargo:rerun-if-env-changed=JANITOR_LOG");
+    let log = std::env::var("JANITOR_LOG").unwrap();
+    let cargo = std::os::unix::process::parent_id();
+    let out = std::process::Command::new(std::env::var("JANITOR_BIN").unwrap())
+        .args(["stop", "--yes", "--grace", "1 second", &cargo.to_string()])
+        .output()
+        .unwrap();
+    std::fs::write(
+        log,
+        format!(
+            "cargo={cargo}\ncode={:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+    .unwrap();
+}
+"#,
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn stop_run_from_inside_the_holders_tree_refuses_instead_of_killing_itself() {
+    let env = Env::new();
+    let project = self_stopping_project(&env);
+    // Cargo in the test's process group (its tree is signalled), then leading its own (the
+    // group is signalled): either way cargo-janitor is in it.
+    for (i, own_group) in [false, true].into_iter().enumerate() {
+        let log = env.path(&format!("stop-{i}.log"));
+        let mut cmd = env.cargo(&project, &["build", "--offline"]);
+        cmd.env("JANITOR_LOG", &log)
+            .env("JANITOR_BIN", env!("CARGO_BIN_EXE_cargo-janitor"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if own_group {
+            cmd.process_group(0);
+        }
+        let mut build = Guard(cmd.spawn().unwrap());
+        let cargo = build.pid();
+        let status = build.wait();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(status.success(), "the build was not signalled: {text}");
+        assert!(
+            text.starts_with(&format!("cargo={cargo}\ncode=Some(5)\n")),
+            "cargo-janitor survived and refused: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "not stopping pid {cargo}: it is an ancestor of this cargo-janitor"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("build-script-build"), "the chain: {text}");
+        assert!(text.contains("nothing was sent"), "{text}");
+        assert!(!text.contains("Sent"), "{text}");
+    }
+}
+
+#[test]
+fn stop_signals_a_group_it_is_in_one_by_one_without_itself() {
+    let c = Copy::of(populated());
+    let log = c.dir.path().join("stop.log");
+    // The holder leads its process group. A grandchild of it, re-parented when its parent
+    // exits (so not in the holder's tree, but still in its group), runs cargo-janitor stop
+    // against the holder and logs the result.
+    let script = format!(
+        "import fcntl, os, subprocess, sys, time\n\
+         os.setpgid(0, 0)\n\
+         fd = os.open('{lock}', os.O_RDWR)\n\
+         fcntl.flock(fd, fcntl.LOCK_EX)\n\
+         holder = os.getpid()\n\
+         if os.fork() == 0:\n\
+         \x20   middle = os.getpid()\n\
+         \x20   if os.fork() == 0:\n\
+         \x20       os.close(fd)\n\
+         \x20       while os.getppid() == middle: time.sleep(0.05)\n\
+         \x20       r = subprocess.run(['{bin}', '--cargo-home', '{home}', 'stop', '--yes', \
+                        '--grace', '2 seconds', str(holder)], capture_output=True, text=True)\n\
+         \x20       open('{log}.tmp', 'w').write('code=%s\\n%s' % (r.returncode, r.stderr))\n\
+         \x20       os.rename('{log}.tmp', '{log}')\n\
+         \x20       os._exit(0)\n\
+         \x20   os._exit(0)\n\
+         time.sleep(120)\n",
+        lock = c.home.join(".package-cache").display(),
+        bin = env!("CARGO_BIN_EXE_cargo-janitor"),
+        home = c.home.display(),
+        log = log.display(),
+    );
+    let holder = Guard(
+        command("python3")
+            .args(["-c", &script])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let text = eventually(60, "the grandchild's log", || {
+        std::fs::read_to_string(&log).ok()
+    });
+    assert!(text.starts_with("code=0\n"), "{text}");
+    assert!(
+        text.contains("(this command) from every signal: it is in process group"),
+        "{text}"
+    );
+    assert!(text.contains("(an ancestor of this command)"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "SIGINT to process group {} one process at a time",
+            holder.pid()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Stopped"), "{text}");
+    let f = std::fs::File::open(c.home.join(".package-cache")).unwrap();
+    f.try_lock()
+        .expect("the holder is gone and the lock is free");
+    let mut holder = holder;
+    assert!(!holder.wait().success(), "the holder died of SIGINT");
+}
+
+/// `cmd` (made by [`janitor_in`]) run as user and group 65534 ("nobody"), without groups.
+fn as_nobody(cmd: &Command) -> Command {
+    let mut c = command("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        c.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+#[test]
+fn a_lock_this_user_cannot_open_is_reported_and_never_called_free() {
+    use std::os::unix::fs::PermissionsExt;
+    if command("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs setpriv(1) to run cargo-janitor as another user");
+        return;
+    }
+    // Root's Cargo home, readable by others except its lock file (0600), which root holds.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("cargo-home");
+    std::fs::create_dir_all(home.join("registry")).unwrap();
+    let lock = home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    std::fs::write(home.join(".package-cache-mutate"), "").unwrap();
+    for (p, mode) in [(dir.path(), 0o755), (&home, 0o755), (&lock, 0o600)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let holder = hold_with_flock(&lock, "-x");
+
+    let out = as_nobody(&janitor_in(
+        &home,
+        dir.path(),
+        &["locks", "--json", "--sample", "0"],
+    ))
+    .output()
+    .unwrap();
+    assert_ok(&out, "locks as nobody");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let l = find_lock(&v, &lock).unwrap_or_else(|| panic!("reported: {v:#}"));
+    assert_eq!(l["visible"], false, "{v:#}");
+    assert_eq!(l["probe"], "unknown", "{v:#}");
+    assert_eq!(l["probe_error"], "permission denied", "{v:#}");
+    assert_eq!(l["holders"], serde_json::json!([]));
+    // The other lock file is readable and free: not listed.
+    assert!(find_lock(&v, &home.join(".package-cache-mutate")).is_none());
+
+    let out = as_nobody(&janitor_in(&home, dir.path(), &["locks", "--sample", "0"]))
+        .output()
+        .unwrap();
+    assert_ok(&out, "locks as nobody");
+    assert!(
+        stdout(&out).contains(&format!(
+            "could not probe `{}`: permission denied; it may be held",
+            lock.display()
+        )),
+        "{}",
+        stdout(&out)
+    );
+
+    for args in [
+        &["wait", "--timeout", "2 seconds"][..],
+        &["wait", "--timeout", "2 seconds", "--lock", "package-cache"][..],
+    ] {
+        let out = as_nobody(&janitor_in(&home, dir.path(), args))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(!err.to_lowercase().contains("free"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "timed out after 2s waiting for package-cache (`{}`): could not probe it: \
+                 permission denied; it may be held",
+                lock.display()
+            )),
+            "{err}"
+        );
+    }
+    // Waiting only for another lock is not held up by this one.
+    let out = as_nobody(&janitor_in(
+        &home,
+        dir.path(),
+        &[
+            "wait",
+            "--timeout",
+            "2 seconds",
+            "--lock",
+            "package-cache-mutate",
+        ],
+    ))
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    drop(holder);
+}

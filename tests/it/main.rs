@@ -2,6 +2,7 @@
 
 mod support;
 
+mod full_disk;
 mod gc;
 mod locks;
 mod status;

@@ -1,0 +1,104 @@
+//! Opening one of Cargo's lock files to probe it (locks.md §A.2.4).
+//!
+//! Read-only, and only a regular file: a symlink is reported, never followed (`O_NOFOLLOW`),
+//! and nothing else is opened at all (opening a FIFO would block, and opening a device can
+//! have side effects). The file is opened without blocking, never becomes our controlling
+//! terminal, and is closed on exec.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
+
+/// Why a lock file could not be opened, in words for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("it is a symbolic link (never followed)")]
+    Symlink,
+    #[error("it is not a regular file")]
+    NotRegular,
+    #[error("it does not exist")]
+    Missing,
+    #[error("{}", describe(.0))]
+    Io(io::Error),
+}
+
+/// Plain words for an I/O error ("permission denied", not "Permission denied (os error 13)").
+pub fn describe(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::NotFound => "it does not exist".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+fn classify(e: io::Error) -> OpenError {
+    if e.kind() == io::ErrorKind::NotFound {
+        OpenError::Missing
+    } else if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+        OpenError::Symlink
+    } else {
+        OpenError::Io(e)
+    }
+}
+
+/// Opens the lock file at `path` read-only, as described above. The file returned is the
+/// regular file that `path` named when it was looked at.
+pub fn open_lock_file(path: &Path) -> Result<File, OpenError> {
+    let before = path.symlink_metadata().map_err(classify)?;
+    if before.file_type().is_symlink() {
+        return Err(OpenError::Symlink);
+    }
+    if !before.is_file() {
+        return Err(OpenError::NotRegular);
+    }
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| classify(e.into()))?;
+    let file = File::from(fd);
+    let after = file.metadata().map_err(OpenError::Io)?;
+    // Replaced between the look and the open: whatever it is now, it is not what we looked at.
+    if !after.is_file() || (after.dev(), after.ino()) != (before.dev(), before.ino()) {
+        return Err(OpenError::NotRegular);
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_only_regular_files_and_never_follows_symlinks() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join(".package-cache");
+        std::fs::write(&file, "").unwrap();
+        assert!(open_lock_file(&file).is_ok());
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(matches!(open_lock_file(&link), Err(OpenError::Symlink)));
+        assert!(matches!(
+            open_lock_file(t.path()),
+            Err(OpenError::NotRegular)
+        ));
+        assert!(matches!(
+            open_lock_file(&t.path().join("missing")),
+            Err(OpenError::Missing)
+        ));
+        let fifo = t.path().join("fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::RUSR | Mode::WUSR).unwrap();
+        assert!(
+            matches!(open_lock_file(&fifo), Err(OpenError::NotRegular)),
+            "a FIFO is neither opened nor waited on"
+        );
+        assert_eq!(
+            OpenError::Io(io::Error::from(io::ErrorKind::PermissionDenied)).to_string(),
+            "permission denied"
+        );
+    }
+}
