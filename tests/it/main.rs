@@ -3,6 +3,7 @@
 mod support;
 
 mod gc;
+mod hermetic;
 mod locks;
 mod status;
 mod sweep;

@@ -1,7 +1,6 @@
 //! `cargo janitor trim` with the real cargo: keep exactly what lockfiles pin.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -266,10 +265,7 @@ fn bad_lockfiles_name_the_file_and_line_and_delete_nothing() {
         assert!(err.contains(line), "{err}");
     }
     assert_eq!(paths_under(&c.home), before);
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
-        .args(["trim", "--cargo-home"])
-        .arg(&c.home)
-        .current_dir(std::env::temp_dir())
+    let out = janitor_in(&c.home, &std::env::temp_dir(), &["trim"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
