@@ -223,7 +223,10 @@ mod tests {
             None => src.join("shared-target"),
             Some(v) => proj.join(v),
         };
-        assert_eq!(cfg.get_path(&["build", "target-dir"], &proj), Some(expected));
+        assert_eq!(
+            cfg.get_path(&["build", "target-dir"], &proj),
+            Some(expected)
+        );
     }
 
     #[test]

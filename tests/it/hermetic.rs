@@ -76,8 +76,7 @@ fn spawned_processes_see_only_the_allow_list() {
         allowed.remove("RUSTUP_HOME");
     }
     // This process has variables of its own to leak (cargo sets CARGO_MANIFEST_DIR and more
-    // for every test run; the hostile run adds its own).
-    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    // for every test run, and the hostile run sets its own): none of them gets through.
     if std::env::var_os(CHILD).is_some() {
         for k in [
             "CARGO_TARGET_DIR",
