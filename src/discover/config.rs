@@ -217,12 +217,16 @@ mod tests {
             origin: crate::discover::cargo_home::Origin::Flag,
         };
         let cfg = CargoConfig::load(&proj, &home).unwrap();
-        if std::env::var_os("CARGO_BUILD_TARGET_DIR").is_none() {
-            assert_eq!(
-                cfg.get_path(&["build", "target-dir"], &proj),
-                Some(src.join("shared-target"))
-            );
-        }
+        // The variable, when the developer's environment sets it, wins and is taken from
+        // the current directory.
+        let expected = match std::env::var_os("CARGO_BUILD_TARGET_DIR") {
+            None => src.join("shared-target"),
+            Some(v) => proj.join(v),
+        };
+        assert_eq!(
+            cfg.get_path(&["build", "target-dir"], &proj),
+            Some(expected)
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `cargo +nightly clean gc -Zgc` where nightly is installed.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -513,7 +513,7 @@ fn read_only_home_is_a_clear_error_and_loses_nothing() {
         h = c.home.display(),
         bin = env!("CARGO_BIN_EXE_cargo-janitor"),
     );
-    let out = Command::new("unshare")
+    let out = command("unshare")
         .args(["-m", "sh", "-c", &script])
         .env("__CARGO_TEST_LAST_USE_NOW", (T40 + DAY).to_string())
         .output()
@@ -774,7 +774,7 @@ fn parity_with_nightly_on_a_checkout_id_shared_by_two_repositories() {
         let db = dirs_in(&home.join("git/db"))[0].clone();
         let co = dirs_in(&home.join("git/checkouts").join(&db))[0].clone();
         let twin = "twin-0123456789abcdef";
-        let out = Command::new("cp")
+        let out = command("cp")
             .arg("-a")
             .arg(home.join("git/db").join(&db))
             .arg(home.join("git/db").join(twin))
@@ -782,7 +782,7 @@ fn parity_with_nightly_on_a_checkout_id_shared_by_two_repositories() {
             .unwrap();
         assert_ok(&out, "cp");
         std::fs::create_dir_all(home.join("git/checkouts").join(twin)).unwrap();
-        let out = Command::new("cp")
+        let out = command("cp")
             .arg("-a")
             .arg(home.join("git/checkouts").join(&db).join(&co))
             .arg(home.join("git/checkouts").join(twin).join(&co))
@@ -841,17 +841,13 @@ fn a_home_without_caches_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     // A home directory with bin/ is not a Cargo home.
     std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
-        .args(["gc", "--cargo-home"])
-        .arg(dir.path())
+    let out = janitor_in(dir.path(), dir.path(), &["gc"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // A Cargo home with only config.toml: nothing to clean, and nothing is created.
     std::fs::write(dir.path().join("config.toml"), "").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
-        .args(["gc", "--cargo-home"])
-        .arg(dir.path())
+    let out = janitor_in(dir.path(), dir.path(), &["gc"])
         .output()
         .unwrap();
     assert_ok(&out, "gc");

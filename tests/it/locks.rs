@@ -143,7 +143,7 @@ fn verdicts_stopped_orphaned_and_inherited() {
     // Stopped.
     let file = c.home.join(".package-cache");
     let holder = hold_with_flock(&file, "-x");
-    Command::new("kill")
+    command("kill")
         .args(["-STOP", &holder.pid().to_string()])
         .status()
         .unwrap();
@@ -154,7 +154,12 @@ fn verdicts_stopped_orphaned_and_inherited() {
     assert!(h["suggestion"].as_str().unwrap().contains("kill -CONT"));
     drop(holder);
 
-    // Inherited by a child after the locking parent exited: the child is named.
+    // Inherited by a child after the locking parent exited: the child is named. The orphan is
+    // not our child (its pid could be reused once it is gone), so it is never signalled: it
+    // exits by itself once the hold file is removed.
+    let hold = c.dir.path().join("hold-orphan");
+    std::fs::write(&hold, "").unwrap();
+    let _release = RemoveOnDrop(hold.clone());
     let script = format!(
         "import fcntl, os, sys, time\n\
          f = open('{}', 'w')\n\
@@ -162,17 +167,18 @@ fn verdicts_stopped_orphaned_and_inherited() {
          pid = os.fork()\n\
          if pid:\n    print(pid, flush=True)\n    os._exit(0)\n\
          os.close(0); os.close(1); os.close(2)\n\
-         time.sleep(120)\n",
-        file.display()
+         start = time.time()\n\
+         while os.path.exists('{}') and time.time() - start < 120:\n    time.sleep(0.05)\n",
+        file.display(),
+        hold.display()
     );
-    let out = Command::new("python3")
+    let out = command("python3")
         .args(["-c", &script])
         .process_group(0)
         .stderr(Stdio::null())
         .output()
         .unwrap();
     let child: u32 = stdout(&out).trim().parse().unwrap();
-    let _child = KillOnDrop(child);
     let v = eventually(10, "the orphan to be re-parented", || {
         let v = locks_json(&c, &[]);
         let h = &find_lock(&v, &c.home.join(".package-cache"))?["holders"][0];
@@ -188,14 +194,12 @@ fn verdicts_stopped_orphaned_and_inherited() {
     );
 }
 
-/// Kills one process this test started (by pid) when dropped.
-struct KillOnDrop(u32);
+/// Removes a hold file when dropped: what makes a holder the test did not start exit.
+struct RemoveOnDrop(std::path::PathBuf);
 
-impl Drop for KillOnDrop {
+impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.0.to_string()])
-            .output();
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -216,24 +220,7 @@ fn a_nested_cargo_waiting_on_its_parent_is_a_deadlock() {
         "[package]\nname = \"outer\"\nversion = \"0.1.0\"\nedition = \"2021\"\nbuild = \"build.rs\"\n",
     )
     .unwrap();
-    std::fs::write(
-        outer.join("build.rs"),
-        format!(
-            r#"fn main() {{
-    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let target = out.ancestors().nth(4).unwrap().to_owned();
-    let status = std::process::Command::new(std::env::var("CARGO").unwrap())
-        .args(["build", "--offline", "--manifest-path", "{}/Cargo.toml", "--target-dir"])
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}}
-"#,
-            inner.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(outer.join("build.rs"), nested_cargo_build_rs(&inner)).unwrap();
     let build = Guard(
         env.cargo(&outer, &["build", "--offline"])
             .process_group(0)
@@ -373,7 +360,7 @@ fn logging_holder(c: &Copy, log: &Path) -> Guard {
         log = log.display()
     );
     let g = Guard(
-        Command::new("bash")
+        command("bash")
             .args(["-c", &script])
             .process_group(0)
             .spawn()
@@ -385,6 +372,33 @@ fn logging_holder(c: &Copy, log: &Path) -> Guard {
             .then_some(())
     });
     g
+}
+
+/// `stop 1` is refused. Asked in a PID namespace of its own where PID 1 is the janitor itself,
+/// so that a janitor that failed to refuse would signal no process the test did not start;
+/// skipped where no PID namespace can be made.
+fn refuses_to_stop_pid_1(c: &Copy) {
+    for userns in [&[][..], &["--user", "--map-root-user"]] {
+        let Ok(out) = command("unshare")
+            .args(userns)
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(env!("CARGO_BIN_EXE_cargo-janitor"))
+            .arg("--cargo-home")
+            .arg(&c.home)
+            .args(["stop", "--yes", "1"])
+            .current_dir(c.dir.path())
+            .output()
+        else {
+            break;
+        };
+        if stderr(&out).starts_with("unshare:") {
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        assert!(stderr(&out).contains("init process"), "{}", stderr(&out));
+        return;
+    }
+    eprintln!("skipped `stop 1`: cannot make a PID namespace here");
 }
 
 #[test]
@@ -406,7 +420,7 @@ fn stop_climbs_the_ladder_and_refuses_what_it_must() {
         "{}",
         stderr(&out)
     );
-    let sleeper = Guard(Command::new("sleep").arg("60").spawn().unwrap());
+    let sleeper = Guard(command("sleep").arg("60").spawn().unwrap());
     let out = c
         .janitor(&["stop", "--yes", &sleeper.pid().to_string()])
         .output()
@@ -417,8 +431,7 @@ fn stop_climbs_the_ladder_and_refuses_what_it_must() {
         "{}",
         stderr(&out)
     );
-    let out = c.janitor(&["stop", "--yes", "1"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    refuses_to_stop_pid_1(&c);
     let out = c.janitor(&["stop", "--yes", "abc"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "");
@@ -447,11 +460,11 @@ fn a_symlinked_home_and_a_deleted_lock_file_are_seen_for_what_they_are() {
     std::os::unix::fs::symlink(&c.home, &link).unwrap();
     let holder = hold_with_flock(&c.home.join(".package-cache"), "-x");
     // Probed through the symlink, held through the real path: one lock, and visible.
-    let v = json(
-        Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
-            .args(["locks", "--json", "--sample", "0", "--cargo-home"])
-            .arg(&link),
-    );
+    let v = json(&mut janitor_in(
+        &link,
+        c.dir.path(),
+        &["locks", "--json", "--sample", "0"],
+    ));
     let mine: Vec<&Value> = v["locks"]
         .as_array()
         .unwrap()
@@ -511,7 +524,7 @@ fn stopping_one_of_two_shared_holders_succeeds() {
 
 #[test]
 fn run_on_a_terminal_lets_the_command_read_it() {
-    if Command::new("script").arg("--version").output().is_err() {
+    if command("script").arg("--version").output().is_err() {
         eprintln!("skipped: needs script(1) to make a terminal");
         return;
     }
@@ -519,7 +532,7 @@ fn run_on_a_terminal_lets_the_command_read_it() {
         "{} run -- sh -c 'read x; echo got:$x; exit 3'",
         env!("CARGO_BIN_EXE_cargo-janitor")
     );
-    let mut child = Command::new("timeout")
+    let mut child = command("timeout")
         .args(["20", "script", "-qec", &cmd, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -540,29 +553,7 @@ fn run_on_a_terminal_lets_the_command_read_it() {
 /// printed and how it exited.
 fn self_stopping_project(env: &Env) -> std::path::PathBuf {
     let p = env.project("selfstop", "");
-    std::fs::write(
-        p.join("build.rs"),
-        r#"fn main() {
-    println!("cargo:rerun-if-env-changed=JANITOR_LOG");
-    let log = std::env::var("JANITOR_LOG").unwrap();
-    let cargo = std::os::unix::process::parent_id();
-    let out = std::process::Command::new(std::env::var("JANITOR_BIN").unwrap())
-        .args(["stop", "--yes", "--grace", "1 second", &cargo.to_string()])
-        .output()
-        .unwrap();
-    std::fs::write(
-        log,
-        format!(
-            "cargo={cargo}\ncode={:?}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-    .unwrap();
-}
-"#,
-    )
-    .unwrap();
+    std::fs::write(p.join("build.rs"), SELF_STOP_BUILD_RS).unwrap();
     p
 }
 

@@ -4,6 +4,7 @@ mod support;
 
 mod full_disk;
 mod gc;
+mod hermetic;
 mod locks;
 mod status;
 mod sweep;

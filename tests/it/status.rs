@@ -1,7 +1,6 @@
 //! `cargo janitor status` against homes filled by the real cargo.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -312,7 +311,7 @@ fn read_only_home_works() {
         h = c.home.display(),
         bin = env!("CARGO_BIN_EXE_cargo-janitor"),
     );
-    let out = Command::new("unshare")
+    let out = command("unshare")
         .args(["-m", "sh", "-c", &script])
         .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
         .output()
@@ -388,9 +387,7 @@ fn legacy_registry_directories_are_dead_weight() {
 fn a_home_that_does_not_exist_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-home");
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
-        .args(["status", "--cargo-home"])
-        .arg(&missing)
+    let out = janitor_in(&missing, dir.path(), &["status"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -403,9 +400,7 @@ fn a_home_that_does_not_exist_is_bad_input() {
 #[test]
 fn a_directory_that_is_not_a_cargo_home_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
-        .args(["status", "--cargo-home"])
-        .arg(dir.path())
+    let out = janitor_in(dir.path(), dir.path(), &["status"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -419,8 +414,9 @@ fn a_directory_that_is_not_a_cargo_home_is_bad_input() {
 #[test]
 fn cargo_home_comes_from_the_environment_and_cargo_subcommand_form_works() {
     let c = Copy::of(populated());
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"))
+    let out = command(env!("CARGO_BIN_EXE_cargo-janitor"))
         .args(["janitor", "status", "--json"])
+        .current_dir(c.dir.path())
         .env("CARGO_HOME", &c.home)
         .output()
         .unwrap();

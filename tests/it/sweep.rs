@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -329,7 +329,7 @@ fn discovery_and_bad_input() {
     let root = c.dir.path();
     // A hidden copy and a look-alike without Cargo's markers are not found; a symlink is not
     // followed.
-    let out = Command::new("cp")
+    let out = command("cp")
         .arg("-a")
         .arg(root.join("p2/target"))
         .arg(root.join(".hidden-target"))

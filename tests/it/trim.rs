@@ -297,8 +297,10 @@ fn bad_lockfiles_name_the_file_and_line_and_delete_nothing() {
         assert!(err.contains(line), "{err}");
     }
     assert_eq!(paths_under(&c.home), before);
-    // Not in a workspace (the copy's root has no Cargo.toml).
-    let out = c.janitor(&["trim"]).output().unwrap();
+    // Not in a workspace: a temp dir with no Cargo.toml above it.
+    let out = janitor_in(&c.home, &std::env::temp_dir(), &["trim"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no Cargo.lock"), "{}", stderr(&out));
 }

@@ -1,18 +1,21 @@
 //! The test harness: a temp CARGO_HOME per test, a local sparse registry on 127.0.0.1, local
 //! git repositories, the real cargo from PATH, and our binary.
 //!
-//! Nothing here reads or writes the machine's `~/.cargo`: every cargo and janitor process gets
-//! `CARGO_HOME` inside the test's temp dir, and projects live there too (so no ancestor
-//! `.cargo/config.toml` of the developer applies).
+//! Every process a test starts is made by [`command`] (which [`cargo_in`] and [`janitor_in`]
+//! use), and gets an environment built from an allow list, not the developer's: see
+//! [`command`]. Projects and Cargo homes live in temp dirs, so no `.cargo/config.toml` of the
+//! developer's applies either.
 
 #![allow(dead_code)]
 
 pub mod registry;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
 
 pub use registry::{CrateSpec, Registry};
 
@@ -150,53 +153,189 @@ impl Env {
     }
 }
 
-/// Every process a test starts other than cargo and our binary (which [`cargo_in`] and
-/// [`janitor_in`] make) is made here: `flock`, `bash`, `python3`, `git`, `kill`, `du`, …
-pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    Command::new(program)
-}
+/// The variables [`command`] sets, and the only ones a process the tests start gets unless the
+/// test sets more itself. `RUSTUP_HOME` is left out when there is no rustup.
+pub const ALLOWED_ENV: &[&str] = &[
+    "PATH",
+    "RUSTUP_HOME",
+    "RUSTUP_AUTO_INSTALL",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "GIT_CONFIG_NOSYSTEM",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+];
 
-/// Our binary with `--cargo-home home`, in `dir`, without the developer's CARGO_HOME, colour
-/// or time travel.
-pub fn janitor_in(home: &Path, dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-janitor"));
-    c.arg("--cargo-home")
-        .arg(home)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CARGO_HOME")
-        .env_remove("CARGO_TERM_COLOR")
-        .env_remove("__CARGO_TEST_LAST_USE_NOW");
+/// Every process a test starts is made here, directly (`flock`, `bash`, `python3`, `git`,
+/// `kill`, `du`, …) or through [`cargo_in`] and [`janitor_in`].
+///
+/// Its environment is built from an allow list ([`ALLOWED_ENV`]), never inherited: `PATH`;
+/// `RUSTUP_HOME` (this process's, or `$HOME/.rustup`), so that rustup's proxies and
+/// `cargo +nightly` work; `RUSTUP_AUTO_INSTALL=0`, so that no test downloads a toolchain;
+/// `HOME` and `TMPDIR` inside this test process's own temp dir ([`run_dir`]); `LANG` and
+/// `LC_ALL` set to `C`, for messages in one language; a git identity, no system git config
+/// and an empty global one. Nothing else of the developer's reaches cargo, rustc, git or our
+/// binary: not `CARGO_HOME`, `CARGO_TARGET_DIR`, `CARGO_BUILD_*`, `CARGO_INCREMENTAL`,
+/// `RUSTFLAGS`, `RUSTC_WRAPPER`, `RUSTUP_TOOLCHAIN`, `__CARGO_TEST_LAST_USE_NOW`, `CI`,
+/// `GIT_*`, … A test adds what it needs with `.env(…)`.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let run = run_dir();
+    let mut c = Command::new(program);
+    c.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        c.env("PATH", path);
+    }
+    if let Some(rustup) = rustup_home() {
+        c.env("RUSTUP_HOME", rustup);
+    }
+    c.env("RUSTUP_AUTO_INSTALL", "0")
+        .env("HOME", &run.home)
+        .env("TMPDIR", &run.tmp)
+        .env("LANG", "C")
+        .env("LC_ALL", "C")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", &run.gitconfig)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid");
     c
 }
 
-/// The real cargo from PATH with CARGO_HOME `home`, in `dir`, without automatic clean and
-/// without the developer's target-dir settings.
+/// Where rustup keeps its toolchains for the developer: `RUSTUP_HOME`, else `$HOME/.rustup`
+/// when it exists (read before [`command`] moves `HOME`). `None` without rustup.
+pub fn rustup_home() -> Option<PathBuf> {
+    static R: OnceLock<Option<PathBuf>> = OnceLock::new();
+    R.get_or_init(|| {
+        std::env::var_os("RUSTUP_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".rustup"))
+                    .filter(|p| p.is_dir())
+            })
+    })
+    .clone()
+}
+
+/// Our binary with `--cargo-home home`, in `dir`, with [`command`]'s environment.
+pub fn janitor_in(home: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut c = command(env!("CARGO_BIN_EXE_cargo-janitor"));
+    c.arg("--cargo-home").arg(home).args(args).current_dir(dir);
+    c
+}
+
+/// The real cargo from PATH with CARGO_HOME `home`, in `dir`, with [`command`]'s environment,
+/// no automatic clean, no colour and no debug info.
 pub fn cargo_in(home: &Path, dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new("cargo");
+    let mut c = command("cargo");
     c.args(args)
         .current_dir(dir)
         .env("CARGO_HOME", home)
         .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
         .env("CARGO_TERM_COLOR", "never")
-        .env("CARGO_PROFILE_DEV_DEBUG", "0")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR")
-        .env_remove("CARGO_BUILD_BUILD_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("__CARGO_TEST_LAST_USE_NOW");
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
     c
+}
+
+/// This test process's own directory under the system temp dir: the `HOME` (empty), `TMPDIR`
+/// and empty global git config that [`command`] gives every process, and [`populated`]'s
+/// build. It is removed when the process exits; one left by a killed run is removed by the
+/// next (its `.alive` file is locked while its process lives).
+pub struct RunDir {
+    pub path: PathBuf,
+    pub home: PathBuf,
+    pub tmp: PathBuf,
+    pub gitconfig: PathBuf,
+}
+
+const RUN_DIR_PREFIX: &str = "janitor-run-";
+
+pub fn run_dir() -> &'static RunDir {
+    static R: OnceLock<RunDir> = OnceLock::new();
+    R.get_or_init(|| {
+        let base = std::env::temp_dir();
+        remove_stale_run_dirs(&base);
+        let path = tempfile::Builder::new()
+            .prefix(RUN_DIR_PREFIX)
+            .tempdir_in(&base)
+            .unwrap()
+            .keep();
+        remove_at_exit(&path);
+        // Locked before it gets its name, so that no other run ever sees it unlocked.
+        let alive = std::fs::File::create(path.join(".alive.new")).unwrap();
+        alive.lock().unwrap();
+        std::fs::rename(path.join(".alive.new"), path.join(".alive")).unwrap();
+        static ALIVE: OnceLock<std::fs::File> = OnceLock::new();
+        ALIVE.set(alive).unwrap();
+        let run = RunDir {
+            home: path.join("home"),
+            tmp: path.join("tmp"),
+            gitconfig: path.join("gitconfig"),
+            path,
+        };
+        std::fs::create_dir(&run.home).unwrap();
+        std::fs::create_dir(&run.tmp).unwrap();
+        std::fs::write(&run.gitconfig, "").unwrap();
+        run
+    })
+}
+
+/// Removes the run dirs of test processes that are gone: those whose `.alive` lock we get.
+fn remove_stale_run_dirs(base: &Path) {
+    for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        if !e.file_name().to_string_lossy().starts_with(RUN_DIR_PREFIX)
+            || !e.file_type().is_ok_and(|t| t.is_dir())
+        {
+            continue;
+        }
+        let Ok(alive) = std::fs::File::open(e.path().join(".alive")) else {
+            continue;
+        };
+        if alive.try_lock().is_ok() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Removes `dir` when this process exits normally (statics are never dropped).
+fn remove_at_exit(dir: &Path) {
+    static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    extern "C" fn remove_all() {
+        if let Ok(dirs) = DIRS.lock() {
+            for d in dirs.iter() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+    let mut dirs = DIRS.lock().unwrap();
+    if dirs.is_empty() {
+        // SAFETY: registers a plain function, which neither unwinds nor needs anything
+        // but the static above.
+        assert_eq!(unsafe { libc::atexit(remove_all) }, 0);
+    }
+    dirs.push(dir.to_owned());
 }
 
 /// Whether `cargo +nightly` can run here.
 pub fn nightly() -> bool {
     static N: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *N.get_or_init(|| {
-        Command::new("cargo")
-            .args(["+nightly", "--version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
+        let run = run_dir();
+        cargo_in(
+            &run.path.join("no-cargo-home"),
+            &run.tmp,
+            &["+nightly", "--version"],
+        )
+        .output()
+        .is_ok_and(|o| o.status.success())
     })
 }
 
@@ -218,6 +357,71 @@ pub fn paths_under(home: &Path) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
     go(home, home, &mut out);
     out
+}
+
+/// Everything about the tree at `root` that a write could change, access times aside: for
+/// `root` and every path below it (relative, in order), its type, permissions, size and
+/// modification time, and a file's content hash or a symlink's target. Symlinks are not
+/// followed.
+pub fn tree_state(root: &Path) -> BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    fn go(root: &Path, p: &Path, out: &mut BTreeMap<String, String>) {
+        let m = p
+            .symlink_metadata()
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let t = m.file_type();
+        let what = if t.is_file() {
+            let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let hash: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("file sha256:{hash}")
+        } else if t.is_symlink() {
+            format!("symlink -> {}", std::fs::read_link(p).unwrap().display())
+        } else if t.is_dir() {
+            "dir".to_owned()
+        } else {
+            "other".to_owned()
+        };
+        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        out.insert(
+            format!("./{rel}"),
+            format!(
+                "{what} mode:{:o} size:{} mtime:{}.{:09}",
+                m.mode(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec()
+            ),
+        );
+        if t.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                go(root, &e.unwrap().path(), out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    go(root, root, &mut out);
+    out
+}
+
+/// The differences between two [`tree_state`]s, one line each, or an empty string.
+pub fn tree_diff(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> String {
+    let mut d = String::new();
+    for (p, b) in before {
+        match after.get(p) {
+            None => d.push_str(&format!("removed  {p}: {b}\n")),
+            Some(a) if a != b => d.push_str(&format!("changed  {p}: {b}\n      to {a}\n")),
+            _ => {}
+        }
+    }
+    for (p, a) in after {
+        if !before.contains_key(p) {
+            d.push_str(&format!("added    {p}: {a}\n"));
+        }
+    }
+    d
 }
 
 /// Every row of `.global-cache`, with parent names instead of ids.
@@ -261,13 +465,10 @@ impl GitRepo {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
+        // The identity comes from `command`'s environment.
+        let out = command("git")
             .args(args)
             .current_dir(&self.path)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
             .output()
             .unwrap();
         assert_ok(&out, "git");
@@ -349,7 +550,7 @@ pub fn file_bytes_in_order(paths: &[&Path]) -> Vec<u64> {
 
 /// `du -s --block-size=1`: bytes on disk, hard links once, directories included.
 pub fn du_disk(p: &Path) -> u64 {
-    let out = Command::new("du")
+    let out = command("du")
         .args(["-s", "--block-size=1"])
         .arg(p)
         .output()
@@ -408,22 +609,11 @@ pub const T40: u64 = T0 + 40 * DAY;
 pub fn populated() -> &'static Populated {
     static P: std::sync::OnceLock<Populated> = std::sync::OnceLock::new();
     P.get_or_init(|| {
-        // A static is never dropped, so keep it under the target dir, named by our pid, and
-        // remove those of test runs that are gone.
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
-            let name = e.file_name().into_string().unwrap_or_default();
-            if let Some(pid) = name
-                .strip_prefix("populated-")
-                .and_then(|r| r.split('-').next())
-                && !Path::new("/proc").join(pid).exists()
-            {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
+        // A static is never dropped: it lives in this process's run dir, which goes at exit.
+        // (Not under the target dir: a test run must leave the target dir as it found it.)
         let dir = tempfile::Builder::new()
-            .prefix(&format!("populated-{}-", std::process::id()))
-            .tempdir_in(base)
+            .prefix("populated-")
+            .tempdir_in(&run_dir().path)
             .unwrap();
         let env = Env::with_crates_in(&standard_crates(), dir);
         let git = env.git_repo("gitdep");
@@ -453,7 +643,7 @@ impl Copy {
             .prefix("janitor-copy")
             .tempdir()
             .unwrap();
-        let out = Command::new("cp")
+        let out = command("cp")
             .arg("-a")
             .arg(p.env.dir.path().join("."))
             .arg(dir.path())
@@ -482,6 +672,26 @@ impl Copy {
         assert_eq!(v.len(), 1, "{v:?}");
         v[0].clone()
     }
+}
+
+/// A build script for `outer` that runs a nested `cargo build` of `inner`'s manifest with the
+/// same target dir: the cargo that runs a build script sets `CARGO` to itself, so the nested
+/// cargo is the one the test started (and inherits the environment [`cargo_in`] gave it).
+pub fn nested_cargo_build_rs(inner: &Path) -> String {
+    format!(
+        r#"fn main() {{
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let target = out.ancestors().nth(4).unwrap().to_owned();
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap())
+        .args(["build", "--offline", "--manifest-path", "{}/Cargo.toml", "--target-dir"])
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}}
+"#,
+        inner.display()
+    )
 }
 
 /// Starts `cargo build --offline` in `project` of `c`, whose build script (gamma's) waits
@@ -521,7 +731,12 @@ pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) ->
     }
 }
 
-/// A child process killed (with its process group, when it leads one) when dropped.
+/// A child process this test started, killed (with its process group, when it leads one)
+/// when dropped.
+///
+/// It is reaped only then, after the signal: until the guard is dropped its pid, and its
+/// group's id, cannot name a process this test did not start (an unreaped child keeps its
+/// pid). [`Guard::wait`] therefore waits without reaping. Never wait on `.0` directly.
 pub struct Guard(pub std::process::Child);
 
 impl Guard {
@@ -529,23 +744,41 @@ impl Guard {
         self.0.id()
     }
 
-    /// Waits for the process to exit by itself.
+    /// Waits for the process to exit by itself, and leaves it unreaped until the drop.
     pub fn wait(&mut self) -> std::process::ExitStatus {
-        self.0.wait().unwrap()
+        use rustix::process::{WaitId, WaitIdOptions, waitid};
+        use std::os::unix::process::ExitStatusExt;
+        let pid = rustix::process::Pid::from_child(&self.0);
+        let s = loop {
+            match waitid(
+                WaitId::Pid(pid),
+                WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+            ) {
+                Ok(Some(s)) => break s,
+                Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => panic!("waitid({pid:?}): {e}"),
+            }
+        };
+        let raw = match (s.exit_status(), s.terminating_signal()) {
+            (Some(code), _) => (code & 0xff) << 8,
+            (None, Some(sig)) => sig | if s.dumped() { 0x80 } else { 0 },
+            (None, None) => panic!("waitid({pid:?}): neither exited nor killed"),
+        };
+        std::process::ExitStatus::from_raw(raw)
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        // Only processes this test started, and their process group when they lead one.
-        let pid = self.0.id() as i32;
-        let _ = Command::new("kill")
-            .args(["-CONT", &pid.to_string()])
-            .output();
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .output();
-        let _ = self.0.kill();
+        use rustix::process::{Signal, getpgid, kill_process, kill_process_group};
+        // Still unreaped here (alive or a zombie): the pid is our child's, and a group with
+        // its id is the one our child leads.
+        let pid = rustix::process::Pid::from_child(&self.0);
+        if getpgid(Some(pid)).is_ok_and(|g| g == pid) {
+            let _ = kill_process_group(pid, Signal::KILL);
+        } else {
+            let _ = kill_process(pid, Signal::KILL);
+        }
         let _ = self.0.wait();
     }
 }
@@ -553,7 +786,7 @@ impl Drop for Guard {
 /// `flock -x FILE sleep 120` in its own process group: a plain process holding a Cargo lock.
 pub fn hold_with_flock(file: &Path, mode: &str) -> Guard {
     use std::os::unix::process::CommandExt;
-    let child = Command::new("flock")
+    let child = command("flock")
         .arg(mode)
         .arg(file)
         .args(["sleep", "120"])
@@ -585,3 +818,26 @@ pub fn hold_with_flock(file: &Path, mode: &str) -> Guard {
     });
     g
 }
+
+/// A build script that runs `cargo-janitor stop` (the binary named by `JANITOR_BIN`) on the
+/// cargo running it, and logs what came back to the file named by `JANITOR_LOG`: `stop` from
+/// inside the holder's own tree.
+pub const SELF_STOP_BUILD_RS: &str = r#"fn main() {
+    println!("cargo:rerun-if-env-changed=JANITOR_LOG");
+    let log = std::env::var("JANITOR_LOG").unwrap();
+    let cargo = std::os::unix::process::parent_id();
+    let out = std::process::Command::new(std::env::var("JANITOR_BIN").unwrap())
+        .args(["stop", "--yes", "--grace", "1 second", &cargo.to_string()])
+        .output()
+        .unwrap();
+    std::fs::write(
+        log,
+        format!(
+            "cargo={cargo}\ncode={:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+    .unwrap();
+}
+"#;
