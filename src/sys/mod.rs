@@ -4,3 +4,5 @@
 //! `unsafe` block, each with a `SAFETY` comment) live here, one module per platform where
 //! they differ. Nothing outside `src/sys/` uses `libc`, `rustix`, `windows-sys`, `/proc` or
 //! `unsafe`.
+
+pub mod fs;
