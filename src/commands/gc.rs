@@ -206,7 +206,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let plan = clean::plan(&model, &policy, now);
 
     // Act.
-    let mut remover = Remover::new(&home.path);
+    let mut remover = Remover::new(&home.path)?;
     let outcome = if args.dry_run {
         executor::dry_run(&plan, &remover)
     } else {

@@ -174,7 +174,7 @@ pub fn act_on_target(
         Ok(_locks) => {
             let td = target_dir::scan(dir);
             let plan = plan_of(&td);
-            let mut remover = Remover::for_target(dir);
+            let mut remover = Remover::for_target(dir)?;
             let outcome = executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
             let mut code = exit::OK;
             for (path, err) in &outcome.errors {

@@ -167,7 +167,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
         .count();
     if !args.dry_run && !plan.items.is_empty() {
-        let mut remover = Remover::new(&home.path);
+        let mut remover = Remover::new(&home.path)?;
         let progress = out.progress("Removing");
         let tick = |n| progress.tick(n);
         let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &tick)?;
