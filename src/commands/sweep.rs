@@ -152,7 +152,8 @@ pub struct Acted {
 
 /// Carries out a target dir's plan: takes its build locks (waiting, naming the holder, or
 /// giving up), scans and plans again under them (a build may have used units meanwhile), and
-/// removes. The one place that deletes in target dirs, for `sweep` and `trim`.
+/// removes (the executor first empties the trash a killed run left, which alone is reason
+/// enough to come here). The one place that deletes in target dirs, for `sweep` and `trim`.
 pub fn act_on_target(
     dir: &Path,
     td: TargetDir,
@@ -161,7 +162,8 @@ pub fn act_on_target(
     plan_of: &dyn Fn(&TargetDir) -> DirPlan,
     out: &Output,
 ) -> Result<Acted> {
-    if plan.removals.is_empty() {
+    // Nothing to remove and no trash a killed run left here: no lock to take.
+    if plan.removals.is_empty() && !Remover::for_target(dir).is_ok_and(|r| r.has_leftover()) {
         return Ok(Acted {
             td,
             plan,
@@ -170,7 +172,7 @@ pub fn act_on_target(
         });
     }
     let mut on_block = super::locks::blocking_notice(out);
-    match BuildLocks::acquire(&td.profiles, wait, &mut on_block) {
+    match BuildLocks::acquire(dir, &td.profiles, wait, &mut on_block) {
         Ok(_locks) => {
             let td = target_dir::scan(dir);
             let plan = plan_of(&td);
