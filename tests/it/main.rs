@@ -4,6 +4,7 @@ mod support;
 
 mod gc;
 mod locks;
+mod removal;
 mod status;
 mod sweep;
 mod trim;
