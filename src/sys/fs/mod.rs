@@ -112,6 +112,7 @@ impl std::fmt::Display for SymlinkRefused {
 
 impl std::error::Error for SymlinkRefused {}
 
+#[cfg_attr(not(unix), allow(dead_code))]
 fn symlink_refused() -> io::Error {
     io::Error::other(SymlinkRefused)
 }
