@@ -427,3 +427,44 @@ fn unwritable_directories_inside_a_unit_are_removed() {
     assert!(!unit.exists(), "{}", stderr(&out));
     assert!(!c.home.join(".janitor-trash").exists());
 }
+
+/// `registry/` on another filesystem (a CI cache mount): sources go through
+/// `registry/.janitor-trash`. `registry/src` on yet another: no rename is possible, so each
+/// source loses its `.cargo-ok` and is deleted in place. Either way nothing is left behind.
+#[test]
+fn units_on_other_filesystems_use_their_own_trash_or_go_in_place() {
+    for mount_at in ["registry", "registry/src"] {
+        let c = Copy::of(populated());
+        let dir = c.home.join(mount_at);
+        let saved = c.dir.path().join("saved");
+        std::fs::rename(&dir, &saved).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        let script = format!(
+            "mount -t tmpfs tmpfs '{d}' && cp -a '{s}/.' '{d}/' && \
+             '{bin}' gc --max-src-age '0 days' --cargo-home '{h}' && \
+             echo LISTING && cd '{h}' && find . -name '.janitor-trash' && ls registry/src/*/",
+            d = dir.display(),
+            s = saved.display(),
+            h = c.home.display(),
+            bin = env!("CARGO_BIN_EXE_cargo-janitor"),
+        );
+        let out = command("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .env("__CARGO_TEST_LAST_USE_NOW", (T40 + DAY).to_string())
+            .output()
+            .unwrap();
+        if !out.status.success() && stderr(&out).contains("mount") {
+            eprintln!("skipped: cannot mount a tmpfs here: {}", stderr(&out));
+            return;
+        }
+        assert_ok(&out, &format!("gc with {mount_at} on a tmpfs"));
+        assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+        let listing = stdout(&out);
+        let after = listing.split("LISTING").nth(1).unwrap();
+        assert_eq!(
+            after.trim(),
+            "",
+            "{mount_at}: every source gone, no trash left"
+        );
+    }
+}
