@@ -892,6 +892,32 @@ mod tests {
         assert!(!root.join(TRASH).exists());
     }
 
+    #[test]
+    fn symlinks_in_a_leftover_trash_are_removed_never_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("target");
+        let outside = t.path().join("outside");
+        let victims = names("v", 3);
+        sentinels(&outside, &victims);
+        let trash = root.join(TRASH);
+        fs::create_dir_all(trash.join("1-1/a/b")).unwrap();
+        symlink(&outside, trash.join("1-1/a/b/link")).unwrap();
+        symlink(&outside, trash.join("1-1/a/dirlink")).unwrap();
+        symlink(&outside, trash.join("1-2")).unwrap();
+        symlink(outside.join("v0"), trash.join("1-3")).unwrap();
+        let r = Remover::for_target(&root).unwrap();
+        let dry = r.measure_leftover().unwrap();
+        let mut removed = Removed::default();
+        for t in r.leftover_trash().unwrap() {
+            removed += empty(&t).unwrap();
+        }
+        r.finish();
+        assert_eq!(dry, removed);
+        assert_eq!(removed.files, 4, "four symlinks");
+        assert!(!trash.exists());
+        assert_intact(&outside, &victims, 0);
+    }
+
     /// `dir` holds exactly `names`, each file with its own content.
     fn sentinels(dir: &Path, names: &[String]) {
         fs::create_dir_all(dir).unwrap();
