@@ -265,14 +265,9 @@ impl Remover {
         Ok(Some((cur, (*last).to_owned())))
     }
 
-    /// Fails unless `path` is strictly inside the root, reached through real directories,
-    /// and not a protected file.
-    pub fn check(&self, path: &Path) -> Result<()> {
-        self.reach(path).map(|_| ())
-    }
-
     /// What removing `path` would take, without removing anything: the same checks as
-    /// [`Remover::detach`], then the same walk on handles as [`empty`].
+    /// [`Remover::detach`] (strictly inside the root, reached through real directories, not
+    /// a protected file), then the same walk on handles as [`empty`].
     pub fn measure(&self, path: &Path) -> Result<Removed> {
         let Some((parent, name)) = self.reach(path)? else {
             return Ok(Removed::default());
@@ -736,15 +731,15 @@ mod tests {
         symlink(&outside, root.join("registry/src/r/link")).unwrap();
         symlink(&outside, root.join("git")).unwrap();
         let mut r = Remover::new(&root).unwrap();
-        assert!(r.check(&outside).is_err());
-        assert!(r.check(&root).is_err());
-        let e = r.check(&root.join("git/db/x")).unwrap_err().to_string();
+        assert!(r.measure(&outside).is_err());
+        assert!(r.measure(&root).is_err());
+        let e = r.measure(&root.join("git/db/x")).unwrap_err().to_string();
         assert!(e.contains("`") && e.contains("git` is a symlink"), "{e}");
-        assert!(r.check(&root.join("registry/../x")).is_err());
+        assert!(r.measure(&root.join("registry/../x")).is_err());
         for lock in [".package-cache", ".global-cache", "registry/.cargo-lock"] {
-            assert!(r.check(&root.join(lock)).is_err(), "{lock}");
+            assert!(r.measure(&root.join(lock)).is_err(), "{lock}");
         }
-        assert!(r.check(&root.join("registry/src/r/ok-1.0.0")).is_ok());
+        assert!(r.measure(&root.join("registry/src/r/ok-1.0.0")).is_ok());
         // A symlink as the unit itself is unlinked, never followed.
         fs::write(outside.join("precious"), "x").unwrap();
         let link = root.join("registry/src/r/link");

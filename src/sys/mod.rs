@@ -4,5 +4,7 @@
 //! `unsafe` block, each with a `SAFETY` comment) live here, one module per platform where
 //! they differ. Nothing outside `src/sys/` uses `libc`, `rustix`, `windows-sys`, `/proc` or
 //! `unsafe`.
+//!
+//! [`fs`]: directory handles that never follow a symlink, for walking, removing and locking.
 
 pub mod fs;

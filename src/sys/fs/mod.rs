@@ -18,7 +18,7 @@
 //!   (`CrossesDevices`, `DirectoryNotEmpty`, `NotADirectory`, `ReadOnlyFilesystem`, …), so no
 //!   code above this module looks at an errno.
 //!
-//! The signatures carry no platform type. The Unix implementation ([`unix`]) uses `openat`,
+//! The signatures carry no platform type. The Unix implementation (`unix.rs`) uses `openat`,
 //! `fstatat`, `unlinkat`, `renameat` and `mkdirat` through `rustix`. A Windows one can keep
 //! the same shape with handle-relative `NtCreateFile` (`FILE_OPEN_REPARSE_POINT` to refuse
 //! reparse points) and `SetFileInformationByHandle` for renames and deletion, as std's
