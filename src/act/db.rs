@@ -7,13 +7,16 @@
 //! * Transactions are short. Cargo's busy timeout is 5 s, after which a running build prints
 //!   "failed to save last-use data"; we never hold a write transaction while deleting files.
 //! * Callers hold `.package-cache` exclusively (Cargo never touches the database without it).
+//! * `.global-cache` is never opened, or created, through a symlink
+//!   ([`crate::observe::db::locate`], then `SQLITE_OPEN_NOFOLLOW`).
 
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rusqlite::{Connection, params};
 
+use crate::observe::db as observe_db;
 use crate::plan::Row;
 use crate::plan::sync::SyncChanges;
 
@@ -64,15 +67,26 @@ pub const MIGRATION_COUNT: i64 = 7;
 /// Cargo's busy timeout.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens (creating it if `create`) the database read-write, as Cargo opens it.
+/// Opens (creating it if `create`) the database read-write, as Cargo opens it. A symlink at
+/// `.global-cache` (or at SQLite's files beside it) is refused, and nothing is created at
+/// its target.
 pub fn open(path: &Path, create: bool) -> Result<Connection> {
-    let mut flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let file = observe_db::locate(path)?;
+    let mut flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
     if create {
         flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let conn = Connection::open_with_flags(path, flags)
-        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    let conn = match Connection::open_with_flags(&file.sqlite_path, flags) {
+        Ok(c) => c,
+        Err(e) if observe_db::is_symlink_refusal(&e) => {
+            return Err(observe_db::DbRefused::Symlink(path.to_owned()).into());
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot open `{}`", path.display())));
+        }
+    };
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)
@@ -208,4 +222,52 @@ pub fn delete_rows<'a>(
 pub fn set_last_auto_gc(conn: &Connection, now: u64) -> Result<()> {
     conn.execute("UPDATE global_data SET last_auto_gc = ?1", [now as i64])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_symlinked_database_is_refused_and_nothing_is_created() {
+        for side in ["", "-journal", "-wal"] {
+            let t = tempfile::tempdir().unwrap();
+            let home = t.path().join("home");
+            std::fs::create_dir(&home).unwrap();
+            let victim = t.path().join("victim");
+            symlink(&victim, home.join(format!(".global-cache{side}"))).unwrap();
+            for create in [false, true] {
+                let e = open(&home.join(".global-cache"), create).unwrap_err();
+                let msg = format!("{e:#}");
+                assert!(
+                    msg.contains("is a symlink") && msg.contains(&format!(".global-cache{side}`")),
+                    "{msg}"
+                );
+                assert!(victim.symlink_metadata().is_err(), "nothing created");
+            }
+            // The read-only snapshot says the same, and creates nothing either.
+            let r = crate::observe::db::read(&home.join(".global-cache"));
+            assert!(
+                matches!(&r, crate::observe::db::DbRead::Unusable(why) if why.contains("symlink")),
+                "{r:?}"
+            );
+            assert!(victim.symlink_metadata().is_err());
+        }
+    }
+
+    #[test]
+    fn a_symlinked_home_is_fine() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        symlink(&home, t.path().join("link")).unwrap();
+        let db = t.path().join("link/.global-cache");
+        let mut c = open(&db, true).unwrap();
+        assert!(migrate(&mut c, 1).unwrap());
+        drop(c);
+        assert!(home.join(".global-cache").is_file());
+        let r = crate::observe::db::read(&db);
+        assert!(r.snapshot().is_some(), "{r:?}");
+    }
 }

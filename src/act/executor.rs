@@ -1,10 +1,13 @@
 //! Carrying out a [`Plan`]: the only code that deletes cache entries.
 //!
-//! Callers hold Cargo's `MutateExclusive` lock. For each item, in the plan's order, the unit
-//! is detached (a file unlinked, a directory renamed into the trash: one atomic step each),
-//! and the rows of detached units are deleted from `.global-cache` in short batched
-//! transactions. Trash is emptied by two worker threads while detaching goes on. The dry run
-//! walks the same items without touching them, so it lists exactly what the real run removes.
+//! Callers hold the locks of the root (Cargo's `MutateExclusive` for a home, the build locks
+//! for a target dir). First the trash a killed run left there is emptied, whether or not the
+//! plan has anything. Then for each item, in the plan's order, the unit is detached (a file
+//! unlinked, a directory renamed into the trash: one atomic step each, on directory handles;
+//! see [`super::remove`]), and the rows of detached units are deleted from `.global-cache` in
+//! short batched transactions. Trash is emptied by two worker threads while detaching goes
+//! on. The dry run reaches and walks the same items the same way without touching them, so
+//! it lists exactly what the real run removes, with the same counts.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -14,7 +17,7 @@ use anyhow::Result;
 use rusqlite::Connection;
 
 use super::db;
-use super::remove::{self, Detached, Removed, Remover};
+use super::remove::{self, Detached, Removed, Remover, Trashed};
 use crate::plan::{ItemKind, Plan, Row};
 
 /// Why an item that depends on the one before it was left alone.
@@ -81,10 +84,10 @@ pub fn dry_run(plan: &Plan, remover: &Remover) -> Outcome {
                 errors.push((item.path.clone(), SKIPPED.to_string()));
                 return None;
             }
-            let count = match remover.check(&item.path) {
-                Ok(()) => Some(remover.measure(&item.path)),
+            let count = match remover.measure(&item.path) {
+                Ok(c) => Some(c),
                 Err(e) => {
-                    errors.push((item.path.clone(), e.to_string()));
+                    errors.push((item.path.clone(), format!("{e:#}")));
                     None
                 }
             };
@@ -109,10 +112,10 @@ pub fn execute(
     let mut leftover = Removed::default();
     match remover.leftover_trash() {
         Ok(dirs) => {
-            for dir in dirs {
-                match remove::empty(&dir) {
+            for t in dirs {
+                match remove::empty(&t) {
                     Ok(r) => leftover += r,
-                    Err(e) => errors.push((dir, e.to_string())),
+                    Err(e) => errors.push((t.path, e.to_string())),
                 }
             }
         }
@@ -121,7 +124,7 @@ pub fn execute(
 
     let n = plan.items.len();
     let counts: Arc<Mutex<Vec<Option<Removed>>>> = Arc::new(Mutex::new(vec![None; n]));
-    let (tx, rx) = mpsc::channel::<(usize, PathBuf)>();
+    let (tx, rx) = mpsc::channel::<(usize, Trashed)>();
     let rx = Arc::new(Mutex::new(rx));
     let empty_errors: Arc<Mutex<Vec<(PathBuf, String)>>> = Arc::default();
 
@@ -133,13 +136,13 @@ pub fn execute(
             s.spawn(move || {
                 loop {
                     let next = rx.lock().expect("poisoned").recv();
-                    let Ok((i, dir)) = next else { break };
-                    match remove::empty(&dir) {
+                    let Ok((i, t)) = next else { break };
+                    match remove::empty(&t) {
                         Ok(r) => counts.lock().expect("poisoned")[i] = Some(r),
                         Err(e) => empty_errors
                             .lock()
                             .expect("poisoned")
-                            .push((dir, e.to_string())),
+                            .push((t.path, e.to_string())),
                     }
                 }
             });
@@ -166,8 +169,8 @@ pub fn execute(
                     counts.lock().expect("poisoned")[i] = Some(Removed::default())
                 }
                 Ok(Detached::Removed(r)) => counts.lock().expect("poisoned")[i] = Some(r),
-                Ok(Detached::Trash(dir) | Detached::InPlace(dir)) => {
-                    tx.send((i, dir)).expect("workers alive");
+                Ok(Detached::Trash(t) | Detached::InPlace(t)) => {
+                    tx.send((i, t)).expect("workers alive");
                 }
                 Err(e) => {
                     errors.push((item.path.clone(), format!("{e:#}")));
@@ -225,7 +228,7 @@ mod tests {
                 item(root.join("debug/deps/liby-0123456789abcdef.rlib"), false),
             ],
         };
-        let mut r = Remover::for_target(&root);
+        let mut r = Remover::for_target(&root).unwrap();
         let dry = dry_run(&plan, &r);
         let out = execute(&plan, &mut r, None, &|_| {}).unwrap();
         assert_eq!(dry.items.len(), 1);

@@ -24,6 +24,7 @@ use crate::exit::{self, BadInput};
 use crate::observe::home::{self, SizeMode};
 use crate::observe::walk::Walker;
 use crate::observe::{db, disk_now, now};
+use crate::plan::Plan;
 use crate::plan::clean::{self, Model};
 use crate::plan::grace::{self, Grace, Untracked};
 use crate::plan::policy::{self, Policy};
@@ -184,6 +185,17 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     if let Some(freq) = freq
         && !policy::auto_due(freq, snapshot.as_ref().and_then(|s| s.last_auto_gc), now)
     {
+        // Not due; still empty what a killed run left in the trash (the locks are held).
+        let mut remover = Remover::new(&home.path)?;
+        if !args.dry_run && remover.has_leftover() {
+            let outcome = executor::execute(&Plan::default(), &mut remover, None, &|_| {})?;
+            for (path, err) in &outcome.errors {
+                out.warn(format!("could not remove `{}`: {err}", path.display()));
+            }
+            if !outcome.errors.is_empty() {
+                return Ok(exit::FAILURE);
+            }
+        }
         return Ok(exit::OK);
     }
 
@@ -224,7 +236,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let kept = grace::Report::new(args.grace, kept);
 
     // Act.
-    let mut remover = Remover::new(&home.path);
+    let mut remover = Remover::new(&home.path)?;
     let mut db_error: Option<RecordError> = None;
     let outcome = if args.dry_run {
         executor::dry_run(&plan, &remover)

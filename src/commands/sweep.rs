@@ -171,8 +171,9 @@ pub struct Acted {
 /// Carries out a target dir's plan: takes its build locks (waiting, naming the holder, or
 /// giving up), scans and plans again under them (a build may have used units meanwhile),
 /// locks the profile directories that appeared meanwhile or leaves them alone (see the module
-/// docs), and removes, only inside profile directories it holds. The one place that deletes in
-/// target dirs, for `sweep` and `trim`.
+/// docs), and removes, only inside profile directories it holds (the executor first empties
+/// the trash a killed run left, which alone is reason enough to come here). The one place that
+/// deletes in target dirs, for `sweep` and `trim`.
 pub fn act_on_target(
     dir: &Path,
     td: TargetDir,
@@ -181,7 +182,8 @@ pub fn act_on_target(
     plan_of: &dyn Fn(&TargetDir) -> DirPlan,
     out: &Output,
 ) -> Result<Acted> {
-    if plan.removals.is_empty() {
+    // Nothing to remove and no trash a killed run left here: no lock to take.
+    if plan.removals.is_empty() && !Remover::for_target(dir).is_ok_and(|r| r.has_leftover()) {
         return Ok(Acted {
             td,
             plan,
@@ -191,7 +193,7 @@ pub fn act_on_target(
     }
     let mut on_block = super::locks::blocking_notice(out);
     let mut held: Vec<PathBuf> = td.profiles.clone();
-    let mut locks = match BuildLocks::acquire(&held, wait, &mut on_block) {
+    let mut locks = match BuildLocks::acquire(dir, &held, wait, &mut on_block) {
         Ok(l) => vec![l],
         Err(e @ LockError::Busy { .. }) => {
             out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
@@ -216,7 +218,7 @@ pub fn act_on_target(
         ));
     }
     let plan = plan_of(&td);
-    let mut remover = Remover::for_target(dir);
+    let mut remover = Remover::for_target(dir)?;
     let outcome = executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
     drop(locks);
     let mut code = exit::OK;
@@ -254,7 +256,7 @@ fn lock_new_profiles(
             break;
         }
         for p in new {
-            match BuildLocks::acquire(std::slice::from_ref(&p), Wait::NoWait, &mut |_, _| {}) {
+            match BuildLocks::acquire(dir, std::slice::from_ref(&p), Wait::NoWait, &mut |_, _| {}) {
                 Ok(l) => {
                     locks.push(l);
                     held.push(p);

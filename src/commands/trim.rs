@@ -193,7 +193,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         None
     };
     let db_path = home.db_path();
-    let mut conn = if db_path.is_file() && !args.dry_run {
+    // A symlink there is refused, in a dry run too: it is never followed.
+    let db_file = db::locate(&db_path)?;
+    let mut conn = if db_file.exists && !args.dry_run {
         Some(dbw::open(&db_path, false)?)
     } else {
         None
@@ -232,8 +234,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         .iter()
         .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
         .count();
-    if !args.dry_run && !plan.items.is_empty() {
-        let mut remover = Remover::new(&home.path);
+    let mut remover = Remover::new(&home.path)?;
+    // Trash a killed run left is emptied under the lock even when nothing else goes.
+    if !args.dry_run && (!plan.items.is_empty() || (lock.is_some() && remover.has_leftover())) {
         let progress = out.progress("Removing");
         let tick = |n| progress.tick(n);
         let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &tick)?;

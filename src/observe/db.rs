@@ -10,8 +10,15 @@
 //! Here the database is opened read-only, with no Cargo lock: a snapshot for reporting. Anything
 //! that goes wrong (busy, corrupt, missing tables) makes the snapshot [`DbRead::Unusable`] and
 //! callers fall back to the disk alone.
+//!
+//! **Never through a symlink.** [`locate`] looks at `.global-cache` (and SQLite's journal, WAL
+//! and shared-memory files beside it) relative to a handle on the home, without following:
+//! a symlink there is refused with an error naming it. SQLite is then given the home's
+//! resolved path (a symlinked home is fine) and `SQLITE_OPEN_NOFOLLOW`, so it too refuses a
+//! symlink that appeared meanwhile instead of opening, or creating, the file it points to;
+//! SQLite opens its journal files with `O_NOFOLLOW` itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -79,16 +86,89 @@ impl DbRead {
     }
 }
 
+/// SQLite's own files for a database, beside it.
+const SIDE_FILES: [&str; 3] = ["-journal", "-wal", "-shm"];
+
+/// The database file, checked without following symlinks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbFile {
+    /// The path to give SQLite: the home resolved, then `.global-cache` (with
+    /// `SQLITE_OPEN_NOFOLLOW`, SQLite refuses a path with any symlink in it).
+    pub sqlite_path: PathBuf,
+    pub exists: bool,
+}
+
+/// Why the database cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbRefused {
+    #[error("refusing to use `{}`: it is a symlink; Cargo's database is never followed", .0.display())]
+    Symlink(PathBuf),
+    #[error("refusing to use `{}`: it is not a regular file", .0.display())]
+    NotAFile(PathBuf),
+    #[error("cannot open `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Looks at the database `path` (`$CARGO_HOME/.global-cache`) and SQLite's files beside it
+/// without following symlinks: a symlink or a non-file is refused.
+pub fn locate(path: &Path) -> Result<DbFile, DbRefused> {
+    use crate::sys::fs::{Dir, Kind};
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(DbRefused::NotAFile(path.to_owned()));
+    };
+    let home = Dir::open(dir).map_err(|e| DbRefused::Io {
+        path: path.to_owned(),
+        source: e,
+    })?;
+    let mut exists = false;
+    for suffix in std::iter::once("").chain(SIDE_FILES) {
+        let mut n = name.to_owned();
+        n.push(suffix);
+        let shown = dir.join(&n);
+        match home.stat(&n) {
+            Ok(st) if st.kind == Kind::Symlink => return Err(DbRefused::Symlink(shown)),
+            Ok(st) if st.kind != Kind::File => return Err(DbRefused::NotAFile(shown)),
+            Ok(_) => exists |= suffix.is_empty(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(DbRefused::Io {
+                    path: shown,
+                    source: e,
+                });
+            }
+        }
+    }
+    let resolved = std::fs::canonicalize(dir).map_err(|e| DbRefused::Io {
+        path: path.to_owned(),
+        source: e,
+    })?;
+    Ok(DbFile {
+        sqlite_path: resolved.join(name),
+        exists,
+    })
+}
+
+/// Whether SQLite refused to open `path` because of a symlink.
+pub fn is_symlink_refusal(e: &rusqlite::Error) -> bool {
+    e.sqlite_error()
+        .is_some_and(|e| e.extended_code == rusqlite::ffi::SQLITE_CANTOPEN_SYMLINK)
+}
+
 /// Reads a snapshot of the database at `path`, read-only.
 pub fn read(path: &Path) -> DbRead {
-    match path.symlink_metadata() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DbRead::Missing,
+    let file = match locate(path) {
+        Ok(f) if !f.exists => return DbRead::Missing,
+        Ok(f) => f,
         Err(e) => return DbRead::Unusable(e.to_string()),
-        Ok(m) if !m.is_file() => return DbRead::Unusable("not a regular file".into()),
-        Ok(_) => {}
-    }
-    match read_inner(path) {
+    };
+    match read_inner(&file.sqlite_path) {
         Ok(s) => DbRead::Read(s),
+        Err(e) if is_symlink_refusal(&e) => {
+            DbRead::Unusable(DbRefused::Symlink(path.to_owned()).to_string())
+        }
         Err(e) => DbRead::Unusable(e.to_string()),
     }
 }
@@ -96,7 +176,9 @@ pub fn read(path: &Path) -> DbRead {
 fn read_inner(path: &Path) -> rusqlite::Result<Snapshot> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
     conn.busy_timeout(Duration::from_secs(1))?;
     read_snapshot(&conn)

@@ -1,14 +1,21 @@
 //! The one directory walker: apparent and on-disk sizes, hard links counted once, symlinks
 //! never followed, files never opened.
 //!
-//! Measured in locks.md §B.2: a serial `read_dir` + `DirEntry::metadata` walk (one `statx`
-//! relative to the directory fd per entry) matches `du`, and path-based walkers are 1.5–2×
-//! slower. So this is a plain std walker, no dependency.
+//! It walks on directory handles ([`crate::sys::fs::Dir`]): each directory is opened relative
+//! to its parent without following symlinks, and each entry is `stat`ed relative to its
+//! directory. So a path of any length is counted (a `node_modules` in a build script's
+//! `OUT_DIR` is often longer than `PATH_MAX`, where path-based calls fail), the dry run counts
+//! exactly what the remover, which walks the same way, deletes, and a directory swapped for a
+//! symlink mid-walk is never entered. Measured in locks.md §B.2: a serial listing plus one
+//! `stat` relative to the directory per entry matches `du`; path-based walkers are 1.5–2×
+//! slower. So this is a plain walker, no dependency.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use crate::sys::fs::{Dir, DirStack, FileId, Kind, OPEN_DIRS, Stat};
 
 /// What a walk found. `bytes` is apparent size (the sum of regular files' lengths, like
 /// Cargo's own size accounting); `disk_bytes` is allocated blocks of every entry, directories
@@ -32,7 +39,7 @@ impl std::ops::AddAssign for Usage {
 /// order the walks were asked for.
 #[derive(Clone, Copy, Debug)]
 struct Linked {
-    key: (u64, u64),
+    key: FileId,
     bytes: u64,
     disk_bytes: u64,
 }
@@ -46,71 +53,131 @@ struct Raw {
     entries: u64,
 }
 
-/// Walks `path` without following symlinks. Files with several links go to `linked`.
-fn walk_raw(path: &Path, skip: &(dyn Fn(&Path) -> bool + Sync)) -> Raw {
+type SkipFn<'a> = &'a (dyn Fn(&Path) -> bool + Sync);
+
+/// Walks `path` without following symlinks (in `path`'s last component or below it; the
+/// directories leading to it are taken as given). Files with several links go to `linked`.
+fn walk_raw(path: &Path, skip: SkipFn<'_>) -> Raw {
     let mut raw = Raw::default();
-    let meta = match path.symlink_metadata() {
-        Ok(m) => m,
-        Err(e) => {
-            if e.kind() != io::ErrorKind::NotFound {
-                raw.errors.push((path.to_owned(), e));
-            }
-            return raw;
+    let opened = match path.file_name() {
+        Some(name) => {
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            Dir::open(parent).map(|d| (d, Some(name)))
         }
+        // `/` or a path ending in `..`: the directory itself, as given.
+        None => Dir::open(path).map(|d| (d, None)),
     };
-    raw.count(&meta);
-    if !meta.is_dir() {
-        return raw;
-    }
-    let mut stack = vec![path.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) => {
-                raw.errors.push((dir, e));
-                continue;
+    match opened {
+        Ok((parent, Some(name))) => walk_at(&parent, name, path, skip, &mut raw),
+        Ok((dir, None)) => match dir.metadata() {
+            Ok(st) => {
+                raw.count(&st);
+                walk_tree(dir, path, skip, &mut raw);
             }
-        };
-        for entry in rd {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    raw.errors.push((dir.clone(), e));
-                    continue;
-                }
-            };
-            let child = entry.path();
-            if skip(&child) {
-                continue;
-            }
-            // fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW): never follows a symlink.
-            let meta = match entry.metadata() {
-                Ok(m) => m,
-                Err(e) => {
-                    if e.kind() != io::ErrorKind::NotFound {
-                        raw.errors.push((child, e));
-                    }
-                    continue;
-                }
-            };
-            raw.count(&meta);
-            if meta.is_dir() {
-                stack.push(child);
-            }
-        }
+            Err(e) => raw.errors.push((path.to_owned(), e)),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => raw.errors.push((path.to_owned(), e)),
     }
     raw
 }
 
+/// Walks the entry `name` of `parent` (shown as `path`).
+fn walk_at(parent: &Dir, name: &OsStr, path: &Path, skip: SkipFn<'_>, raw: &mut Raw) {
+    let st = match parent.stat(name) {
+        Ok(st) => st,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => {
+            raw.errors.push((path.to_owned(), e));
+            return;
+        }
+    };
+    raw.count(&st);
+    if st.kind != Kind::Dir {
+        return;
+    }
+    match parent.open_dir(name) {
+        Ok(dir) => walk_tree(dir, path, skip, raw),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => raw.errors.push((path.to_owned(), e)),
+    }
+}
+
+/// Counts everything below the open directory `top` (shown as `path`), depth first.
+fn walk_tree(top: Dir, path: &Path, skip: SkipFn<'_>, raw: &mut Raw) {
+    // Each directory's state: the subdirectories still to walk, once it has been listed.
+    let mut stack: DirStack<Option<Vec<std::ffi::OsString>>> =
+        match DirStack::new(top, None, OPEN_DIRS) {
+            Ok(s) => s,
+            Err(e) => {
+                raw.errors.push((path.to_owned(), e));
+                return;
+            }
+        };
+    let mut at = path.to_owned();
+    loop {
+        let next = match stack.top() {
+            Err(e) => {
+                raw.errors.push((at.clone(), e));
+                None
+            }
+            Ok((dir, pending)) => {
+                let pending = pending.get_or_insert_with(|| {
+                    let mut subdirs = Vec::new();
+                    match dir.entries() {
+                        Ok(entries) => {
+                            for e in entries {
+                                let child = at.join(&e.name);
+                                if skip(&child) {
+                                    continue;
+                                }
+                                match dir.stat(&e.name) {
+                                    Ok(st) => {
+                                        raw.count(&st);
+                                        if st.kind == Kind::Dir {
+                                            subdirs.push(e.name);
+                                        }
+                                    }
+                                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                                    Err(e) => raw.errors.push((child, e)),
+                                }
+                            }
+                        }
+                        Err(e) => raw.errors.push((at.clone(), e)),
+                    }
+                    subdirs
+                });
+                pending.pop()
+            }
+        };
+        if let Some(name) = next {
+            match stack.push(&name, None) {
+                Ok(()) => at.push(&name),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => raw.errors.push((at.join(&name), e)),
+            }
+            continue;
+        }
+        stack.pop();
+        if stack.is_empty() {
+            break;
+        }
+        at.pop();
+    }
+}
+
 impl Raw {
-    fn count(&mut self, meta: &std::fs::Metadata) {
+    fn count(&mut self, st: &Stat) {
         self.entries += 1;
-        let is_dir = meta.is_dir();
-        let bytes = if meta.is_file() { meta.len() } else { 0 };
-        let disk_bytes = meta.blocks() * 512;
-        if !is_dir && meta.nlink() > 1 {
+        let is_dir = st.kind == Kind::Dir;
+        let bytes = if st.kind == Kind::File { st.len } else { 0 };
+        let disk_bytes = st.allocated;
+        if !is_dir && st.links > 1 {
             self.linked.push(Linked {
-                key: (meta.dev(), meta.ino()),
+                key: st.id,
                 bytes,
                 disk_bytes,
             });
@@ -129,7 +196,7 @@ impl Raw {
 /// walked first.
 #[derive(Default)]
 pub struct Walker<'p> {
-    seen: HashSet<(u64, u64)>,
+    seen: HashSet<FileId>,
     entries: u64,
     progress: Option<&'p dyn Fn(u64)>,
     /// Entries that could not be read (permission denied, vanished mid-walk).
@@ -176,6 +243,14 @@ impl<'p> Walker<'p> {
     /// directory's entries by full path) are left out with everything below them.
     pub fn usage_skipping(&mut self, path: &Path, skip: &(dyn Fn(&Path) -> bool + Sync)) -> Usage {
         let raw = walk_raw(path, skip);
+        self.absorb(raw)
+    }
+
+    /// Usage of the entry `name` of the open directory `parent` (shown as `path` in errors):
+    /// for callers that reached `parent` through handles, like the remover's dry run.
+    pub fn usage_at(&mut self, parent: &Dir, name: &OsStr, path: &Path) -> Usage {
+        let mut raw = Raw::default();
+        walk_at(parent, name, path, &|_| false, &mut raw);
         self.absorb(raw)
     }
 
@@ -253,10 +328,11 @@ impl<'p> Walker<'p> {
 
 /// Usage of a single regular file from its `lstat` (no walk).
 pub fn file_usage(meta: &std::fs::Metadata) -> Usage {
+    let st = Stat::of_metadata(meta);
     Usage {
         files: 1,
-        bytes: if meta.is_file() { meta.len() } else { 0 },
-        disk_bytes: meta.blocks() * 512,
+        bytes: if st.kind == Kind::File { st.len } else { 0 },
+        disk_bytes: st.allocated,
     }
 }
 
@@ -301,6 +377,34 @@ mod tests {
         let mut w = Walker::new();
         let u = w.usage_many(&[(&a, Skip::Nothing), (&b, Skip::Nothing)]);
         assert_eq!((u[0].bytes, u[1].bytes), (5003, 0));
+    }
+
+    #[test]
+    fn paths_longer_than_path_max_are_counted() {
+        use crate::sys::fs::FileOptions;
+        use std::io::Write;
+        let t = tempfile::tempdir().unwrap();
+        let top = t.path().join("top");
+        fs::create_dir(&top).unwrap();
+        // 30 levels of 200-byte names: over 6000 bytes, longer than PATH_MAX (4096).
+        let name = "d".repeat(200);
+        let mut d = Dir::open(&top).unwrap();
+        for _ in 0..30 {
+            d.create_dir(&name).unwrap();
+            d = d.open_dir(&name).unwrap();
+        }
+        let opts = FileOptions {
+            write: true,
+            create: true,
+        };
+        d.open_file("f", opts)
+            .unwrap()
+            .write_all(&[0u8; 1000])
+            .unwrap();
+        let mut w = Walker::new();
+        let u = w.usage(&top);
+        assert!(w.errors.is_empty(), "{:?}", w.errors);
+        assert_eq!((u.files, u.bytes), (1, 1000));
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod full_disk;
 mod gc;
 mod hermetic;
 mod locks;
+mod removal;
 mod status;
 mod sweep;
 mod trim;
