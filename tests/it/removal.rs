@@ -147,8 +147,15 @@ fn symlinked_lock_files_and_database_are_refused_and_nothing_is_created() {
 #[test]
 fn symlinked_build_locks_are_refused_and_nothing_is_created() {
     let now = T40 + DAY;
-    let sweep = ["sweep", "--incremental", "p1/target"];
-    let trim = ["trim", "--workspace", "p1"];
+    // `--grace`: the incremental caches were built seconds ago; this test is about symlinks.
+    let sweep = [
+        "sweep",
+        "--incremental",
+        "--grace",
+        "0 seconds",
+        "p1/target",
+    ];
+    let trim = ["trim", "--workspace", "p1", "--grace", "0 seconds"];
     for name in [".cargo-lock", ".cargo-build-lock"] {
         for dangling in [true, false] {
             for args in [&sweep[..], &trim[..]] {
@@ -285,9 +292,17 @@ fn sweep_removes_a_unit_deeper_than_path_max() {
     age(&target);
     let unit = build_out(&target.join("debug"), "gamma");
     deep_tree(&unit.join("out"), 30, 200);
-    // Ages are against the real clock here, like the atimes.
+    // Ages are against the real clock here, like the atimes; the deep tree was just written
+    // (`--grace`: this test is about depth, not age).
     let out = c
-        .janitor(&["sweep", "--max-age", "30 days", "p1/target"])
+        .janitor(&[
+            "sweep",
+            "--max-age",
+            "30 days",
+            "--grace",
+            "0 seconds",
+            "p1/target",
+        ])
         .output()
         .unwrap();
     assert_ok(&out, "sweep");
