@@ -7,6 +7,7 @@ mod gc;
 mod hermetic;
 mod locks;
 mod removal;
+mod soak;
 mod status;
 mod sweep;
 mod trim;
