@@ -5,6 +5,7 @@ mod support;
 mod full_disk;
 mod gc;
 mod hermetic;
+mod kill;
 mod locks;
 mod removal;
 mod soak;
