@@ -5,7 +5,7 @@
 //!
 //! Each test builds its fixture once and puts it back for every kill point: a project built
 //! with an old generation of dependencies, then with a new one. Many small crates
-//! give the detach step many units to rename; three crates whose build scripts write 600
+//! give the detach step many units to rename; three crates whose build scripts write 300
 //! files each give the trash something to empty, and the scan something to walk.
 //!
 //! **Where the kills land.** A probe run, watched by polling, gives three instants: the first
@@ -30,7 +30,7 @@ use crate::support::*;
 /// Small crates (one unit each) and crates with a build script writing many files.
 const SMALL: usize = 24;
 const BIG: usize = 3;
-const OUT_FILES: usize = 600;
+const OUT_FILES: usize = 300;
 
 fn big_build_rs() -> String {
     format!(
@@ -343,8 +343,15 @@ fn kill_at_many_points(s: Scenario) {
         std::thread::sleep(Duration::from_micros(500));
     };
     let scale = unwatched.as_secs_f64() / exited.as_secs_f64();
-    let first = first.unwrap_or(exited / 3).mul_f64(scale);
-    let detached = detached.unwrap_or(exited).mul_f64(scale).max(first);
+    // Each span gets at least a tenth of the run, so that the points stay distinct.
+    let first = first
+        .unwrap_or(exited / 3)
+        .mul_f64(scale)
+        .clamp(unwatched / 10, unwatched.mul_f64(0.6));
+    let detached = detached
+        .unwrap_or(exited)
+        .mul_f64(scale)
+        .clamp(first + unwatched / 10, unwatched.mul_f64(0.9));
     eprintln!(
         "{}: an unwatched run took {unwatched:?}; watched: removing from {first:?}, detached at \
          {detached:?} (scaled)",
