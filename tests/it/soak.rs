@@ -126,6 +126,8 @@ struct Stats {
     runs: BTreeMap<&'static str, usize>,
     failures: Vec<Failure>,
     janitor_failures: Vec<Failure>,
+    /// trim's refusals of a lockfile a cargo was rewriting.
+    lockfile_refusals: Vec<String>,
     /// Janitor removals by kind.
     removed: BTreeMap<String, u64>,
 }
@@ -288,6 +290,12 @@ impl Soak {
         let out = self.env.janitor(&a).output().unwrap();
         let mut s = self.stats.lock().unwrap();
         *s.runs.entry(what).or_default() += 1;
+        // trim refuses (exit 2, nothing removed) a Cargo.lock it read while a cargo was
+        // rewriting it (cargo truncates it, then writes it): counted and shown, not a failure.
+        if out.status.code() == Some(2) && stderr(&out).contains("it lists no packages") {
+            s.lockfile_refusals.push(stderr(&out));
+            return;
+        }
         if !out.status.success() {
             s.janitor_failures.push(Failure {
                 what: format!("{what}: cargo-janitor {} ({})", a.join(" "), out.status),
@@ -840,6 +848,13 @@ fn run(cfg: Config) {
         integrity.db_mismatches.len(),
         offline.len()
     );
+    println!(
+        "trim runs that refused a Cargo.lock a cargo was rewriting (exit 2, nothing removed): {}",
+        st.lockfile_refusals.len()
+    );
+    for r in &st.lockfile_refusals {
+        print!("  {r}");
+    }
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &st.failures {
         *kinds.entry(failure_kind(&f.output)).or_default() += 1;
