@@ -100,6 +100,12 @@ pub fn dry_run(plan: &Plan, remover: &Remover) -> Outcome {
     out
 }
 
+fn end_unit(remover: &mut Remover, record: &std::ffi::OsStr, errors: &mut Vec<(PathBuf, String)>) {
+    if let Err(e) = remover.end_unit(record) {
+        errors.push((PathBuf::from(remove::TRASH), format!("{e:#}")));
+    }
+}
+
 /// Removes every item of the plan and deletes its row. `tick(n)` is called after each item.
 pub fn execute(
     plan: &Plan,
@@ -107,9 +113,9 @@ pub fn execute(
     mut conn: Option<&mut Connection>,
     tick: &dyn Fn(u64),
 ) -> Result<Outcome> {
-    let mut errors: Vec<(PathBuf, String)> = Vec::new();
     // Trash of a run that was killed. A problem there is reported, and does not stop the run.
-    let mut leftover = Removed::default();
+    // First the units it left half detached (see `remove`), then everything else.
+    let (mut leftover, mut errors) = remover.finish_units();
     match remover.leftover_trash() {
         Ok(dirs) => {
             for t in dirs {
@@ -158,13 +164,37 @@ pub fn execute(
             Ok(())
         };
         let mut previous_ok = true;
+        // The record of the unit being detached, if it has several paths.
+        let mut record: Option<std::ffi::OsString> = None;
         for (i, item) in plan.items.iter().enumerate() {
+            let last_of_unit = plan.items.get(i + 1).is_none_or(|n| !n.after_previous);
             if item.after_previous && !previous_ok {
                 errors.push((item.path.clone(), SKIPPED.to_string()));
+                if last_of_unit && let Some(r) = record.take() {
+                    end_unit(remover, &r, &mut errors);
+                }
                 continue;
             }
             previous_ok = false;
-            match remover.detach(&item.path) {
+            if !item.after_previous && !last_of_unit {
+                let rest: Vec<&std::path::Path> = plan.items[i + 1..]
+                    .iter()
+                    .take_while(|n| n.after_previous)
+                    .map(|n| n.path.as_path())
+                    .collect();
+                match remover.begin_unit(&item.path, &rest) {
+                    Ok(r) => record = r,
+                    Err(e) => {
+                        errors.push((item.path.clone(), format!("{e:#}")));
+                        continue;
+                    }
+                }
+            }
+            let detached = remover.detach(&item.path);
+            if last_of_unit && let Some(r) = record.take() {
+                end_unit(remover, &r, &mut errors);
+            }
+            match detached {
                 Ok(Detached::Gone) => {
                     counts.lock().expect("poisoned")[i] = Some(Removed::default())
                 }
@@ -236,5 +266,49 @@ mod tests {
         assert!(root.join("debug/deps/libx-0123456789abcdef.rlib").exists());
         assert!(!root.join("debug/deps/liby-0123456789abcdef.rlib").exists());
         assert_eq!(out.errors.len(), 2);
+    }
+
+    /// Regression (issue #9 kill test): a run killed after a unit's fingerprint went and
+    /// before its other paths did leaves a record; the next run removes those paths (no
+    /// later scan recognises them without their fingerprint), and drops a record whose
+    /// fingerprint a build made again.
+    #[test]
+    fn the_next_run_finishes_a_unit_a_killed_run_left_half_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("target");
+        let fp = root.join("debug/.fingerprint/x-0123456789abcdef");
+        let rlib = root.join("debug/deps/libx-0123456789abcdef.rlib");
+        let out = root.join("debug/build/x-0123456789abcdef");
+        let fp2 = root.join("debug/.fingerprint/y-0123456789abcdee");
+        let rlib2 = root.join("debug/deps/liby-0123456789abcdee.rlib");
+        for d in [&fp, &out, &fp2, &root.join("debug/deps")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(fp.join("lib-x"), "h").unwrap();
+        std::fs::write(out.join("output"), "o").unwrap();
+        for f in [&rlib, &rlib2] {
+            std::fs::write(f, "r").unwrap();
+        }
+        // What a run killed right after detaching x's fingerprint leaves, and one killed
+        // before detaching y's (whose fingerprint is still there).
+        let mut killed = Remover::for_target(&root).unwrap();
+        killed
+            .begin_unit(&fp, &[rlib.as_path(), out.as_path()])
+            .unwrap()
+            .unwrap();
+        assert!(matches!(killed.detach(&fp).unwrap(), Detached::Trash(_)));
+        killed
+            .begin_unit(&fp2, &[rlib2.as_path()])
+            .unwrap()
+            .unwrap();
+        drop(killed);
+        assert!(rlib.exists() && out.exists());
+
+        let mut next = Remover::for_target(&root).unwrap();
+        let outcome = execute(&Plan::default(), &mut next, None, &|_| {}).unwrap();
+        assert_eq!(outcome.errors, Vec::new());
+        assert!(!rlib.exists() && !out.exists(), "x finished");
+        assert!(fp2.exists() && rlib2.exists(), "y untouched");
+        assert!(!root.join(remove::TRASH).exists(), "records and trash gone");
     }
 }

@@ -18,6 +18,15 @@
 //! first and the directory is emptied in place: Cargo then re-extracts. A `.crate` file, or a
 //! symlink Cargo tracks, is one `unlink`.
 //!
+//! A target-dir unit is several paths (its fingerprint first, then its artifacts), which no
+//! one rename can take together. Before its first path goes, the unit's paths are recorded
+//! in the root's trash ([`Remover::begin_unit`], written under a temporary name and renamed,
+//! so a record is whole or absent); the record goes once every path is detached. A run
+//! killed in between leaves the record, and the next run, under the same locks, detaches
+//! what it lists ([`Remover::finish_units`]) if the unit's fingerprint is still gone (if a
+//! build made it again meanwhile, the record is dropped). Without it, the artifacts of a unit
+//! whose fingerprint went are recognised by no later scan, and stay forever.
+//!
 //! # Containment
 //!
 //! The root is opened once, as the user named it (a symlinked `~/.cargo` is fine). From that
@@ -52,6 +61,9 @@ use crate::sys::fs::{self as sysfs, Dir, DirStack, FileId, Kind, OPEN_DIRS, Stat
 
 /// The trash directory's name.
 pub const TRASH: &str = ".janitor-trash";
+
+/// The suffix of a unit's record in the trash ([`Remover::begin_unit`]).
+const RECORD: &str = ".unit";
 
 /// Files we never remove, wherever they are.
 const PROTECTED: &[&str] = &[
@@ -373,6 +385,126 @@ impl Remover {
             name,
             path: path.to_owned(),
         }))
+    }
+
+    /// Records, in the root's trash, the paths of a unit about to be removed: `first` (its
+    /// fingerprint, whose absence makes Cargo rebuild the unit) and `rest`. Returns the
+    /// record's name, for [`Remover::end_unit`] once every path is detached; `None` when a
+    /// path is not plain UTF-8 (nothing is recorded then).
+    pub fn begin_unit(&mut self, first: &Path, rest: &[&Path]) -> Result<Option<OsString>> {
+        let mut text = String::new();
+        for p in std::iter::once(first).chain(rest.iter().copied()) {
+            let names = self.names(p)?;
+            let Some(names) = names.iter().map(|n| n.to_str()).collect::<Option<Vec<_>>>() else {
+                return Ok(None);
+            };
+            if names.iter().any(|n| n.contains('\n')) {
+                return Ok(None);
+            }
+            text.push_str(&names.join("/"));
+            text.push('\n');
+        }
+        let trash = self.trash(None)?;
+        self.counter += 1;
+        let base = format!("{}-{}", std::process::id(), self.counter);
+        let (tmp, name) = (format!("{base}.tmp"), format!("{base}{RECORD}"));
+        let at = self.trash_path(None).join(&name);
+        let write = || -> io::Result<()> {
+            use std::io::Write;
+            let opts = sysfs::FileOptions {
+                write: true,
+                create: true,
+            };
+            let mut f = trash.open_file(&tmp, opts)?;
+            f.set_len(0)?;
+            f.write_all(text.as_bytes())?;
+            // Whole or absent: a run killed while writing leaves only the temporary name.
+            trash.rename(&tmp, &trash, &name)
+        };
+        write().with_context(|| format!("cannot write `{}`", at.display()))?;
+        Ok(Some(name.into()))
+    }
+
+    /// Drops the record [`Remover::begin_unit`] made, once every path of the unit is
+    /// detached.
+    pub fn end_unit(&mut self, record: &OsStr) -> Result<()> {
+        let trash = self.trash(None)?;
+        match trash.remove_file(record) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(anyhow::Error::new(e).context(format!(
+                    "cannot remove `{}`",
+                    self.trash_path(None).join(record).display()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Finishes the units a killed run left half detached: for each record in the root's
+    /// trash whose unit's fingerprint is still gone, detaches and deletes the paths it lists
+    /// (each checked and reached like any path to remove); then drops the record. Errors are
+    /// returned with the path they concern; the records are dropped all the same.
+    pub fn finish_units(&mut self) -> (Removed, Vec<(PathBuf, String)>) {
+        let mut removed = Removed::default();
+        let mut errors = Vec::new();
+        let Ok(base) = self.trash_base(None) else {
+            return (removed, errors);
+        };
+        let Ok(trash) = base.open_dir(TRASH) else {
+            // Missing; a symlink or a file there is reported by `leftover_trash`.
+            return (removed, errors);
+        };
+        let trash_path = self.trash_path(None);
+        let entries = match trash.entries() {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push((trash_path, e.to_string()));
+                return (removed, errors);
+            }
+        };
+        for e in entries {
+            if !e.name.to_str().is_some_and(|n| n.ends_with(RECORD)) {
+                continue;
+            }
+            let at = trash_path.join(&e.name);
+            let text = trash
+                .open_file(&e.name, sysfs::FileOptions::default())
+                .and_then(|mut f| {
+                    let mut t = String::new();
+                    std::io::Read::read_to_string(&mut f, &mut t).map(|_| t)
+                });
+            match text {
+                Ok(text) => {
+                    let root = self.root_path.clone();
+                    let mut lines = text.lines().map(|l| root.join(l));
+                    let fingerprint_gone = lines.next().is_some_and(|fp| {
+                        matches!(self.reach(&fp), Ok(None))
+                            || matches!(self.reach(&fp), Ok(Some((d, n))) if d.stat(&n)
+                                .is_err_and(|e| e.kind() == io::ErrorKind::NotFound))
+                    });
+                    if fingerprint_gone {
+                        for p in lines {
+                            match self.detach(&p) {
+                                Ok(Detached::Gone) => {}
+                                Ok(Detached::Removed(r)) => removed += r,
+                                Ok(Detached::Trash(t) | Detached::InPlace(t)) => match empty(&t) {
+                                    Ok(r) => removed += r,
+                                    Err(err) => errors.push((p, err.to_string())),
+                                },
+                                Err(err) => errors.push((p, format!("{err:#}"))),
+                            }
+                        }
+                    }
+                }
+                Err(err) => errors.push((at.clone(), err.to_string())),
+            }
+            if let Err(err) = trash.remove_file(&e.name)
+                && err.kind() != io::ErrorKind::NotFound
+            {
+                errors.push((at, err.to_string()));
+            }
+        }
+        (removed, errors)
     }
 
     /// Whether a trash is there (left by a killed run, or a symlink to refuse), so that a run

@@ -12,14 +12,14 @@
 //!   registries and checkouts, and a package name the lockfiles list without a source).
 //!   Anything else is kept and counted as unknown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::sweep::{DirPlan, freed, incremental_removal, unit_removal};
 use super::{ItemKind, Plan, PlanItem, Row};
 use crate::discover::lockfile::KeepSet;
 use crate::observe::home::Inventory;
-use crate::observe::target_dir::{TargetDir, UnitSource};
+use crate::observe::target_dir::{TargetDir, Unit, UnitSource};
 
 fn item(path: PathBuf, kind: ItemKind, bytes: u64, reason: &str, row: Row) -> PlanItem {
     PlanItem {
@@ -155,6 +155,17 @@ pub struct TargetPlan {
 /// Removals in one target dir. `sources` maps unit hashes to where their sources came from
 /// (build-script runs resolved to their build script's), `rustc` to the toolchain hash they
 /// were built with; `current` are the current toolchain's hashes.
+/// Whether `u` is a build-script run: its fingerprint is `run-build-script-…`.
+fn is_build_script_run(u: &Unit) -> bool {
+    u.files.iter().any(|f| {
+        f.path.parent() == Some(u.fingerprint.as_path())
+            && f.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("run-build-script-"))
+    })
+}
+
 pub fn plan_target(
     td: &TargetDir,
     sources: &HashMap<String, UnitSource>,
@@ -205,6 +216,18 @@ pub fn plan_target(
         plan.removed_units += 1;
         all_files.extend(u.files.iter());
     }
+    // Build-script runs first: a run has no dep-info and is identified through its compiled
+    // build script, so a run killed between the two must leave the build script (which the
+    // next run identifies by its own dep-info), never the run (which nothing would identify
+    // again). The sort is stable: the rest keeps the scan's order.
+    let runs: HashSet<&str> = td
+        .units
+        .iter()
+        .filter(|u| is_build_script_run(u))
+        .map(|u| u.hash.as_str())
+        .collect();
+    plan.removals
+        .sort_by_key(|r| !r.hash.as_deref().is_some_and(|h| runs.contains(h)));
     for inc in &td.incremental {
         plan.removals.push(incremental_removal(
             inc,
@@ -297,5 +320,48 @@ mod tests {
         );
         assert_eq!(p.kept_unknown, 3);
         assert_eq!(p.plan.units - p.plan.removed_units, 4);
+    }
+
+    /// Regression (issue #9 kill test): a build-script run is removed before the compiled
+    /// build script it is identified through, so that a run killed between the two leaves
+    /// something the next run identifies.
+    #[test]
+    fn build_script_runs_are_removed_before_their_build_scripts() {
+        let reg = "index.crates.io-1949cf8c6b5b557f".to_string();
+        let old = UnitSource::Registry {
+            registry: reg,
+            package: "b-1.0.0".into(),
+        };
+        let mut units: Vec<Unit> = (0..3).map(|i| unit("b", &format!("{i:016x}"))).collect();
+        // The last unit in scan order is the run.
+        let fp = units[2].fingerprint.clone();
+        units[2].files.push(crate::observe::target_dir::FileFact {
+            path: fp.join("run-build-script-build-script-build"),
+            key: (0, 1),
+            nlink: 1,
+            bytes: 16,
+            disk_bytes: 4096,
+            is_dir: false,
+        });
+        let td = TargetDir {
+            units,
+            ..TargetDir::default()
+        };
+        let sources = (0..3).map(|i| (format!("{i:016x}"), old.clone())).collect();
+        let p = plan_target(&td, &sources, &HashMap::new(), &[], &KeepSet::default());
+        let order: Vec<_> = p
+            .plan
+            .removals
+            .iter()
+            .map(|r| r.hash.clone().unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                format!("{:016x}", 2),
+                format!("{:016x}", 0),
+                format!("{:016x}", 1)
+            ]
+        );
     }
 }

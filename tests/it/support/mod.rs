@@ -75,7 +75,7 @@ impl Env {
         )
     }
 
-    fn with_crates_in(crates: &[CrateSpec], dir: tempfile::TempDir) -> Env {
+    pub fn with_crates_in(crates: &[CrateSpec], dir: tempfile::TempDir) -> Env {
         let home = dir.path().join("cargo-home");
         std::fs::create_dir_all(&home).unwrap();
         let registry = Registry::start(crates);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -115,6 +115,9 @@ pub fn index_path(name: &str) -> String {
 
 type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 
+/// How slowly `.crate` files are served: a delay in milliseconds spread over each download.
+type Delay = Arc<AtomicU64>;
+
 /// A running registry server. Dropping it (or [`Registry::stop`]) closes the listener.
 pub struct Registry {
     pub port: u16,
@@ -123,6 +126,9 @@ pub struct Registry {
     handle: Option<thread::JoinHandle<()>>,
     /// Number of requests served, for tests that prove nothing was fetched.
     pub hits: Arc<Mutex<u64>>,
+    /// Number of `.crate` files served.
+    downloads: Arc<AtomicU64>,
+    delay: Delay,
 }
 
 impl Registry {
@@ -132,13 +138,17 @@ impl Registry {
         let files: Files = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(Mutex::new(0));
+        let delay: Delay = Arc::default();
         let mut reg = Registry {
             port,
             files: files.clone(),
             stop: stop.clone(),
             handle: None,
             hits: hits.clone(),
+            downloads: Arc::default(),
+            delay: delay.clone(),
         };
+        let downloads = reg.downloads.clone();
         reg.files.lock().unwrap().insert(
             "/index/config.json".into(),
             format!("{{\"dl\":\"http://127.0.0.1:{port}/dl/{{crate}}/{{version}}/download\"}}")
@@ -155,7 +165,9 @@ impl Registry {
                 let Ok(conn) = conn else { continue };
                 let files = files.clone();
                 let hits = hits.clone();
-                thread::spawn(move || serve(conn, files, hits));
+                let delay = delay.clone();
+                let downloads = downloads.clone();
+                thread::spawn(move || serve(conn, files, hits, delay, downloads));
             }
         });
         reg.handle = Some(handle);
@@ -187,6 +199,21 @@ impl Registry {
         files.insert(format!("/dl/{}/{}/download", c.name, c.version), tarball);
     }
 
+    /// Serves every later `.crate` download slowly: its body in 8 parts over `total` (the
+    /// index is served at once). Each connection has its own thread, so a slow download
+    /// holds up no other request.
+    pub fn slow_downloads(&self, total: std::time::Duration) {
+        self.delay.store(total.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The `.crate` file this registry serves for `name` `version`.
+    pub fn tarball(&self, name: &str, version: &str) -> Option<Vec<u8>> {
+        let files = self.files.lock().unwrap();
+        files
+            .get(&format!("/dl/{name}/{version}/download"))
+            .cloned()
+    }
+
     /// The index URL, as cargo config and lockfiles spell it.
     pub fn index_url(&self) -> String {
         format!("sparse+http://127.0.0.1:{}/index/", self.port)
@@ -204,6 +231,11 @@ impl Registry {
     pub fn requests(&self) -> u64 {
         *self.hits.lock().unwrap()
     }
+
+    /// How many `.crate` files were served.
+    pub fn downloads(&self) -> u64 {
+        self.downloads.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Registry {
@@ -212,7 +244,13 @@ impl Drop for Registry {
     }
 }
 
-fn serve(conn: TcpStream, files: Files, hits: Arc<Mutex<u64>>) {
+fn serve(
+    conn: TcpStream,
+    files: Files,
+    hits: Arc<Mutex<u64>>,
+    delay: Delay,
+    downloads: Arc<AtomicU64>,
+) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut conn = conn;
     loop {
@@ -257,7 +295,20 @@ fn serve(conn: TcpStream, files: Files, hits: Arc<Mutex<u64>>) {
         if conn.write_all(head.as_bytes()).is_err() {
             return;
         }
-        if method != "HEAD" && conn.write_all(&body).is_err() {
+        if path.starts_with("/dl/") && status.starts_with("200") {
+            downloads.fetch_add(1, Ordering::SeqCst);
+        }
+        let delay = delay.load(Ordering::SeqCst);
+        if method != "HEAD" && path.starts_with("/dl/") && delay > 0 {
+            const PARTS: usize = 8;
+            let part = body.len().div_ceil(PARTS).max(1);
+            for chunk in body.chunks(part) {
+                thread::sleep(std::time::Duration::from_millis(delay / PARTS as u64));
+                if conn.write_all(chunk).and_then(|()| conn.flush()).is_err() {
+                    return;
+                }
+            }
+        } else if method != "HEAD" && conn.write_all(&body).is_err() {
             return;
         }
         let _ = conn.flush();
