@@ -267,10 +267,12 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else if !quiet_auto {
-        print!(
-            "{}",
-            report::gc::render(&report, &outcome, args.dry_run || out.verbose > 0, out)
-        );
+        report::print(report::gc::render(
+            &report,
+            &outcome,
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
         if args.dry_run {
             out.warn("no files deleted due to --dry-run");
         }

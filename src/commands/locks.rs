@@ -87,7 +87,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        print!("{}", report::locks::render(&report, checked, out));
+        report::print(report::locks::render(&report, checked, out))?;
     }
     Ok(exit::OK)
 }

@@ -56,7 +56,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
     if args.json {
         report::json(&status)?;
     } else {
-        print!("{}", report::status::render(&status, out));
+        report::print(report::status::render(&status, out))?;
     }
     Ok(exit::OK)
 }

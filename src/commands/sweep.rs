@@ -383,10 +383,12 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        print!(
-            "{}",
-            report::sweep::render(&report, c.any(), args.dry_run || out.verbose > 0, out)
-        );
+        report::print(report::sweep::render(
+            &report,
+            c.any(),
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
     }
     Ok(code)
 }

@@ -317,10 +317,11 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        print!(
-            "{}",
-            report::trim::render(&report, args.dry_run || out.verbose > 0, out)
-        );
+        report::print(report::trim::render(
+            &report,
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
         if args.dry_run {
             out.warn("nothing removed due to --dry-run");
         }
