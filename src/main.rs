@@ -36,7 +36,7 @@ fn main() -> ExitCode {
                     out.line(format!("  {c}"));
                 }
             }
-            if err.downcast_ref::<exit::BadInput>().is_some() {
+            if err.chain().any(|e| e.is::<exit::BadInput>()) {
                 exit::BAD_INPUT
             } else {
                 exit::FAILURE

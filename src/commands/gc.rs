@@ -62,8 +62,7 @@ fn frequency(config: &CargoConfig) -> Result<Frequency> {
 }
 
 pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
-    let home =
-        CargoHome::resolve(global.cargo_home.as_deref()).map_err(|e| BadInput(format!("{e:#}")))?;
+    let home = CargoHome::resolve(global.cargo_home.as_deref())?;
     let cwd = std::env::current_dir()?;
     let config = CargoConfig::load(&cwd, &home).map_err(|e| BadInput(format!("{e:#}")))?;
     let policy = policy(args, &config)?;

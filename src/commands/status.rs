@@ -12,8 +12,7 @@ use crate::plan;
 use crate::report::{self, Output};
 
 pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> {
-    let home = CargoHome::resolve(global.cargo_home.as_deref())
-        .map_err(|e| exit::BadInput(format!("{e:#}")))?;
+    let home = CargoHome::resolve(global.cargo_home.as_deref())?;
     let cwd = std::env::current_dir()?;
     let config = match CargoConfig::load(&cwd, &home) {
         Ok(c) => c,
