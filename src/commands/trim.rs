@@ -197,11 +197,22 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     // A symlink there is refused, in a dry run too: it is never followed.
     let db_file = db::locate(&db_path)?;
     let mut conn = if db_file.exists && !args.dry_run {
-        Some(dbw::open(&db_path, false)?)
+        Some(dbw::open(&db_path, false).map_err(|e| dbw::failure(e, &db_path))?)
     } else {
         None
     };
-    let snapshot = db::read(&db_path);
+    // Read through the connection the removals will use (Cargo's busy wait), else read-only.
+    // A database that cannot be read stops the run before anything is removed: its rows
+    // could not be dropped with their entries.
+    let snapshot = match conn.as_ref() {
+        Some(c) => {
+            db::DbRead::Read(db::read_snapshot(c).map_err(|e| dbw::failure(e.into(), &db_path))?)
+        }
+        None => db::read(&db_path),
+    };
+    if let db::DbRead::Unusable(why) = &snapshot {
+        anyhow::bail!("{why}; nothing was removed");
+    }
     let mut inv = home::scan(&home.path, snapshot.snapshot());
     if let Some((path, err)) = inv.errors.first() {
         anyhow::bail!("`{}` {err}; nothing was removed", path.display());
