@@ -29,6 +29,11 @@ pub const MONTH_SECS: u64 = 2_629_746;
 
 /// The accepted forms, for error messages.
 pub const DURATION_GRAMMAR: &str = "a whole number and a unit: N seconds|minutes|hours|days|weeks|months (e.g. \"30 days\", \"3months\")";
+/// The accepted forms of a duration in cargo config (`cache.global-clean.*`).
+pub const CONFIG_DURATION: &str = "a string like \"1 month\" (a whole number and a unit: N seconds|minutes|hours|days|weeks|months)";
+/// The accepted forms of `cache.auto-clean-frequency`.
+pub const CONFIG_FREQUENCY: &str = "\"always\", \"never\" or a string like \"1 day\" (a whole number and a unit: N seconds|minutes|hours|days|weeks|months)";
+
 /// The accepted forms of a duration flag, for error messages and `--help`.
 pub const FLAG_DURATION_GRAMMAR: &str = "a number and a unit: N seconds|minutes|hours|days|weeks|months (Cargo's), or the short units ms, s, min, h, d, w; a fraction is allowed, and \"0\" alone is zero (e.g. \"30 days\", \"10 minutes\", \"30s\", \"5min\", \"1.5h\", \"500ms\")";
 pub const SIZE_GRAMMAR: &str = "a number with at most one decimal and an optional unit: b, kb, mb, gb, kib, mib, gib (e.g. \"10 GiB\", \"1.5gb\", \"4096\")";

@@ -57,14 +57,20 @@ fn frequency(config: &CargoConfig) -> Result<Frequency> {
     let v = config
         .get_str(&["cache", "auto-clean-frequency"])
         .unwrap_or_else(|| "1 day".into());
-    units::parse_frequency(&v)
-        .map_err(|e| BadInput(format!("cargo config `cache.auto-clean-frequency`: {e}")).into())
+    units::parse_frequency(&v).map_err(|_| {
+        BadInput(config.invalid(
+            &["cache", "auto-clean-frequency"],
+            units::CONFIG_FREQUENCY,
+            &v,
+        ))
+        .into()
+    })
 }
 
 pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let home = CargoHome::resolve(global.cargo_home.as_deref())?;
     let cwd = std::env::current_dir()?;
-    let config = CargoConfig::load(&cwd, &home).map_err(|e| BadInput(format!("{e:#}")))?;
+    let config = CargoConfig::load(&cwd, &home)?;
     let policy = policy(args, &config)?;
     let freq = if args.auto {
         let f = frequency(&config)?;

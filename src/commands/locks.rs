@@ -25,7 +25,7 @@ pub fn candidates(global: &GlobalArgs, paths: &[PathBuf]) -> Result<LockFiles> {
     let home = CargoHome::locate_existing(global.cargo_home.as_deref())?;
     let mut files = lockfiles::home_lock_files(&home.path);
     let dirs: Vec<PathBuf> = if paths.is_empty() {
-        let config = CargoConfig::load(&cwd, &home).unwrap_or_default();
+        let config = CargoConfig::load(&cwd, &home)?;
         target::target_dirs(&cwd, &config, &home)
     } else {
         given

@@ -129,7 +129,7 @@ fn dirs(global: &GlobalArgs, args: &SweepArgs) -> Result<Vec<PathBuf>> {
     };
     let mut out = Vec::new();
     if let (true, Some(home)) = (args.paths.is_empty(), &home) {
-        let config = CargoConfig::load(&cwd, home).unwrap_or_default();
+        let config = CargoConfig::load(&cwd, home)?;
         let found: Vec<PathBuf> = target::target_dirs(&cwd, &config, home)
             .into_iter()
             .filter(|d| target::is_target_dir(d))

@@ -82,7 +82,7 @@ fn config_in<'a>(
     if let Some(i) = cache.iter().position(|(d, _)| d == dir) {
         return Ok(&cache[i].1);
     }
-    let config = CargoConfig::load(dir, home).map_err(|e| BadInput(format!("{e:#}")))?;
+    let config = CargoConfig::load(dir, home)?;
     cache.push((dir.to_owned(), config));
     Ok(&cache.last().expect("just pushed").1)
 }
