@@ -451,11 +451,11 @@ fn every_bad_database_has_its_own_message_and_none_blames_a_lock() {
         let before = paths_under(&c.home);
         let named = format!("`{}` {what}", db.display());
         for args in [
-            &["gc", "--max-src-age", "0 days", "--grace", "0"][..],
+            &["gc", "--max-src-age", "0 days"][..],
             &["gc", "-n", "--max-src-age", "0 days"],
             &["gc"],
             &["gc", "--auto"],
-            &["trim", "--ci", "--workspace", "p2", "--grace", "0"],
+            &["trim", "--ci", "--workspace", "p2"],
             &["trim", "-n", "--workspace", "p2"],
         ] {
             let out = run(&mut c.janitor(args));
@@ -514,7 +514,7 @@ fn only_a_database_another_process_holds_blames_a_lock() {
     assert_eq!(line, "held\n");
     let named = format!("`{}` is locked by another process", db.display());
 
-    let out = run(&mut c.janitor(&["gc", "--max-src-age", "0 days", "--grace", "0"]));
+    let out = run(&mut c.janitor(&["gc", "--max-src-age", "0 days"]));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
