@@ -81,6 +81,21 @@ pub fn check(cwd: &Path, given: &Path, need: Need, arg: &str) -> Result<PathBuf,
         Err(e) => return bad(format!("cannot be read ({e})")),
     };
     let is_dir = meta.is_dir();
+    // A directory this user may not look into: the lock doctor reports it itself (its locks
+    // "may be held"); nothing else can use it.
+    if is_dir
+        && need != Need::Lockfile
+        && let Err(e) = std::fs::read_dir(&p).and_then(|_| {
+            std::fs::symlink_metadata(p.join("CACHEDIR.TAG"))
+                .map(drop)
+                .or_else(|e| if is_missing(&e) { Ok(()) } else { Err(e) })
+        })
+    {
+        return match need {
+            Need::LockDir => Ok(p),
+            _ => bad(format!("cannot be read ({e})")),
+        };
+    }
     match need {
         Need::Lockfile if is_dir => Err(BadInput(format!(
             "`{shown}` is a directory: {arg} must be {form} (for a workspace, pass --workspace \
