@@ -145,10 +145,11 @@ pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
 /// (a closed pipe, a full disk) is returned as an [`std::io::Error`] in the chain, never a
 /// panic.
 pub fn print(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use anyhow::Context;
     let mut out = std::io::stdout().lock();
-    write!(out, "{text}")?;
-    out.flush()?;
-    Ok(())
+    write!(out, "{text}")
+        .and_then(|()| out.flush())
+        .context("cannot write the output")
 }
 
 /// Prints a value as pretty JSON on stdout, with a final newline, through [`print`].
@@ -167,4 +168,24 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn a_broken_pipe_is_found_anywhere_in_the_chain() {
+        let pipe = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(is_broken_pipe(&anyhow::Error::new(pipe())));
+        let wrapped = Err::<(), _>(pipe())
+            .context("cannot write the output")
+            .context("outer")
+            .unwrap_err();
+        assert!(is_broken_pipe(&wrapped));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(!is_broken_pipe(&anyhow::Error::new(full)));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("Broken pipe")));
+    }
 }
