@@ -479,3 +479,122 @@ fn read_tables(conn: &Connection) -> Result<Snapshot, Problem> {
         last_auto_gc,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    fn sqlite(code: i32, msg: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg.to_owned()))
+    }
+
+    #[test]
+    fn each_sqlite_error_is_named_for_what_it_is() {
+        for (e, fault, text) in [
+            (
+                sqlite(ffi::SQLITE_BUSY, "database is locked"),
+                Fault::Locked,
+                "is locked by another process",
+            ),
+            (
+                sqlite(ffi::SQLITE_LOCKED, "database table is locked"),
+                Fault::Locked,
+                "is locked by another process",
+            ),
+            (
+                sqlite(ffi::SQLITE_NOTADB, "file is not a database"),
+                Fault::NotADatabase,
+                "is not a SQLite database",
+            ),
+            (
+                sqlite(ffi::SQLITE_CORRUPT, "database disk image is malformed"),
+                Fault::Corrupt,
+                "is corrupt or truncated (SQLite: database disk image is malformed)",
+            ),
+            (
+                sqlite(ffi::SQLITE_READONLY, "attempt to write a readonly database"),
+                Fault::ReadOnly,
+                "cannot be written (attempt to write a readonly database)",
+            ),
+            (
+                sqlite(ffi::SQLITE_FULL, "database or disk is full"),
+                Fault::Full,
+                "cannot be written: the disk is full",
+            ),
+            (
+                sqlite(ffi::SQLITE_IOERR, "disk I/O error"),
+                Fault::Io,
+                "could not be read or written: an I/O error (disk I/O error)",
+            ),
+            (
+                sqlite(ffi::SQLITE_CANTOPEN, "unable to open database file"),
+                Fault::CannotOpen,
+                "cannot be opened (unable to open database file)",
+            ),
+            (
+                sqlite(ffi::SQLITE_ERROR, "no such table: registry_src"),
+                Fault::Schema,
+                "does not have Cargo's schema: no such table: registry_src",
+            ),
+            (
+                sqlite(ffi::SQLITE_ERROR, "table registry_index already exists"),
+                Fault::Schema,
+                "does not have Cargo's schema: table registry_index already exists",
+            ),
+            (
+                rusqlite::Error::InvalidColumnType(
+                    2,
+                    "timestamp".into(),
+                    rusqlite::types::Type::Text,
+                ),
+                Fault::Schema,
+                "does not have Cargo's schema: column `timestamp` holds text",
+            ),
+            (
+                sqlite(ffi::SQLITE_ERROR, "near \"x\": syntax error"),
+                Fault::Other,
+                "cannot be used (near \"x\": syntax error)",
+            ),
+        ] {
+            let p = Problem::of(&e);
+            assert_eq!((p.fault, p.text.as_str()), (fault, text), "{e:?}");
+            // Found the same through an error chain.
+            let chained = anyhow::Error::new(e).context("while reading");
+            assert_eq!(Problem::find(&chained), Some(p));
+        }
+    }
+
+    #[test]
+    fn real_databases_say_what_is_wrong() {
+        let t = tempfile::tempdir().unwrap();
+        let db = t.path().join(".global-cache");
+        // Not a database.
+        std::fs::write(&db, vec![b'x'; 4096]).unwrap();
+        let r = read(&db);
+        assert!(
+            matches!(&r, DbRead::Unusable(w) if w.ends_with("` is not a SQLite database")),
+            "{r:?}"
+        );
+        // Foreign: other tables, no user_version.
+        std::fs::remove_file(&db).unwrap();
+        let c = Connection::open(&db).unwrap();
+        c.execute_batch("CREATE TABLE notes (body TEXT)").unwrap();
+        let e = check_not_foreign(&c).unwrap_err();
+        assert_eq!(e.fault, Fault::Schema);
+        assert!(
+            e.text.contains("user_version 0 and the table `notes`"),
+            "{e}"
+        );
+        drop(c);
+        let r = read(&db);
+        assert!(
+            matches!(&r, DbRead::Unusable(w) if w.contains("the table `notes`")),
+            "{r:?}"
+        );
+        // Empty: no tables at all is not foreign (Cargo creates its tables there).
+        std::fs::remove_file(&db).unwrap();
+        let c = Connection::open(&db).unwrap();
+        assert_eq!(check_not_foreign(&c), Ok(()));
+    }
+}
