@@ -5,6 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The duration grammar, at the end of the `--help` of every subcommand with a duration flag
+/// (one grammar for all of them: [`crate::units::parse_duration`]).
+pub const DURATION_HELP: &str = "DURATION: Cargo's \"N seconds|minutes|hours|days|weeks|months\" \
+(\"30 days\", \"10 minutes\"; a month is 30.436875 days), or a short unit: ms, s, min, h, d, w \
+(\"500ms\", \"30s\", \"5min\", \"2h\", \"7d\", \"2w\"). A fraction is allowed (\"1.5h\", \"0.5s\"), \
+\"0\" alone is zero, and `m` is refused (minutes or months?). Ages, grace periods and timeouts \
+count whole seconds, a fraction rounded up. (In cargo config, only Cargo's own form is accepted, \
+as in Cargo.)";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
@@ -57,19 +66,24 @@ pub enum Command {
         sources and git checkouts, 3 months for .crate files, indexes and git databases), or \
         the values of [cache.global-clean] in cargo config. With any limit given, only the \
         given limits apply, as in Cargo.\n\n\
-        Durations: \"N seconds|minutes|hours|days|weeks|months\". \
-        Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\"."
+        Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\" (Cargo's grammar).",
+        after_help = DURATION_HELP
     )]
     Gc(GcArgs),
     /// Who holds and who waits on every Cargo lock, and why
+    #[command(after_help = DURATION_HELP)]
     Locks(LocksArgs),
     /// Block until Cargo's locks are free (exit 4 on timeout)
+    #[command(after_help = DURATION_HELP)]
     Wait(WaitArgs),
     /// Run a command (e.g. `cargo build`) and explain any lock wait as it happens
+    #[command(after_help = DURATION_HELP)]
     Run(RunArgs),
     /// Stop a stuck lock holder safely: SIGINT, then SIGTERM, then (with --force) SIGKILL
+    #[command(after_help = DURATION_HELP)]
     Stop(StopArgs),
     /// Remove stale build artifacts inside target dirs, under Cargo's build locks
+    #[command(after_help = DURATION_HELP)]
     Sweep(SweepArgs),
     /// Keep only what the given lockfiles need, in CARGO_HOME and target dirs (CI caches)
     #[command(
@@ -88,7 +102,8 @@ pub enum Command {
         unknown.\n\n\
         A lockfile that lists no packages, is a manifest (Cargo.toml), has a dependency on a \
         package it does not list (a file cut short), is not TOML, or is of an unknown version \
-        is refused: exit 2, nothing removed."
+        is refused: exit 2, nothing removed.",
+        after_help = DURATION_HELP
     )]
     Trim(TrimArgs),
 }
@@ -112,8 +127,9 @@ pub fn args_from_env() -> Vec<std::ffi::OsString> {
     args
 }
 
+/// A duration flag in whole seconds (see [`crate::units`]: one grammar for every flag).
 fn span(s: &str) -> Result<crate::units::Span, String> {
-    crate::units::parse_span(s)
+    crate::units::parse_duration(s).map(crate::units::Span::from_duration)
 }
 
 fn size(s: &str) -> Result<u64, String> {
@@ -153,7 +169,7 @@ pub struct GcArgs {
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub max_download_size: Option<u64>,
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
-    /// between two of its locks, about to use it ("0 seconds" turns this off)
+    /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
     pub grace: crate::units::Span,
     /// List what would be removed, and remove nothing
@@ -174,31 +190,9 @@ pub struct GcArgs {
     pub auto: bool,
 }
 
-/// A sample length: Cargo's duration grammar, or a plain number of seconds or milliseconds
-/// ("0.5s", "500ms", "0").
-fn sample(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || {
-        format!(
-            "invalid sample `{s}`: expected seconds like \"0.5s\", \"500ms\", \"2 seconds\" or 0"
-        )
-    };
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms
-            .trim()
-            .parse::<u64>()
-            .map(std::time::Duration::from_millis)
-            .map_err(|_| bad());
-    }
-    let num = s.strip_suffix('s').unwrap_or(s).trim();
-    if let Ok(secs) = num.parse::<f64>()
-        && secs.is_finite()
-        && (0.0..=60.0).contains(&secs)
-    {
-        return Ok(std::time::Duration::from_secs_f64(secs));
-    }
-    crate::units::parse_span(s)
-        .map(|sp| std::time::Duration::from_secs(sp.secs()))
-        .map_err(|_| bad())
+/// A duration flag with its fraction of a second (`--sample 0.5s`): the same grammar.
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::units::parse_duration(s)
 }
 
 #[derive(Debug, Args)]
@@ -206,8 +200,9 @@ pub struct LocksArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
-    /// How long to watch CPU use to tell a busy holder from an idle one ("0" skips)
-    #[arg(long, value_name = "DUR", default_value = "0.5s", value_parser = sample)]
+    /// How long to watch CPU use to tell a busy holder from an idle one (a DURATION such as
+    /// "0.5s" or "500ms"; "0" skips)
+    #[arg(long, value_name = "DURATION", default_value = "0.5s", value_parser = duration)]
     pub sample: std::time::Duration,
     /// Target or build directories whose lock files to probe [default: the current
     /// workspace's]
@@ -217,7 +212,7 @@ pub struct LocksArgs {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// Give up after this long (Cargo's grammar: "30 seconds", "5 minutes") with exit code 4
+    /// Give up after this long ("30 seconds", "30s", "5min") with exit code 4
     #[arg(long, value_name = "DURATION", value_parser = span)]
     pub timeout: Option<crate::units::Span>,
     /// Which lock: all, package-cache, package-cache-mutate, build-dir, artifact-dir, unit,
@@ -252,7 +247,7 @@ pub struct StopArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub yes: bool,
-    /// How long to wait after each signal
+    /// How long to wait after each signal ("3 seconds", "500ms")
     #[arg(long, value_name = "DURATION", default_value = "3 seconds", value_parser = span)]
     pub grace: crate::units::Span,
 }
@@ -269,7 +264,7 @@ pub struct SweepArgs {
     /// With --recursive, also search hidden directories
     #[arg(long)]
     pub hidden: bool,
-    /// Remove units not used for this long (Cargo's grammar: "30 days")
+    /// Remove units not used for this long ("30 days", "2w")
     #[arg(long, value_name = "DURATION", value_parser = span)]
     pub max_age: Option<crate::units::Span>,
     /// Remove units built by toolchains that are not installed, or with =NAMES (comma
@@ -286,7 +281,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub all: bool,
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
-    /// between two of its locks, about to use it ("0 seconds" turns this off)
+    /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
     pub grace: crate::units::Span,
     /// List what would be removed, and remove nothing
@@ -318,7 +313,7 @@ pub struct TrimArgs {
     #[arg(long, value_name = "DIR")]
     pub target_dir: Vec<PathBuf>,
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
-    /// between two of its locks, about to use it ("0 seconds" turns this off)
+    /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
     pub grace: crate::units::Span,
     /// List what would be removed, and remove nothing
@@ -330,4 +325,141 @@ pub struct TrimArgs {
     /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::{MONTH_SECS, Span};
+    use std::time::Duration;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cargo-janitor").chain(args.iter().copied()))
+    }
+
+    /// Every duration flag, as (the arguments before its value, how to read it back in
+    /// milliseconds).
+    #[allow(clippy::type_complexity)]
+    fn duration_flags() -> Vec<(Vec<&'static str>, Box<dyn Fn(&Cli) -> u128>)> {
+        let secs = |s: Option<Span>| u128::from(s.expect("set").secs()) * 1000;
+        macro_rules! flag {
+            ($args:expr, $variant:ident, |$a:ident| $get:expr) => {
+                (
+                    $args,
+                    Box::new(move |c: &Cli| match &c.command {
+                        Command::$variant($a) => $get,
+                        other => panic!("parsed as {other:?}"),
+                    }) as Box<dyn Fn(&Cli) -> u128>,
+                )
+            };
+        }
+        vec![
+            flag!(vec!["gc", "--grace"], Gc, |a| secs(Some(a.grace))),
+            flag!(vec!["gc", "--max-src-age"], Gc, |a| secs(a.max_src_age)),
+            flag!(vec!["gc", "--max-crate-age"], Gc, |a| secs(a.max_crate_age)),
+            flag!(vec!["gc", "--max-index-age"], Gc, |a| secs(a.max_index_age)),
+            flag!(vec!["gc", "--max-git-co-age"], Gc, |a| secs(
+                a.max_git_co_age
+            )),
+            flag!(vec!["gc", "--max-git-db-age"], Gc, |a| secs(
+                a.max_git_db_age
+            )),
+            flag!(vec!["gc", "--max-download-age"], Gc, |a| secs(
+                a.max_download_age
+            )),
+            flag!(vec!["sweep", "--max-age"], Sweep, |a| secs(a.max_age)),
+            flag!(vec!["sweep", "--grace"], Sweep, |a| secs(Some(a.grace))),
+            flag!(vec!["trim", "--grace"], Trim, |a| secs(Some(a.grace))),
+            flag!(vec!["wait", "--timeout"], Wait, |a| secs(a.timeout)),
+            flag!(vec!["stop", "1", "--grace"], Stop, |a| secs(Some(a.grace))),
+            flag!(vec!["locks", "--sample"], Locks, |a| a.sample.as_millis()),
+            // `run`'s command comes last, after `--`.
+            flag!(vec!["run", "--timeout"], Run, |a| secs(a.timeout)),
+        ]
+    }
+
+    #[test]
+    fn every_duration_flag_takes_the_same_grammar() {
+        for (prefix, get) in duration_flags() {
+            let sub_second = prefix == ["locks", "--sample"];
+            for (value, ms) in [
+                ("30 seconds", 30_000),
+                ("30s", 30_000),
+                ("10 minutes", 600_000),
+                ("5min", 300_000),
+                ("2h", 7_200_000),
+                ("1.5h", 5_400_000),
+                ("7d", 7 * 86_400_000),
+                ("2 weeks", 14 * 86_400_000),
+                ("2w", 14 * 86_400_000),
+                ("1month", u128::from(MONTH_SECS) * 1000),
+                ("0", 0),
+                ("0 seconds", 0),
+                // Sub-second values: kept by --sample, a whole second elsewhere.
+                ("500ms", if sub_second { 500 } else { 1000 }),
+                ("0.5s", if sub_second { 500 } else { 1000 }),
+            ] {
+                let mut args = prefix.clone();
+                args.push(value);
+                if prefix[0] == "run" {
+                    args.extend(["--", "true"]);
+                }
+                let cli = parse(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+                assert_eq!(get(&cli), ms, "{args:?}");
+            }
+            for value in ["5m", "30", "1 year", "1 Day", "-1s", "soon", ""] {
+                let mut args = prefix.clone();
+                let flag = args.pop().unwrap();
+                let joined = format!("{flag}={value}");
+                args.push(&joined);
+                if prefix[0] == "run" {
+                    args.extend(["--", "true"]);
+                }
+                let err = parse(&args).expect_err(&format!("{args:?} is refused"));
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::ValueValidation,
+                    "{args:?}"
+                );
+                let msg = err.to_string();
+                assert!(msg.contains(flag), "{args:?}: {msg}");
+                assert!(
+                    msg.contains("seconds|minutes|hours|days|weeks|months")
+                        || (value == "5m" && msg.contains("ambiguous")),
+                    "{args:?}: {msg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn duration_defaults_parse() {
+        let cli = parse(&["gc"]).unwrap();
+        let Command::Gc(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.grace, Span(600));
+        let cli = parse(&["locks"]).unwrap();
+        let Command::Locks(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.sample, Duration::from_millis(500));
+        let cli = parse(&["stop", "1"]).unwrap();
+        let Command::Stop(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.grace, Span(3));
+    }
+
+    #[test]
+    fn every_subcommand_with_a_duration_flag_documents_the_grammar() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        for name in ["gc", "locks", "wait", "run", "stop", "sweep", "trim"] {
+            let mut sub = cmd.find_subcommand(name).unwrap().clone();
+            let help = sub.render_help().to_string();
+            assert!(help.contains("DURATION: Cargo's"), "{name}: {help}");
+            assert!(help.contains("ms, s, min, h, d, w"), "{name}: {help}");
+        }
+    }
 }

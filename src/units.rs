@@ -1,18 +1,41 @@
 //! Durations and sizes in Cargo's own grammar.
 //!
 //! `cargo clean gc` and the `[cache]` config table accept durations such as `"3 months"` and
-//! sizes such as `"10 GiB"`. We accept exactly the same strings, with the same rules
-//! (`src/cargo/core/gc.rs`: `maybe_parse_time_span`, `parse_human_size`), so that a value that
-//! works in Cargo works here and a value Cargo rejects is rejected here too. The one deliberate
-//! difference: Cargo overflows on absurd ages; we saturate, which later means "nothing is that old".
+//! sizes such as `"10 GiB"`. In cargo config we accept exactly the same strings, with the same
+//! rules (`src/cargo/core/gc.rs`: `maybe_parse_time_span`, `parse_human_size`), so that a value
+//! that works in Cargo works here and a value Cargo rejects is rejected here too
+//! ([`parse_span`]). The one deliberate difference: Cargo overflows on absurd ages; we
+//! saturate, which later means "nothing is that old".
+//!
+//! Every duration *flag* (`--grace`, `--max-*-age`, `--timeout`, `--sample`, `stop --grace`)
+//! takes one grammar, [`parse_duration`]: Cargo's, plus short units and fractions, the same
+//! for all of them:
+//!
+//! * `N[.F][ ]UNIT`: a number (a fraction is allowed: `1.5h`, `0.5s`), at most one space, and
+//!   one of Cargo's units (`second(s)`, `minute(s)`, `hour(s)`, `day(s)`, `week(s)`,
+//!   `month(s)`, a month being 30.436875 days) or a short one: `ms`, `s`, `min`, `h`, `d`, `w`;
+//! * `0` alone is zero (zero is zero in any unit);
+//! * `m` is refused as ambiguous (minutes, or months as in Cargo's `"3 months"`?), and so is a
+//!   number without a unit; units are lower case, as in Cargo.
+//!
+//! Ages, grace periods and timeouts count whole seconds (a `.global-cache` timestamp is whole
+//! seconds): a fraction of a second rounds up ([`Span::from_duration`]); `--sample` keeps it.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Seconds in Cargo's "month": 30.436875 days.
 pub const MONTH_SECS: u64 = 2_629_746;
 
 /// The accepted forms, for error messages.
 pub const DURATION_GRAMMAR: &str = "a whole number and a unit: N seconds|minutes|hours|days|weeks|months (e.g. \"30 days\", \"3months\")";
+/// The accepted forms of a duration in cargo config (`cache.global-clean.*`).
+pub const CONFIG_DURATION: &str = "a string like \"1 month\" (a whole number and a unit: N seconds|minutes|hours|days|weeks|months)";
+/// The accepted forms of `cache.auto-clean-frequency`.
+pub const CONFIG_FREQUENCY: &str = "\"always\", \"never\" or a string like \"1 day\" (a whole number and a unit: N seconds|minutes|hours|days|weeks|months)";
+
+/// The accepted forms of a duration flag, for error messages and `--help`.
+pub const FLAG_DURATION_GRAMMAR: &str = "a number and a unit: N seconds|minutes|hours|days|weeks|months (Cargo's), or the short units ms, s, min, h, d, w; a fraction is allowed, and \"0\" alone is zero (e.g. \"30 days\", \"10 minutes\", \"30s\", \"5min\", \"1.5h\", \"500ms\")";
 pub const SIZE_GRAMMAR: &str = "a number with at most one decimal and an optional unit: b, kb, mb, gb, kib, mib, gib (e.g. \"10 GiB\", \"1.5gb\", \"4096\")";
 
 /// A span of time in whole seconds, as Cargo's GC understands it.
@@ -23,6 +46,73 @@ impl Span {
     pub fn secs(self) -> u64 {
         self.0
     }
+
+    /// Whole seconds, a fraction of a second rounded up (a limit of "0.5s" is one second, not
+    /// zero: a grace period or an age never shrinks by rounding).
+    pub fn from_duration(d: Duration) -> Span {
+        Span(d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0)))
+    }
+}
+
+/// Parses a duration flag: Cargo's grammar plus short units and fractions (see the module
+/// docs). Absurdly long durations saturate.
+pub fn parse_duration(input: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration `{input}`: expected {FLAG_DURATION_GRAMMAR}");
+    if input == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let int_end = input
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(input.len());
+    let (int, rest) = input.split_at(int_end);
+    if int.is_empty() {
+        return Err(bad());
+    }
+    let (frac, rest) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            // At least one digit, at most nanoseconds' worth.
+            if end == 0 || end > 9 {
+                return Err(bad());
+            }
+            r.split_at(end)
+        }
+        None => ("", rest),
+    };
+    let unit = rest.strip_prefix(' ').unwrap_or(rest);
+    const NS: u128 = 1_000_000_000;
+    let factor: u128 = match unit {
+        "ms" => 1_000_000,
+        "s" | "second" | "seconds" => NS,
+        "min" | "minute" | "minutes" => 60 * NS,
+        "h" | "hour" | "hours" => 3600 * NS,
+        "d" | "day" | "days" => 86_400 * NS,
+        "w" | "week" | "weeks" => 7 * 86_400 * NS,
+        "month" | "months" => MONTH_SECS as u128 * NS,
+        "m" => {
+            return Err(format!(
+                "invalid duration `{input}`: `m` is ambiguous (minutes or months?): write \
+                 `{int}{frac_dot}{frac}min` for minutes or `\"{int}{frac_dot}{frac} months\"` for months",
+                frac_dot = if frac.is_empty() { "" } else { "." },
+            ));
+        }
+        _ => return Err(bad()),
+    };
+    // A count too large is still "a very long time": saturate rather than fail.
+    let Ok(int) = int.parse::<u128>() else {
+        return Ok(Duration::MAX);
+    };
+    let mut nanos = int.saturating_mul(factor);
+    if !frac.is_empty() {
+        let scale = 10u128.pow(frac.len() as u32);
+        let f: u128 = frac.parse().map_err(|_| bad())?;
+        nanos = nanos.saturating_add((f * factor).div_ceil(scale));
+    }
+    let secs = nanos / NS;
+    Ok(match u64::try_from(secs) {
+        Ok(secs) => Duration::new(secs, (nanos % NS) as u32),
+        Err(_) => Duration::MAX,
+    })
 }
 
 /// Parses `"N unit"` exactly as Cargo does: digits, at most one space, then one of
@@ -183,6 +273,83 @@ mod tests {
             let err = parse_span(bad).unwrap_err();
             assert!(err.contains("seconds|minutes"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn flag_durations() {
+        let d = |s| parse_duration(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        // Cargo's own forms.
+        assert_eq!(d("30 days"), Duration::from_secs(30 * 86_400));
+        assert_eq!(d("3months"), Duration::from_secs(3 * MONTH_SECS));
+        assert_eq!(d("1 second"), Duration::from_secs(1));
+        assert_eq!(d("10 minutes"), Duration::from_secs(600));
+        // Short units, with or without a space.
+        assert_eq!(d("500ms"), Duration::from_millis(500));
+        assert_eq!(d("30s"), Duration::from_secs(30));
+        assert_eq!(d("5min"), Duration::from_secs(300));
+        assert_eq!(d("2h"), Duration::from_secs(7200));
+        assert_eq!(d("7 d"), Duration::from_secs(7 * 86_400));
+        assert_eq!(d("2w"), Duration::from_secs(14 * 86_400));
+        // Fractions, in any unit.
+        assert_eq!(d("0.5s"), Duration::from_millis(500));
+        assert_eq!(d("1.5h"), Duration::from_secs(5400));
+        assert_eq!(d("1.5 days"), Duration::from_secs(129_600));
+        assert_eq!(d("0.25ms"), Duration::from_micros(250));
+        // Zero.
+        assert_eq!(d("0"), Duration::ZERO);
+        assert_eq!(d("0 seconds"), Duration::ZERO);
+        assert_eq!(d("0s"), Duration::ZERO);
+        // Saturation.
+        assert_eq!(
+            d("99999999999999999999999999999999999999999 months"),
+            Duration::MAX
+        );
+        assert_eq!(d("10000000000000 months"), Duration::MAX);
+        for bad in [
+            "",
+            "s",
+            "1",
+            "0.5",
+            "30",
+            "1  day",
+            "1 year",
+            "-1 day",
+            "1.s",
+            ".5s",
+            "1 day ",
+            " 1 day",
+            "1 Days",
+            "1S",
+            "1sec",
+            "1mo",
+            "1.0000000001s",
+            "1e3s",
+            "1,5h",
+            "5 mins",
+        ] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(
+                err.contains("seconds|minutes|hours|days|weeks|months"),
+                "{bad}: {err}"
+            );
+            assert!(err.contains("ms, s, min, h, d, w"), "{bad}: {err}");
+        }
+        // `m`: minutes or months? Refused, naming both.
+        let err = parse_duration("5m").unwrap_err();
+        assert!(
+            err.contains("ambiguous") && err.contains("5min") && err.contains("5 months"),
+            "{err}"
+        );
+        assert!(parse_duration("1.5 m").unwrap_err().contains("1.5min"));
+    }
+
+    #[test]
+    fn spans_from_durations_round_up() {
+        assert_eq!(Span::from_duration(Duration::ZERO), Span(0));
+        assert_eq!(Span::from_duration(Duration::from_millis(500)), Span(1));
+        assert_eq!(Span::from_duration(Duration::from_secs(60)), Span(60));
+        assert_eq!(Span::from_duration(Duration::from_millis(60_001)), Span(61));
+        assert_eq!(Span::from_duration(Duration::MAX), Span(u64::MAX));
     }
 
     #[test]

@@ -92,9 +92,36 @@ pub fn open(path: &Path, create: bool) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The error for a database that could not be used before anything was removed: what is
+/// wrong with it, told from SQLite's error (only a busy database blames a lock).
+pub fn failure(e: anyhow::Error, db_path: &Path) -> anyhow::Error {
+    if e.chain().any(|c| c.is::<observe_db::DbRefused>()) {
+        // A symlink, refused: the refusal says it all.
+        return e;
+    }
+    match observe_db::Problem::find(&e) {
+        Some(p) => {
+            let waited = if p.fault == observe_db::Fault::Locked {
+                " (still after 5 s; Cargo waits 5 s too)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!(
+                "{}{waited}; nothing was removed",
+                observe_db::DbError::new(db_path, p)
+            )
+        }
+        None => e.context(format!(
+            "cannot use `{}`; nothing was removed",
+            db_path.display()
+        )),
+    }
+}
+
 /// Cargo's `sqlite::migrate`: in one exclusive transaction, run the migrations not yet
-/// applied and set `user_version`. A database with `user_version` ≥ 7 is left alone.
-/// Returns whether anything ran.
+/// applied and set `user_version`. A database with `user_version` ≥ 7 is left alone, and one
+/// with tables Cargo's applied migrations did not make (a foreign database) is refused, with
+/// nothing written ([`observe_db::check_not_foreign`]). Returns whether anything ran.
 pub fn migrate(conn: &mut Connection, now: u64) -> Result<bool> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
     let version: i64 = tx.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
@@ -103,6 +130,8 @@ pub fn migrate(conn: &mut Connection, now: u64) -> Result<bool> {
     if version >= MIGRATION_COUNT {
         return Ok(false);
     }
+    // Cargo's tables go only into Cargo's database, or an empty one.
+    observe_db::check_not_foreign(&tx)?;
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         if (i as i64) >= version {
             tx.execute_batch(sql)?;

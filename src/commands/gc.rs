@@ -12,7 +12,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::act::db as dbw;
 use crate::act::executor;
@@ -57,15 +57,20 @@ fn frequency(config: &CargoConfig) -> Result<Frequency> {
     let v = config
         .get_str(&["cache", "auto-clean-frequency"])
         .unwrap_or_else(|| "1 day".into());
-    units::parse_frequency(&v)
-        .map_err(|e| BadInput(format!("cargo config `cache.auto-clean-frequency`: {e}")).into())
+    units::parse_frequency(&v).map_err(|_| {
+        BadInput(config.invalid(
+            &["cache", "auto-clean-frequency"],
+            units::CONFIG_FREQUENCY,
+            &v,
+        ))
+        .into()
+    })
 }
 
 pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
-    let home =
-        CargoHome::resolve(global.cargo_home.as_deref()).map_err(|e| BadInput(format!("{e:#}")))?;
+    let home = CargoHome::resolve(global.cargo_home.as_deref())?;
     let cwd = std::env::current_dir()?;
-    let config = CargoConfig::load(&cwd, &home).map_err(|e| BadInput(format!("{e:#}")))?;
+    let config = CargoConfig::load(&cwd, &home)?;
     let policy = policy(args, &config)?;
     let freq = if args.auto {
         let f = frequency(&config)?;
@@ -133,15 +138,16 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     // The database, created as Cargo creates it when there is none.
     let db_path = home.db_path();
     let existed = db_path.symlink_metadata().is_ok();
+    let fail = |e: anyhow::Error| dbw::failure(e, &db_path);
     let mut conn = if args.dry_run {
         if existed {
-            Some(dbw::open(&db_path, false)?)
+            Some(dbw::open(&db_path, false).map_err(fail)?)
         } else {
             None
         }
     } else {
-        let mut c = dbw::open(&db_path, true)?;
-        dbw::migrate(&mut c, now).map_err(|e| db_context(e, &db_path))?;
+        let mut c = dbw::open(&db_path, true).map_err(fail)?;
+        dbw::migrate(&mut c, now).map_err(fail)?;
         Some(c)
     };
     if !existed && !quiet_auto {
@@ -161,13 +167,15 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         Some(c) => {
             let version: i64 = c
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .with_context(|| busy_context(&db_path))?;
+                .map_err(|e| fail(e.into()))?;
             // A dry run does not migrate: a database without Cargo's tables reads as empty,
-            // which is what the real run would see right after creating them.
+            // which is what the real run would see right after creating them (and a foreign
+            // one is refused, as the real run refuses it).
             if version < dbw::MIGRATION_COUNT {
+                db::check_not_foreign(c).map_err(|e| fail(e.into()))?;
                 None
             } else {
-                Some(db::read_snapshot(c).with_context(|| busy_context(&db_path))?)
+                Some(db::read_snapshot(c).map_err(|e| fail(e.into()))?)
             }
         }
         None => None,
@@ -245,7 +253,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         // Make sure the database is writable before anything is removed (this writes
         // nothing).
         c.execute_batch("BEGIN IMMEDIATE; COMMIT;")
-            .map_err(|e| db_context(e.into(), &db_path))?;
+            .map_err(|e| fail(e.into()))?;
         // Nothing is written to the database before the removals: on a full disk SQLite
         // needs room for its journal even to delete rows, and the removals (the trash
         // emptied included) are what makes that room.
@@ -267,10 +275,12 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else if !quiet_auto {
-        print!(
-            "{}",
-            report::gc::render(&report, &outcome, args.dry_run || out.verbose > 0, out)
-        );
+        report::print(report::gc::render(
+            &report,
+            &outcome,
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
         if args.dry_run {
             out.warn("no files deleted due to --dry-run");
         }
@@ -371,23 +381,4 @@ fn is_disk_full(e: &anyhow::Error) -> bool {
             .and_then(rusqlite::Error::sqlite_error_code)
             == Some(rusqlite::ErrorCode::DiskFull)
     })
-}
-
-/// The error for a database that could not be used before anything was removed.
-fn db_context(e: anyhow::Error, db_path: &Path) -> anyhow::Error {
-    if is_disk_full(&e) {
-        e.context(format!(
-            "cannot write `{}`: the disk is full; nothing was removed",
-            db_path.display()
-        ))
-    } else {
-        e.context(busy_context(db_path))
-    }
-}
-
-fn busy_context(db_path: &Path) -> String {
-    format!(
-        "cannot use `{}` (another process may hold it locked; Cargo waits 5 s too); nothing was removed",
-        db_path.display()
-    )
 }

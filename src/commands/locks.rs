@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{GlobalArgs, LocksArgs};
-use crate::discover::{CargoConfig, CargoHome, target};
+use crate::discover::paths::Need;
+use crate::discover::{self, CargoConfig, CargoHome, target};
 use crate::exit;
 use crate::observe::lockfiles::{self, LockFiles, Probe};
 use crate::observe::procs::{self, Snapshot, System};
@@ -17,14 +18,17 @@ use crate::report::{self, Output};
 /// The lock files to probe directly: the Cargo home's, and those of the given target dirs
 /// (default: the current workspace's), with the directories that could not be looked into.
 pub fn candidates(global: &GlobalArgs, paths: &[PathBuf]) -> Result<LockFiles> {
-    let home = CargoHome::locate(global.cargo_home.as_deref())?;
     let cwd = std::env::current_dir()?;
+    let given = (paths.iter())
+        .map(|p| discover::paths::check(&cwd, p, Need::LockDir, "PATH"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let home = CargoHome::locate_existing(global.cargo_home.as_deref())?;
     let mut files = lockfiles::home_lock_files(&home.path);
     let dirs: Vec<PathBuf> = if paths.is_empty() {
-        let config = CargoConfig::load(&cwd, &home).unwrap_or_default();
+        let config = CargoConfig::load(&cwd, &home)?;
         target::target_dirs(&cwd, &config, &home)
     } else {
-        paths.iter().map(|p| cwd.join(p)).collect()
+        given
     };
     for d in dirs {
         files.extend(lockfiles::target_lock_files(&d));
@@ -87,7 +91,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        print!("{}", report::locks::render(&report, checked, out));
+        report::print(report::locks::render(&report, checked, out))?;
     }
     Ok(exit::OK)
 }

@@ -12,16 +12,9 @@ use crate::plan;
 use crate::report::{self, Output};
 
 pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> {
-    let home = CargoHome::resolve(global.cargo_home.as_deref())
-        .map_err(|e| exit::BadInput(format!("{e:#}")))?;
+    let home = CargoHome::resolve(global.cargo_home.as_deref())?;
     let cwd = std::env::current_dir()?;
-    let config = match CargoConfig::load(&cwd, &home) {
-        Ok(c) => c,
-        Err(e) => {
-            out.warn(format!("{e:#}; registry URLs from it are not shown"));
-            CargoConfig::default()
-        }
-    };
+    let config = CargoConfig::load(&cwd, &home)?;
     let urls = config.registry_urls();
     let names = RegistryNames::with_urls(urls.iter().map(String::as_str));
 
@@ -56,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
     if args.json {
         report::json(&status)?;
     } else {
-        print!("{}", report::status::render(&status, out));
+        report::print(report::status::render(&status, out))?;
     }
     Ok(exit::OK)
 }

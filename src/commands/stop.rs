@@ -1,6 +1,6 @@
 //! `cargo janitor stop PID…`: stop a stuck lock holder (or waiter) safely.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -131,14 +131,13 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
                 code = exit::NOT_STOPPED;
                 continue;
             }
-            eprint!(
+            out.prompt(format!(
                 "Stop pid {pid} `{cmd}` (it uses {})? [y/N] ",
                 held.iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
-            let _ = std::io::stderr().flush();
+            ));
             let mut answer = String::new();
             std::io::stdin().lock().read_line(&mut answer)?;
             if !matches!(answer.trim(), "y" | "Y" | "yes") {

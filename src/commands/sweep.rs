@@ -24,6 +24,7 @@ use crate::act::executor;
 use crate::act::lock::{BuildLocks, LockError, Wait};
 use crate::act::remove::Remover;
 use crate::cli::{GlobalArgs, SweepArgs};
+use crate::discover::paths::{self, Need};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
 use crate::observe::target_dir::{self, TargetDir};
@@ -111,11 +112,25 @@ fn criteria(args: &SweepArgs) -> Result<Criteria> {
 /// The directories to sweep.
 fn dirs(global: &GlobalArgs, args: &SweepArgs) -> Result<Vec<PathBuf>> {
     let cwd = std::env::current_dir()?;
+    // Every PATH checked before anything else, then the home: needed only without PATHs, but a
+    // --cargo-home given must exist all the same.
+    let (need, form) = if args.recursive {
+        (Need::SearchRoot, "PATH (with --recursive)")
+    } else {
+        (Need::TargetDir, "PATH")
+    };
+    let given = (args.paths.iter())
+        .map(|p| paths::check(&cwd, p, need, form))
+        .collect::<Result<Vec<_>, _>>()?;
+    let home = if args.paths.is_empty() || global.cargo_home.is_some() {
+        Some(CargoHome::locate_existing(global.cargo_home.as_deref())?)
+    } else {
+        None
+    };
     let mut out = Vec::new();
-    if args.paths.is_empty() {
-        let home = CargoHome::locate(global.cargo_home.as_deref())?;
-        let config = CargoConfig::load(&cwd, &home).unwrap_or_default();
-        let found: Vec<PathBuf> = target::target_dirs(&cwd, &config, &home)
+    if let (true, Some(home)) = (args.paths.is_empty(), &home) {
+        let config = CargoConfig::load(&cwd, home)?;
+        let found: Vec<PathBuf> = target::target_dirs(&cwd, &config, home)
             .into_iter()
             .filter(|d| target::is_target_dir(d))
             .collect();
@@ -130,25 +145,12 @@ fn dirs(global: &GlobalArgs, args: &SweepArgs) -> Result<Vec<PathBuf>> {
         } else {
             out = found;
         }
-    } else {
-        for p in &args.paths {
-            let p = cwd.join(p);
-            if !p.exists() {
-                return Err(BadInput(format!("`{}` does not exist", p.display())).into());
-            }
-            if args.recursive {
-                target::find_target_dirs(&p, args.hidden, &mut out);
-            } else if target::is_target_dir(&p) {
-                out.push(p);
-            } else {
-                return Err(BadInput(format!(
-                    "`{}` is not a Cargo target directory (it needs a CACHEDIR.TAG with Cargo's \
-                     signature and .rustc_info.json or fingerprints); use --recursive to search below it",
-                    p.display()
-                ))
-                .into());
-            }
+    } else if args.recursive {
+        for p in &given {
+            target::find_target_dirs(p, args.hidden, &mut out);
         }
+    } else {
+        out = given;
     }
     out.sort();
     out.dedup();
@@ -383,10 +385,12 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        print!(
-            "{}",
-            report::sweep::render(&report, c.any(), args.dry_run || out.verbose > 0, out)
-        );
+        report::print(report::sweep::render(
+            &report,
+            c.any(),
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
     }
     Ok(code)
 }

@@ -12,6 +12,7 @@ use crate::act::lock::{LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::{GlobalArgs, TrimArgs};
 use crate::discover::lockfile::{self, KeepSet};
+use crate::discover::paths::{self, Need};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
 use crate::observe::home::{self, SizeMode};
@@ -81,25 +82,32 @@ fn config_in<'a>(
     if let Some(i) = cache.iter().position(|(d, _)| d == dir) {
         return Ok(&cache[i].1);
     }
-    let config = CargoConfig::load(dir, home).map_err(|e| BadInput(format!("{e:#}")))?;
+    let config = CargoConfig::load(dir, home)?;
     cache.push((dir.to_owned(), config));
     Ok(&cache.last().expect("just pushed").1)
 }
 
 pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
-    let home =
-        CargoHome::resolve(global.cargo_home.as_deref()).map_err(|e| BadInput(format!("{e:#}")))?;
     let cwd = std::env::current_dir()?;
+    // Every path given, checked before anything else.
+    let check = |p: &PathBuf, need, arg| paths::check(&cwd, p, need, arg);
+    let mut workspaces = (args.workspace.iter())
+        .map(|w| check(w, Need::Workspace, "--workspace"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let given_lockfiles = (args.lockfile.iter())
+        .map(|l| check(l, Need::Lockfile, "--lockfile"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let given_targets = (args.target_dir.iter())
+        .map(|t| check(t, Need::TargetDir, "--target-dir"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let home = CargoHome::resolve(global.cargo_home.as_deref())?;
     let mut configs = Vec::new();
 
     // Which lockfiles, each with the directory cargo would run in for it (whose config maps
     // its sources), and which workspaces (for their target dirs and toolchain).
-    let mut workspaces: Vec<PathBuf> = args.workspace.iter().map(|w| cwd.join(w)).collect();
-    let mut lockfiles: Vec<(PathBuf, PathBuf)> = args
-        .lockfile
-        .iter()
+    let mut lockfiles: Vec<(PathBuf, PathBuf)> = given_lockfiles
+        .into_iter()
         .map(|l| {
-            let l = cwd.join(l);
             let dir = l.parent().map_or_else(|| cwd.clone(), Path::to_owned);
             (l, dir)
         })
@@ -141,7 +149,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     }
     let lockfiles: Vec<PathBuf> = lockfiles.into_iter().map(|(l, _)| l).collect();
 
-    let mut targets: Vec<PathBuf> = args.target_dir.iter().map(|t| cwd.join(t)).collect();
+    let mut targets = given_targets;
     if targets.is_empty() {
         for dir in &run_dirs {
             let config = config_in(&mut configs, dir, &home)?;
@@ -149,13 +157,6 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
                 target::target_dirs(dir, config, &home)
                     .into_iter()
                     .filter(|d| target::is_target_dir(d)),
-            );
-        }
-    }
-    for t in &targets {
-        if !target::is_target_dir(t) {
-            return Err(
-                BadInput(format!("`{}` is not a Cargo target directory", t.display())).into(),
             );
         }
     }
@@ -196,11 +197,22 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     // A symlink there is refused, in a dry run too: it is never followed.
     let db_file = db::locate(&db_path)?;
     let mut conn = if db_file.exists && !args.dry_run {
-        Some(dbw::open(&db_path, false)?)
+        Some(dbw::open(&db_path, false).map_err(|e| dbw::failure(e, &db_path))?)
     } else {
         None
     };
-    let snapshot = db::read(&db_path);
+    // Read through the connection the removals will use (Cargo's busy wait), else read-only.
+    // A database that cannot be read stops the run before anything is removed: its rows
+    // could not be dropped with their entries.
+    let snapshot = match conn.as_ref() {
+        Some(c) => {
+            db::DbRead::Read(db::read_snapshot(c).map_err(|e| dbw::failure(e.into(), &db_path))?)
+        }
+        None => db::read(&db_path),
+    };
+    if let db::DbRead::Unusable(why) = &snapshot {
+        anyhow::bail!("{why}; nothing was removed");
+    }
     let mut inv = home::scan(&home.path, snapshot.snapshot());
     if let Some((path, err)) = inv.errors.first() {
         anyhow::bail!("`{}` {err}; nothing was removed", path.display());
@@ -317,10 +329,11 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        print!(
-            "{}",
-            report::trim::render(&report, args.dry_run || out.verbose > 0, out)
-        );
+        report::print(report::trim::render(
+            &report,
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
         if args.dry_run {
             out.warn("nothing removed due to --dry-run");
         }

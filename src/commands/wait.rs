@@ -88,7 +88,7 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
                 if out.stderr_tty {
                     progress.tick(0);
                 } else if !out.quiet {
-                    eprintln!("Waiting for {words}");
+                    out.line(format!("Waiting for {words}"));
                 }
                 said = words;
             }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::exit::BadInput;
 
 /// Names that only a Cargo home has at its top level. One of them is enough. (`bin/`, `env`
 /// and `config` are left out: a home directory often has those too.)
@@ -45,21 +45,32 @@ impl Origin {
 }
 
 impl CargoHome {
-    /// `--cargo-home`, else `CARGO_HOME`, else `~/.cargo` (relative paths are taken from the
-    /// current directory, as Cargo does).
-    pub fn locate(flag: Option<&Path>) -> Result<CargoHome> {
-        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    /// `--cargo-home`, else `CARGO_HOME`, else `~/.cargo`, as Cargo finds it (relative paths
+    /// are taken from the current directory; the home directory is `HOME`, else the user
+    /// database's, as in Cargo). Nothing is checked on disk. With no home directory at all,
+    /// the one "cannot find the Cargo home" error, for every command.
+    pub fn locate(flag: Option<&Path>) -> Result<CargoHome, BadInput> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            BadInput(format!(
+                "cannot find the Cargo home: cannot read the current directory: {e}"
+            ))
+        })?;
         let (path, origin) = if let Some(p) = flag {
             (p.to_path_buf(), Origin::Flag)
         } else if let Some(p) = std::env::var_os("CARGO_HOME").filter(|v| !v.is_empty()) {
             (PathBuf::from(p), Origin::Env)
         } else {
-            let home = std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .context(
-                    "cannot find CARGO_HOME: neither --cargo-home, CARGO_HOME nor HOME is set",
-                )?;
+            let home = std::env::home_dir()
+                .filter(|h| !h.as_os_str().is_empty())
+                .ok_or_else(|| {
+                    BadInput(
+                        "cannot find the Cargo home: --cargo-home is not given, CARGO_HOME is \
+                         not set, and this user has no home directory (HOME is not set, nor is \
+                         one in the user database)\n\
+                         help: pass --cargo-home PATH, or set CARGO_HOME"
+                            .into(),
+                    )
+                })?;
             (home.join(".cargo"), Origin::Default)
         };
         Ok(CargoHome {
@@ -68,43 +79,61 @@ impl CargoHome {
         })
     }
 
-    /// Like [`CargoHome::locate`], and the directory must exist and look like a Cargo home.
-    pub fn resolve(flag: Option<&Path>) -> Result<CargoHome> {
+    /// Like [`CargoHome::locate`], and the directory must exist and look like a Cargo home
+    /// (`status`, `gc`, `trim`).
+    pub fn resolve(flag: Option<&Path>) -> Result<CargoHome, BadInput> {
         let home = Self::locate(flag)?;
         home.validate()?;
         Ok(home)
     }
 
-    pub fn validate(&self) -> Result<()> {
+    /// Like [`CargoHome::locate`], for the commands that only look for lock files and config
+    /// there (`locks`, `wait`, `sweep`): a home that was named (`--cargo-home`, `CARGO_HOME`)
+    /// must be an existing directory, so that a typo is not reported as "no lock held"; the
+    /// default `~/.cargo` may be missing (nothing of Cargo's is there yet).
+    pub fn locate_existing(flag: Option<&Path>) -> Result<CargoHome, BadInput> {
+        let home = Self::locate(flag)?;
+        if home.origin != Origin::Default {
+            home.check_dir()?;
+        }
+        Ok(home)
+    }
+
+    /// That the home exists and is a directory.
+    fn check_dir(&self) -> Result<(), BadInput> {
         let p = &self.path;
         let from = self.origin.describe();
-        let meta = match std::fs::metadata(p) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                bail!(
-                    "Cargo home `{}` (from {from}) does not exist\n\
-                     help: pass the directory Cargo uses, e.g. --cargo-home ~/.cargo, or set CARGO_HOME",
-                    p.display()
-                )
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read Cargo home `{}`", p.display()));
-            }
-        };
-        if !meta.is_dir() {
-            bail!(
-                "Cargo home `{}` (from {from}) is not a directory\n\
-                 help: pass the directory Cargo uses, e.g. --cargo-home ~/.cargo",
+        let help =
+            "help: pass the directory Cargo uses, e.g. --cargo-home ~/.cargo, or set CARGO_HOME";
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(BadInput(format!(
+                "Cargo home `{}` (from {from}) is not a directory\n{help}",
                 p.display()
-            );
+            ))),
+            Err(e) if super::paths::is_missing(&e) => Err(BadInput(format!(
+                "Cargo home `{}` (from {from}) does not exist\n{help}",
+                p.display()
+            ))),
+            Err(e) => Err(BadInput(format!(
+                "cannot read Cargo home `{}` (from {from}): {e}",
+                p.display()
+            ))),
         }
+    }
+
+    /// That the home exists, is a directory and has something only a Cargo home has.
+    pub fn validate(&self) -> Result<(), BadInput> {
+        self.check_dir()?;
+        let p = &self.path;
+        let from = self.origin.describe();
         if !MARKERS.iter().any(|m| p.join(m).symlink_metadata().is_ok()) {
-            bail!(
-                "`{}` (from {from}) does not look like a Cargo home: it has none of registry/, git/, bin/, \
+            return Err(BadInput(format!(
+                "`{}` (from {from}) does not look like a Cargo home: it has none of registry/, git/, \
                  .package-cache, .global-cache, config.toml or .crates.toml\n\
                  help: pass the directory Cargo uses, e.g. --cargo-home ~/.cargo",
                 p.display()
-            );
+            )));
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 pub mod cargo_home;
 pub mod config;
 pub mod lockfile;
+pub mod paths;
 pub mod registry;
 pub mod target;
 

@@ -63,13 +63,18 @@ pub fn is_target_dir(dir: &Path) -> bool {
     if !dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
         return false;
     }
-    let tag = dir.join("CACHEDIR.TAG");
-    let tag_ok = tag.symlink_metadata().is_ok_and(|m| m.is_file())
-        && std::fs::read(&tag).is_ok_and(|b| b.starts_with(CACHEDIR_SIGNATURE.as_bytes()));
-    if !tag_ok {
+    if !has_cargo_tag(dir) {
         return false;
     }
     dir.join(".rustc_info.json").is_file() || holds_a_profile(dir, PROFILE_DEPTH)
+}
+
+/// Whether `dir` holds a `CACHEDIR.TAG` (a file, not a symlink) with Cargo's signature, which
+/// Cargo writes when it creates a target or build directory, before it takes any lock there.
+pub fn has_cargo_tag(dir: &Path) -> bool {
+    let tag = dir.join("CACHEDIR.TAG");
+    tag.symlink_metadata().is_ok_and(|m| m.is_file())
+        && std::fs::read(&tag).is_ok_and(|b| b.starts_with(CACHEDIR_SIGNATURE.as_bytes()))
 }
 
 /// The real directories in `dir` (symlinks are not followed).

@@ -49,9 +49,10 @@ impl Policy {
             ("max-git-db-age", &mut p.max_git_db_age),
         ] {
             if let Some(v) = config.get_str(&["cache", "global-clean", key]) {
+                let path = ["cache", "global-clean", key];
                 *slot = Some(
                     units::parse_span(&v)
-                        .map_err(|e| format!("cargo config `cache.global-clean.{key}`: {e}"))?,
+                        .map_err(|_| config.invalid(&path, units::CONFIG_DURATION, &v))?,
                 );
             }
         }

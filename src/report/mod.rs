@@ -1,5 +1,11 @@
 //! *Report*: what the user sees. Human tables on stdout, JSON on stdout with `--json`,
 //! warnings and progress on stderr, colour only where Cargo would use it.
+//!
+//! Every byte for stdout goes through one writer, [`print`], which returns the write's error
+//! instead of panicking as `print!` does: a reader that goes away (`cargo janitor gc -n | head
+//! -1`) ends the command with a `BrokenPipe` error that `main` turns into a quiet exit 0, as
+//! ripgrep does. Writes to stderr (warnings, status lines, progress) ignore their errors: a
+//! closed stderr must not stop, or crash, a command that is deleting files.
 
 pub mod gc;
 pub mod locks;
@@ -75,6 +81,18 @@ impl Output {
         let _ = writeln!(std::io::stderr(), "{label}: {msg}");
     }
 
+    /// A plain line on stderr (errors ignored, like every write to stderr here).
+    pub fn line(&self, msg: impl std::fmt::Display) {
+        let _ = writeln!(std::io::stderr(), "{msg}");
+    }
+
+    /// A question on stderr, without a newline, flushed (errors ignored).
+    pub fn prompt(&self, msg: impl std::fmt::Display) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{msg}");
+        let _ = err.flush();
+    }
+
     /// A Cargo-style status line on stderr: a right-aligned green verb and a message.
     pub fn status(&self, verb: &str, msg: impl std::fmt::Display) {
         if self.quiet {
@@ -123,10 +141,51 @@ pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
     text
 }
 
-/// Prints a value as pretty JSON on stdout, with a final newline.
-pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+/// Writes `text` to stdout: the one writer every command's output goes through. An error
+/// (a closed pipe, a full disk) is returned as an [`std::io::Error`] in the chain, never a
+/// panic.
+pub fn print(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use anyhow::Context;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+    write!(out, "{text}")
+        .and_then(|()| out.flush())
+        .context("cannot write the output")
+}
+
+/// Prints a value as pretty JSON on stdout, with a final newline, through [`print`].
+pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    // Serialized first, so that a write error reaches the caller as an `io::Error` (serde_json
+    // would wrap it in its own error type).
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    print(text)
+}
+
+/// Whether a closed stdout (`EPIPE`) is anywhere in the chain: the reader went away, which
+/// is not a failure (`main` exits 0 quietly).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn a_broken_pipe_is_found_anywhere_in_the_chain() {
+        let pipe = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(is_broken_pipe(&anyhow::Error::new(pipe())));
+        let wrapped = Err::<(), _>(pipe())
+            .context("cannot write the output")
+            .context("outer")
+            .unwrap_err();
+        assert!(is_broken_pipe(&wrapped));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(!is_broken_pipe(&anyhow::Error::new(full)));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("Broken pipe")));
+    }
 }

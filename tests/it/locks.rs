@@ -235,6 +235,8 @@ fn a_nested_cargo_waiting_on_its_parent_is_a_deadlock() {
     };
     let target = outer.join("target");
     let v = eventually(120, "the nested cargo to block", || {
+        // A PATH that is not (yet) a target dir is refused (exit 2): wait for cargo to make it.
+        target.join("CACHEDIR.TAG").is_file().then_some(())?;
         let v = locks_json(&c, &[target.to_str().unwrap()]);
         let l = find_lock(&v, &target.join("debug/.cargo-lock"))?;
         (!l["waiters"].as_array()?.is_empty()).then_some(v)

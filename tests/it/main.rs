@@ -2,6 +2,7 @@
 
 mod support;
 
+mod exits;
 mod full_disk;
 mod gc;
 mod hermetic;
