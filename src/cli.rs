@@ -61,7 +61,7 @@ pub enum Command {
         Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\"."
     )]
     Gc(GcArgs),
-    /// Who holds and who waits on every Cargo lock, and why
+    /// Who holds and who waits on every Cargo lock, and why (-v: each holder's process tree)
     Locks(LocksArgs),
     /// Block until Cargo's locks are free (exit 4 on timeout)
     Wait(WaitArgs),
@@ -209,6 +209,10 @@ pub struct LocksArgs {
     /// How long to watch CPU use to tell a busy holder from an idle one ("0" skips)
     #[arg(long, value_name = "DUR", default_value = "0.5s", value_parser = sample)]
     pub sample: std::time::Duration,
+    /// A "Blocking waiting for file lock on …" message as cargo printed it (any version,
+    /// with or without -vv's path): says what it means and shows only that lock
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
     /// Target or build directories whose lock files to probe [default: the current
     /// workspace's]
     #[arg(value_name = "PATH")]
@@ -221,7 +225,7 @@ pub struct WaitArgs {
     #[arg(long, value_name = "DURATION", value_parser = span)]
     pub timeout: Option<crate::units::Span>,
     /// Which lock: all, package-cache, package-cache-mutate, build-dir, artifact-dir, unit,
-    /// cargo-lock, crate-metadata
+    /// cargo-lock, crate-metadata, registry-index, git (the last two: cargo 1.35 and older)
     #[arg(long, value_name = "KIND")]
     pub lock: Option<String>,
     /// A target or build directory [default: the current workspace's]

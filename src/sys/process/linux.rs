@@ -1,15 +1,20 @@
-//! Linux: `/proc/locks`, `/proc/PID/fd`, `/proc/PID/fdinfo`, `/proc/PID/stat`.
+//! Linux: `/proc/locks`, `/proc/PID/{stat,cmdline,cwd,fd,fdinfo,status,environ}`, pidfds.
 //!
 //! We parse these ourselves (locks.md §A.2): `procfs` drops the `->` marker that tells a
-//! waiter from a holder, and does not expose fdinfo's `lock:` lines.
+//! waiter from a holder, and does not expose fdinfo's `lock:` lines. The evidence is
+//! [`Evidence::Exact`]: the kernel lists holders and waiters itself.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use super::{KernelLock, LockUse, Mode, ProcInfo, Snapshot, System};
+use super::{
+    Evidence, LockUse, Mode, Pinned, ProcId, ProcInfo, ProcState, ProcessControl, ProcessTable,
+    Rung, Snapshot, StartStamp,
+};
 
 pub struct Linux;
 
@@ -65,35 +70,76 @@ pub fn parse_fdinfo_locks(text: &str) -> Vec<LockLine> {
         .collect()
 }
 
-/// Fields of `/proc/PID/stat`: split after the *last* `)` (comm may hold spaces and parens).
-pub fn parse_stat(pid: u32, text: &str) -> Option<ProcInfo> {
+/// The fields of `/proc/PID/stat` we use, raw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub name: String,
+    pub state: char,
+    pub ppid: u32,
+    pub pgid: u32,
+    /// utime + stime + cutime + cstime, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Clock ticks since boot at which it started.
+    pub start_ticks: u64,
+}
+
+/// Parses `/proc/PID/stat`: split after the *last* `)` (the name may hold spaces and parens).
+pub fn parse_stat(text: &str) -> Option<Stat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?.to_owned();
+    let name = text.get(open + 1..close)?.to_owned();
     let f: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
     // f[0] is field 3 (state).
     let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
-    Some(ProcInfo {
-        pid,
+    Some(Stat {
+        name,
         state: f.first()?.chars().next()?,
         ppid: num(1)? as u32,
         pgid: num(2)? as u32,
-        sid: num(3)? as u32,
         // utime + stime, plus the reaped children's (short-lived rustc runs count too).
         cpu_ticks: num(11)? + num(12)? + num(13).unwrap_or(0) + num(14).unwrap_or(0),
         start_ticks: num(19)?,
-        comm,
-        cmdline: Vec::new(),
-        cwd: None,
-        uid: None,
     })
 }
 
-fn read_proc(pid: u32) -> Option<ProcInfo> {
+/// The state letter of `/proc/PID/stat`.
+pub fn state_of(c: char) -> ProcState {
+    match c {
+        'R' => ProcState::Running,
+        'S' => ProcState::Sleeping,
+        'D' => ProcState::DiskWait,
+        'T' => ProcState::Stopped,
+        't' => ProcState::Traced,
+        'Z' | 'X' | 'x' => ProcState::Zombie,
+        'I' => ProcState::Idle,
+        _ => ProcState::Unknown,
+    }
+}
+
+fn ticks_per_sec() -> u64 {
+    rustix::param::clock_ticks_per_second().max(1)
+}
+
+fn ticks(t: u64) -> Duration {
+    let hz = ticks_per_sec();
+    Duration::from_secs(t / hz) + Duration::from_nanos((t % hz) * 1_000_000_000 / hz)
+}
+
+fn uptime() -> Option<Duration> {
+    let text = fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn read_proc(pid: u32, uptime: Option<Duration>) -> Option<ProcInfo> {
+    use std::os::unix::fs::MetadataExt;
     let dir = PathBuf::from(format!("/proc/{pid}"));
-    let stat = fs::read_to_string(dir.join("stat")).ok()?;
-    let mut p = parse_stat(pid, &stat)?;
-    p.cmdline = fs::read(dir.join("cmdline"))
+    let stat = read_stat(pid)?;
+    let cmdline = fs::read(dir.join("cmdline"))
         .map(|b| {
             b.split(|c| *c == 0)
                 .filter(|s| !s.is_empty())
@@ -101,9 +147,19 @@ fn read_proc(pid: u32) -> Option<ProcInfo> {
                 .collect()
         })
         .unwrap_or_default();
-    p.cwd = fs::read_link(dir.join("cwd")).ok();
-    p.uid = fs::metadata(&dir).ok().map(|m| m.uid());
-    Some(p)
+    Some(ProcInfo {
+        pid,
+        ppid: stat.ppid,
+        pgid: stat.pgid,
+        name: stat.name,
+        cmdline,
+        cwd: fs::read_link(dir.join("cwd")).ok(),
+        state: state_of(stat.state),
+        cpu: ticks(stat.cpu_ticks),
+        age: uptime.map(|u| u.saturating_sub(ticks(stat.start_ticks))),
+        start: StartStamp::from_raw(stat.start_ticks),
+        uid: fs::metadata(&dir).ok().map(|m| m.uid()),
+    })
 }
 
 fn pids() -> Vec<u32> {
@@ -115,12 +171,7 @@ fn pids() -> Vec<u32> {
         .collect()
 }
 
-/// `(major, minor)` of a device number, as `/proc/locks` prints it.
-pub fn major_minor(dev: u64) -> (u32, u32) {
-    (libc::major(dev), libc::minor(dev))
-}
-
-impl System for Linux {
+impl ProcessTable for Linux {
     fn snapshot(&self, is_lock_file: &dyn Fn(&Path) -> bool) -> io::Result<Snapshot> {
         let locks_text = fs::read_to_string("/proc/locks")?;
         let table: Vec<LockLine> = locks_text
@@ -128,17 +179,12 @@ impl System for Linux {
             .filter_map(parse_lock_line)
             .filter(|l| l.kind == "FLOCK")
             .collect();
-        let mut snap = Snapshot {
-            // SAFETY: sysconf has no preconditions.
-            ticks_per_sec: unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64,
-            uptime_secs: fs::read_to_string("/proc/uptime")
-                .ok()
-                .and_then(|t| t.split_whitespace().next().and_then(|v| v.parse().ok()))
-                .unwrap_or(0.0),
-            ..Snapshot::default()
-        };
+        let up = uptime();
+        let mut snap = Snapshot::default();
         for pid in pids() {
-            let Some(info) = read_proc(pid) else { continue };
+            let Some(info) = read_proc(pid, up) else {
+                continue;
+            };
             snap.procs.insert(pid, info);
             let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
                 continue; // another user's process: only /proc/locks and cmdline are readable
@@ -161,7 +207,10 @@ impl System for Linux {
                 let Ok(meta) = fs::metadata(fd.path()) else {
                     continue;
                 };
-                let (dev, ino) = (meta.dev(), meta.ino());
+                let ino = {
+                    use std::os::unix::fs::MetadataExt;
+                    meta.ino()
+                };
                 let fdinfo = fs::read_to_string(format!(
                     "/proc/{pid}/fdinfo/{}",
                     fd.file_name().to_string_lossy()
@@ -182,48 +231,91 @@ impl System for Linux {
                     pid,
                     path: target,
                     deleted,
-                    file: (dev, ino),
+                    file: crate::sys::fs::Stat::of_metadata(&meta).id,
                     holding,
                     waiting: if holding.is_some() { None } else { waiting },
+                    evidence: Evidence::Exact,
                 });
             }
         }
-        snap.kernel = table
-            .into_iter()
-            .map(|l| KernelLock {
-                major: l.major,
-                minor: l.minor,
-                ino: l.ino,
-                pid: l.pid,
-                mode: l.mode,
-                waiting: l.waiting,
-            })
-            .collect();
         Ok(snap)
     }
 
-    fn cpu_ticks(&self, pids: &[u32]) -> BTreeMap<u32, u64> {
+    fn cpu(&self, pids: &[u32]) -> BTreeMap<u32, Duration> {
         pids.iter()
-            .filter_map(|&pid| {
-                let t = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                Some((pid, parse_stat(pid, &t)?.cpu_ticks))
-            })
+            .filter_map(|&pid| Some((pid, ticks(read_stat(pid)?.cpu_ticks))))
             .collect()
     }
 
-    fn signals_ignored(&self, pid: u32) -> u64 {
-        fs::read_to_string(format!("/proc/{pid}/status"))
+    fn environ(&self, pid: u32) -> Option<Vec<(String, String)>> {
+        let bytes = fs::read(format!("/proc/{pid}/environ")).ok()?;
+        Some(
+            bytes
+                .split(|c| *c == 0)
+                .filter_map(|kv| {
+                    let kv = String::from_utf8_lossy(kv);
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.to_owned(), v.to_owned()))
+                })
+                .collect(),
+        )
+    }
+
+    fn ignores(&self, pid: u32, rung: Rung) -> bool {
+        let sig = super::unix::signal(rung).as_raw();
+        let mask = fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|t| {
                 t.lines()
                     .find_map(|l| l.strip_prefix("SigIgn:"))
                     .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
             })
-            .unwrap_or(0)
+            .unwrap_or(0);
+        (1..=64).contains(&sig) && mask & (1 << (sig - 1)) != 0
+    }
+}
+
+/// Whether `id` still is the process `/proc` shows, and its state letter.
+fn current(id: ProcId) -> Option<char> {
+    let s = read_stat(id.pid)?;
+    (StartStamp::from_raw(s.start_ticks) == id.start).then_some(s.state)
+}
+
+impl ProcessControl for Linux {
+    fn rungs(&self) -> &'static [Rung] {
+        &[Rung::Interrupt, Rung::Terminate, Rung::Continue, Rung::Kill]
     }
 
-    fn device(&self, dev: u64) -> (u32, u32) {
-        major_minor(dev)
+    fn pin(&self, id: ProcId) -> Option<Pinned> {
+        let pidfd: Option<OwnedFd> = rustix::process::Pid::from_raw(id.pid as i32).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
+        // Checked after opening the pidfd: if the start time still matches, the pidfd names
+        // the right process for good.
+        current(id)?;
+        Some(Pinned { id, pidfd })
+    }
+
+    fn state(&self, p: &Pinned) -> Option<ProcState> {
+        match state_of(current(p.id)?) {
+            ProcState::Zombie => None,
+            s => Some(s),
+        }
+    }
+
+    fn send(&self, p: &Pinned, rung: Rung) -> bool {
+        match &p.pidfd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, super::unix::signal(rung)).is_ok(),
+            None => current(p.id).is_some() && super::unix::kill(p.id.pid, rung),
+        }
+    }
+
+    fn send_group(&self, leader: &Pinned, rung: Rung) -> bool {
+        // Only while the group's leader is still the pinned process, and never while we are
+        // in that group ourselves.
+        self.state(leader).is_some()
+            && super::unix::current_pgid() != leader.id.pid
+            && super::unix::kill_group(leader.id.pid, rung)
     }
 }
 
@@ -267,14 +359,43 @@ mod tests {
     }
 
     #[test]
-    fn stat_with_spaces_and_parens_in_comm() {
+    fn stat_with_spaces_and_parens_in_the_name() {
         let text =
             "4242 (we ird) (x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 123456 0 0";
-        let p = parse_stat(4242, text).unwrap();
-        assert_eq!(p.comm, "we ird) (x)");
-        assert_eq!(p.state, 'S');
-        assert_eq!((p.ppid, p.pgid, p.sid), (1, 4242, 4242));
+        let p = parse_stat(text).unwrap();
+        assert_eq!(p.name, "we ird) (x)");
+        assert_eq!(state_of(p.state), ProcState::Sleeping);
+        assert_eq!((p.ppid, p.pgid), (1, 4242));
         assert_eq!(p.cpu_ticks, 10);
         assert_eq!(p.start_ticks, 123456);
+        assert_eq!(state_of('T'), ProcState::Stopped);
+        assert_eq!(state_of('t'), ProcState::Traced);
+        assert_eq!(state_of('D'), ProcState::DiskWait);
+        assert_eq!(state_of('Z'), ProcState::Zombie);
+        assert_eq!(state_of('?'), ProcState::Unknown);
+    }
+
+    #[test]
+    fn this_process_seen_pinned_and_signalled() {
+        let snap = Linux.snapshot(&|_| false).unwrap();
+        let me = &snap.procs[&std::process::id()];
+        assert_eq!(me.ppid, std::os::unix::process::parent_id());
+        assert!(me.age.is_some());
+        assert!(!me.cmdline.is_empty());
+        let pinned = Linux.pin(me.id()).expect("pinned");
+        assert!(Linux.state(&pinned).is_some());
+        assert!(
+            Linux.send(&pinned, Rung::Continue),
+            "SIGCONT to ourselves is harmless"
+        );
+        let wrong = ProcId {
+            pid: me.pid,
+            start: StartStamp::from_raw(1),
+        };
+        assert!(Linux.pin(wrong).is_none(), "a reused pid is never pinned");
+        assert!(!Linux.ignores(me.pid, Rung::Kill));
+        let env = Linux.environ(me.pid).unwrap();
+        assert!(env.iter().any(|(k, _)| k == "PATH"));
+        assert!(Linux.cpu(&[me.pid]).contains_key(&me.pid));
     }
 }
