@@ -43,9 +43,15 @@ pub fn warn_blind(look: &Look, out: &Output) {
     }
 }
 
-/// Keeps only what `m` means: the locks (by path or, for a path given with `-vv`, by identity)
-/// and the directories that could not be looked into for such locks.
-fn narrow(report: &mut Report, m: &Meaning) {
+/// Keeps only what `m` means: among the lock files probed (this Cargo home's, the target
+/// dirs', the path `-vv` printed), those of its kind (a path given with `-vv`: that file,
+/// reached by any path), and the directories that could not be looked into for such locks.
+fn narrow(report: &mut Report, m: &Meaning, look: &Look) {
+    let probed = |l: &locks::Lock| {
+        look.probes
+            .iter()
+            .any(|p| p.path == l.path || (p.file.is_some() && p.file == l.file))
+    };
     let id = m
         .path
         .as_ref()
@@ -53,7 +59,7 @@ fn narrow(report: &mut Report, m: &Meaning) {
         .map(|md| crate::sys::probe::identity(&md));
     report
         .locks
-        .retain(|l| m.matches(&l.path) || (id.is_some() && l.file == id));
+        .retain(|l| probed(l) && (m.matches(&l.path) || (id.is_some() && l.file == id)));
     report
         .unlisted
         .retain(|u| m.path.is_none() && u.kinds.iter().any(|k| m.wording.kinds.contains(k)));
@@ -83,7 +89,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     let mut report = locks::diagnose(&look);
     report.unlisted = found.unlisted;
     if let Some(m) = meaning {
-        narrow(&mut report, &m);
+        narrow(&mut report, &m, &look);
         report.meaning = Some(m);
     }
     if args.json {

@@ -13,7 +13,7 @@ use crate::exit::{self, BadInput};
 use crate::observe::lock_doctor;
 use crate::observe::lockfiles::{self, Probe};
 use crate::report::Output;
-use crate::report::locks::{fit, lock_line, not_probed_kind};
+use crate::report::locks::{fit, lock_line, not_probed_kind, short_line};
 use crate::report::progress::Progress;
 use crate::sys::process::{self, Snapshot};
 
@@ -64,6 +64,7 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
     // What was said (with durations), and what it is about (without: printed again only
     // when that changes).
     let mut said = String::new();
+    let mut said_short = String::new();
     let mut said_about = String::new();
     loop {
         let probes: Vec<_> = files.iter().map(|f| lockfiles::probe(f)).collect();
@@ -91,6 +92,7 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
         }
         if held != last_held || last_lookup.is_none_or(|t| t.elapsed() >= LOOKUP) {
             let mut parts = Vec::new();
+            let mut short = Vec::new();
             let mut about = Vec::new();
             if !held.is_empty() {
                 // CPU since the last look, or a short sample of its own the first time.
@@ -112,9 +114,11 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
                 let locks = super::locks::locks_of(&look, &held);
                 if locks.is_empty() {
                     parts.push("a Cargo lock".to_string());
+                    short.push("a Cargo lock".to_string());
                 }
                 for l in &locks {
                     parts.push(lock_line(l));
+                    short.push(short_line(l));
                     let holders: Vec<String> = l
                         .holders
                         .iter()
@@ -125,11 +129,13 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
                 earlier = Some((look.snap, Instant::now()));
             }
             parts.extend(unknown.iter().cloned());
+            short.extend(unknown.iter().cloned());
             about.extend(unknown.iter().cloned());
             said = parts.join("; ");
+            said_short = short.join("; ");
             let about = about.join("; ");
             if about != said_about {
-                if !out.stderr_tty && !out.quiet {
+                if !progress.shown() && !out.quiet {
                     eprintln!("Waiting for {said}");
                 }
                 said_about = about;
@@ -137,7 +143,10 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
             last_held = held;
             last_lookup = Some(Instant::now());
         }
-        progress.message(&fit(&format!("Waiting for {said}"), Progress::columns()));
+        progress.message(&fit(
+            &format!("Waiting for {said_short}"),
+            Progress::columns(),
+        ));
         if let Some(t) = timeout
             && start.elapsed() >= t
         {

@@ -165,40 +165,54 @@ pub fn lock_line(l: &Lock) -> String {
     )
 }
 
-/// Shortens `text` to `width` characters: the longest `…`-quoted part (a command line) is cut
-/// in its middle first, so the verdict at the end stays; then the end.
-pub fn fit(text: &str, width: usize) -> String {
-    let len = text.chars().count();
-    if len <= width {
-        return text.to_string();
+/// The same, shorter, for a spinner's single line: "package-cache: pid 123 `…` (idle: …)"
+/// (no path; "held by" is understood).
+pub fn short_line(l: &Lock) -> String {
+    if l.holders.is_empty() && l.waiting_holders.is_empty() && l.probe == Some(Probe::Unknown) {
+        return not_probed_kind(&l.path, l.probe_error.as_deref());
     }
-    let mut excess = len - width;
-    let parts: Vec<&str> = text.split('`').collect();
-    // Odd indices are inside backticks.
-    let longest = (1..parts.len())
-        .step_by(2)
-        .max_by_key(|i| parts[*i].chars().count());
-    let mut out = text.to_string();
-    if let Some(i) = longest {
-        let q: Vec<char> = parts[i].chars().collect();
-        if q.len() > 9 {
-            let keep = q.len().saturating_sub(excess + 1).max(8);
+    let who = holders_words(l);
+    let who = who.strip_prefix("held by ").unwrap_or(&who);
+    format!("{}: {who}", l.kind.name())
+}
+
+/// Shortens `text` to `width` characters, keeping its end (the verdict): the longest
+/// `…`-quoted parts (command lines, paths) are cut in their middle first, down to 8
+/// characters each, then to 2; only then is the end cut.
+pub fn fit(text: &str, width: usize) -> String {
+    let mut parts: Vec<String> = text.split('`').map(str::to_string).collect();
+    let len = |parts: &[String]| -> usize {
+        parts.iter().map(|p| p.chars().count()).sum::<usize>() + parts.len() - 1
+    };
+    for least in [8, 2] {
+        while len(&parts) > width {
+            // Odd indices are inside backticks.
+            let Some(i) = (1..parts.len())
+                .step_by(2)
+                .filter(|i| parts[*i].chars().count() > least + 1)
+                .max_by_key(|i| parts[*i].chars().count())
+            else {
+                break;
+            };
+            let now = parts[i].chars().count();
+            let q: Vec<char> = parts[i].chars().filter(|c| *c != '…').collect();
+            let excess = len(&parts) - width;
+            let keep = now.saturating_sub(excess + 1).max(least).min(q.len());
             let head = keep / 2;
-            let tail = keep - head;
-            let short: String = q[..head]
+            parts[i] = q[..head]
                 .iter()
                 .chain(std::iter::once(&'…'))
-                .chain(&q[q.len() - tail..])
+                .chain(&q[q.len() - (keep - head)..])
                 .collect();
-            excess = excess.saturating_sub(q.len() - short.chars().count());
-            let mut p: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
-            p[i] = short;
-            out = p.join("`");
         }
     }
-    if excess > 0 {
-        let keep = width.saturating_sub(1);
-        out = out.chars().take(keep).collect::<String>() + "…";
+    let out = parts.join("`");
+    if out.chars().count() > width {
+        return out
+            .chars()
+            .take(width.saturating_sub(1))
+            .collect::<String>()
+            + "…";
     }
     out
 }
@@ -388,10 +402,17 @@ mod tests {
             assert!(f.chars().count() <= w, "{w}: {f}");
             assert!(f.contains('…'), "{f}");
         }
-        let f = fit(line, 120);
-        assert!(f.ends_with("(idle: no CPU in 0.5s, not cargo)"), "{f}");
-        assert!(f.contains("pid 42"), "{f}");
+        for w in [100, 120] {
+            let f = fit(line, w);
+            assert!(f.ends_with("(idle: no CPU in 0.5s, not cargo)"), "{w}: {f}");
+            assert!(f.contains("held by pid 42 `"), "{w}: {f}");
+        }
         assert_eq!(fit("short", 3), "sh…");
+        let s = "Waiting for package-cache: pid 25450 `flock -x /tmp/wt-spin/home/.package-cache \
+                 sleep 10` (orphaned: its parent is gone)";
+        let f = fit(s, 78);
+        assert_eq!(f.chars().count(), 78, "{f}");
+        assert!(f.ends_with("` (orphaned: its parent is gone)"), "{f}");
     }
 
     #[test]

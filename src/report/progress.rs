@@ -57,6 +57,17 @@ impl Progress {
         }
     }
 
+    /// Whether the spinner is shown at all: only on a terminal, and (as the library that draws
+    /// it decides) not on a dumb one (`TERM` unset or `dumb` on Unix, `dumb` on Windows).
+    /// When it is not, say what it would have said in plain lines.
+    pub fn shown(&self) -> bool {
+        let dumb = match std::env::var("TERM") {
+            Ok(t) => t == "dumb",
+            Err(_) => cfg!(unix),
+        };
+        self.enabled && !dumb
+    }
+
     /// The columns a message has on this terminal, after the spinner.
     pub fn columns() -> usize {
         crate::sys::process::stderr_columns()

@@ -122,9 +122,11 @@ pub(super) fn stop_supervised(child: u32, how: Supervision, tree: &[u32], rung: 
     }
 }
 
+/// Unknown (`None`) unless both rows and columns are set, as the terminal library that draws
+/// our spinner (console) decides, so that both agree on the width.
 pub(super) fn stderr_columns() -> Option<usize> {
     let ws = rustix::termios::tcgetwinsize(std::io::stderr()).ok()?;
-    (ws.ws_col > 0).then_some(ws.ws_col as usize)
+    (ws.ws_col > 0 && ws.ws_row > 0).then_some(ws.ws_col as usize)
 }
 
 #[cfg(test)]
