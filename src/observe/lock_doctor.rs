@@ -297,4 +297,45 @@ mod tests {
         );
         assert!((c[&1] - 0.5).abs() < 1e-9);
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn offline_from_the_environment_and_the_config_of_the_process_itself() {
+        use crate::sys::process;
+        let t = tempfile::tempdir().unwrap();
+        let project = t.path().join("p");
+        std::fs::create_dir_all(project.join(".cargo")).unwrap();
+        std::fs::write(project.join(".cargo/config.toml"), "[net]\noffline = true\n").unwrap();
+        let home = t.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let reason = |env: &[(&str, &str)], dir: &Path| {
+            let mut cmd = std::process::Command::new("sleep");
+            cmd.arg("30").current_dir(dir).env_clear();
+            cmd.env("CARGO_HOME", &home);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let mut child = cmd.spawn().unwrap();
+            let table = process::table();
+            let snap = table.snapshot(&|_| false).unwrap();
+            let info = snap.procs[&child.id()].clone();
+            let r = offline_reason(table.as_ref(), &info, Path::new("/nonexistent"));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            r
+        };
+        assert_eq!(
+            reason(&[("CARGO_NET_OFFLINE", "true")], t.path()).as_deref(),
+            Some("`CARGO_NET_OFFLINE=true`")
+        );
+        let from_file = reason(&[], &project).unwrap();
+        assert!(from_file.starts_with("`net.offline = true` in `"), "{from_file}");
+        assert!(from_file.contains("p/.cargo/config.toml"), "{from_file}");
+        assert_eq!(
+            reason(&[("CARGO_NET_OFFLINE", "false")], &project),
+            None,
+            "the environment overrides the files, as in Cargo"
+        );
+        assert_eq!(reason(&[], t.path()), None);
+    }
 }
