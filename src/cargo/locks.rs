@@ -619,6 +619,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_wording() {
+        let readme = include_str!("../../README.md");
+        for w in WORDINGS {
+            assert!(
+                readme.contains(&format!("`{}`", w.words)),
+                "README's table of Cargo's wordings misses {:?}",
+                w.words
+            );
+        }
+    }
+
+    #[test]
     fn lock_files_are_protected() {
         for n in HOME_FILES.iter().chain(&PROFILE_FILES) {
             assert!(PROTECTED.contains(n), "{n}");

@@ -305,7 +305,11 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let project = t.path().join("p");
         std::fs::create_dir_all(project.join(".cargo")).unwrap();
-        std::fs::write(project.join(".cargo/config.toml"), "[net]\noffline = true\n").unwrap();
+        std::fs::write(
+            project.join(".cargo/config.toml"),
+            "[net]\noffline = true\n",
+        )
+        .unwrap();
         let home = t.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         let reason = |env: &[(&str, &str)], dir: &Path| {
@@ -329,7 +333,10 @@ mod tests {
             Some("`CARGO_NET_OFFLINE=true`")
         );
         let from_file = reason(&[], &project).unwrap();
-        assert!(from_file.starts_with("`net.offline = true` in `"), "{from_file}");
+        assert!(
+            from_file.starts_with("`net.offline = true` in `"),
+            "{from_file}"
+        );
         assert!(from_file.contains("p/.cargo/config.toml"), "{from_file}");
         assert_eq!(
             reason(&[("CARGO_NET_OFFLINE", "false")], &project),

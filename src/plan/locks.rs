@@ -694,13 +694,14 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-/// The sample's length in words (`0.5s`).
-fn sample_words(d: Duration) -> String {
+/// The sample's length in words (`0.5s`, `0.25s`, `2s`).
+pub fn sample_words(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 10.0 {
         duration(d.as_secs())
     } else {
-        format!("{:.1}s", s)
+        let t = format!("{s:.2}");
+        format!("{}s", t.trim_end_matches('0').trim_end_matches('.'))
     }
 }
 
@@ -1209,5 +1210,8 @@ mod tests {
         assert_eq!(duration(5), "5s");
         assert_eq!(duration(185), "3m05s");
         assert_eq!(duration(7800), "2h10m");
+        assert_eq!(sample_words(Duration::from_millis(500)), "0.5s");
+        assert_eq!(sample_words(Duration::from_millis(250)), "0.25s");
+        assert_eq!(sample_words(Duration::from_secs(2)), "2s");
     }
 }

@@ -66,7 +66,7 @@ pub fn activity_words(a: &Activity) -> String {
 
 /// The sample's length (`0.5s`).
 fn sample(h: &Holder) -> String {
-    format!("{:.1}s", h.sample.as_secs_f64())
+    crate::plan::locks::sample_words(h.sample)
 }
 
 /// The verdict and its one-line reason: "building: running build script `gamma` for 12s".
