@@ -171,13 +171,24 @@ impl ProcInfo {
         }
     }
 
-    /// The command line as one string, or `[name]` when it has none.
+    /// The command line as one string, or `[name]` when it has none. Control characters are
+    /// escaped (`\n`, `\u{1b}`): any user's command line can be read, and printing it raw
+    /// would let it drive the terminal of whoever runs the lock doctor.
     pub fn command(&self) -> String {
-        if self.cmdline.is_empty() {
+        let raw = if self.cmdline.is_empty() {
             format!("[{}]", self.name)
         } else {
             self.cmdline.join(" ")
-        }
+        };
+        raw.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
     }
 
     /// The program's file name (`cargo`, `rustc`, `build-script-build`), from the command
@@ -579,6 +590,9 @@ mod tests {
         assert_eq!(s.subtree(2), [2, 4, 3]);
         assert_eq!(s.procs[&3].program(), "x");
         assert_eq!(s.procs[&3].command(), "/usr/bin/x arg");
+        let mut evil = s.procs[&3].clone();
+        evil.cmdline = vec!["x\u{1b}]0;owned\u{7}\n".into()];
+        assert_eq!(evil.command(), "x\\u{1b}]0;owned\\u{7}\\n");
     }
 
     #[test]
