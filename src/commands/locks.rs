@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cargo::locks::{self as vocab, Meaning};
+use crate::cargo::locks as vocab;
 use crate::cli::{GlobalArgs, LocksArgs};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
 use crate::observe::lock_doctor::{self, Look};
 use crate::observe::lockfiles::LockFiles;
-use crate::plan::locks::{self, Report};
+use crate::plan::locks;
 use crate::report::{self, Output};
 use crate::sys::process;
 
@@ -43,28 +43,6 @@ pub fn warn_blind(look: &Look, out: &Output) {
     }
 }
 
-/// Keeps only what `m` means: among the lock files probed (this Cargo home's, the target
-/// dirs', the path `-vv` printed), those of its kind (a path given with `-vv`: that file,
-/// reached by any path), and the directories that could not be looked into for such locks.
-fn narrow(report: &mut Report, m: &Meaning, look: &Look) {
-    let probed = |l: &locks::Lock| {
-        look.probes
-            .iter()
-            .any(|p| p.path == l.path || (p.file.is_some() && p.file == l.file))
-    };
-    let id = m
-        .path
-        .as_ref()
-        .and_then(|p| std::fs::symlink_metadata(p).ok())
-        .map(|md| crate::sys::probe::identity(&md));
-    report
-        .locks
-        .retain(|l| probed(l) && (m.matches(&l.path) || (id.is_some() && l.file == id)));
-    report
-        .unlisted
-        .retain(|u| m.path.is_none() && u.kinds.iter().any(|k| m.wording.kinds.contains(k)));
-}
-
 pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     let meaning = match &args.message {
         None => None,
@@ -89,7 +67,12 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     let mut report = locks::diagnose(&look);
     report.unlisted = found.unlisted;
     if let Some(m) = meaning {
-        narrow(&mut report, &m, &look);
+        let path_id = m
+            .path
+            .as_ref()
+            .and_then(|p| std::fs::symlink_metadata(p).ok())
+            .map(|md| crate::sys::probe::identity(&md));
+        locks::narrow(&mut report, &m, &look.probes, path_id);
         report.meaning = Some(m);
     }
     if args.json {
@@ -103,18 +86,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
 /// The locks at these paths (the same files, whatever path they were reached by) in `look`'s
 /// diagnosis.
 pub fn locks_of(look: &Look, held: &[PathBuf]) -> Vec<locks::Lock> {
-    let report = locks::diagnose(look);
-    let ids: Vec<_> = look
-        .probes
-        .iter()
-        .filter(|p| held.contains(&p.path))
-        .filter_map(|p| p.file)
-        .collect();
-    report
-        .locks
-        .into_iter()
-        .filter(|l| held.contains(&l.path) || l.file.is_some_and(|f| ids.contains(&f)))
-        .collect()
+    locks::at_paths(locks::diagnose(look), &look.probes, held)
 }
 
 /// Who holds these lock files, in one line: the lock doctor's holder line, for every

@@ -48,7 +48,8 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
     } else {
         Supervision::OwnGroup
     };
-    let mut child = process::supervise(cmd, how)
+    let mut child = process::control()
+        .supervise(cmd, how)
         .map_err(|e| crate::exit::BadInput(format!("cannot run `{program}`: {e}")))?;
     let pid = child.pid();
     let home = CargoHome::locate(global.cargo_home.as_deref())

@@ -685,6 +685,39 @@ fn holder(
     h
 }
 
+/// Keeps only what a pasted message means: among the lock files probed (`probes`: this Cargo
+/// home's, the target dirs', the path `-vv` printed), those of its kind; with `-vv`'s path,
+/// that file (`path_id`: its identity, when it exists), reached by any path. Directories that
+/// could not be looked into stay when they may hold such a lock.
+pub fn narrow(report: &mut Report, m: &Meaning, probes: &[Probed], path_id: Option<FileId>) {
+    let probed = |l: &Lock| {
+        probes
+            .iter()
+            .any(|p| p.path == l.path || (p.file.is_some() && p.file == l.file))
+    };
+    report
+        .locks
+        .retain(|l| probed(l) && (m.matches(&l.path) || (path_id.is_some() && l.file == path_id)));
+    report
+        .unlisted
+        .retain(|u| m.path.is_none() && u.kinds.iter().any(|k| m.wording.kinds.contains(k)));
+}
+
+/// The locks of `report` at these paths, the same files whatever path they were reached by
+/// (their identities from `probes`).
+pub fn at_paths(report: Report, probes: &[Probed], paths: &[PathBuf]) -> Vec<Lock> {
+    let ids: Vec<FileId> = probes
+        .iter()
+        .filter(|p| paths.contains(&p.path))
+        .filter_map(|p| p.file)
+        .collect();
+    report
+        .locks
+        .into_iter()
+        .filter(|l| paths.contains(&l.path) || l.file.is_some_and(|f| ids.contains(&f)))
+        .collect()
+}
+
 /// A duration as the lock doctor prints it: `12s`, `3m05s`, `2h10m`.
 pub fn duration(secs: u64) -> String {
     match secs {
@@ -705,8 +738,20 @@ pub fn sample_words(d: Duration) -> String {
     }
 }
 
-/// What to do about a holder, in the words of the command that says it.
+/// What to do about a holder, in the words of the command that says it, phrased by its
+/// evidence: a holder only known to have the lock file open is a probable one.
 pub fn advice(h: &Holder, ctx: Context) -> String {
+    let what = advice_for(h, ctx);
+    match h.evidence {
+        Evidence::Exact => what,
+        Evidence::Probable => format!(
+            "probably the holder (it has the lock file open, and this platform does not say \
+             who holds a lock): {what}"
+        ),
+    }
+}
+
+fn advice_for(h: &Holder, ctx: Context) -> String {
     let pid = h.pid;
     let stop = format!("`cargo janitor stop {pid}`");
     match h.verdict {
@@ -1203,6 +1248,68 @@ mod tests {
             h.verdict = v;
             assert!(!advice(&h, Context::Other).contains("--"), "{v:?}");
         }
+    }
+
+    #[test]
+    fn a_probable_holder_is_called_so() {
+        let mut u = uses(70, "/h/.package-cache", Some(Mode::Exclusive), None);
+        u.evidence = Evidence::Probable;
+        let l = look(
+            vec![proc(2, 0, "bash", S), proc(70, 2, "cargo", S)],
+            vec![u],
+        );
+        let h = &diagnose(&l).locks[0].holders[0];
+        assert_eq!(h.evidence, Evidence::Probable);
+        assert!(
+            h.suggestion.starts_with("probably the holder"),
+            "{}",
+            h.suggestion
+        );
+    }
+
+    #[test]
+    fn a_message_narrows_to_the_probed_files_of_its_kind() {
+        let mut ours = uses(70, "/h/.package-cache", Some(Mode::Exclusive), None);
+        ours.file = file(40);
+        let mut theirs = uses(71, "/other/.package-cache", Some(Mode::Exclusive), None);
+        theirs.file = file(41);
+        let mut mutate = uses(72, "/h/.package-cache-mutate", Some(Mode::Shared), None);
+        mutate.file = file(42);
+        let mut l = look(
+            vec![
+                proc(70, 2, "cargo", S),
+                proc(71, 2, "cargo", S),
+                proc(72, 2, "cargo", S),
+            ],
+            vec![ours, theirs, mutate],
+        );
+        l.probes = vec![
+            probed(
+                "/h/.package-cache",
+                Probe::HeldExclusive,
+                None,
+                Some(file(40)),
+            ),
+            probed(
+                "/h/.package-cache-mutate",
+                Probe::HeldShared,
+                None,
+                Some(file(42)),
+            ),
+        ];
+        let m =
+            vocab::parse_message("Blocking waiting for file lock on the registry index").unwrap();
+        let mut r = diagnose(&l);
+        narrow(&mut r, &m, &l.probes, None);
+        let pids: Vec<u32> = r.locks.iter().map(|l| l.holders[0].pid).collect();
+        assert_eq!(pids, [70], "this home's package cache only");
+        let at = at_paths(
+            diagnose(&l),
+            &l.probes,
+            &["/h/.package-cache-mutate".into()],
+        );
+        assert_eq!(at.len(), 1);
+        assert_eq!(at[0].holders[0].pid, 72);
     }
 
     #[test]

@@ -370,6 +370,10 @@ pub trait ProcessControl {
     fn send(&self, p: &Pinned, rung: Rung) -> bool;
     /// Sends `rung` to the process group `leader` leads, while it still is that process.
     fn send_group(&self, leader: &Pinned, rung: Rung) -> bool;
+    /// Starts `run`'s command under `how` ([`supervise`]).
+    fn supervise(&self, cmd: Command, how: Supervision) -> io::Result<Supervised> {
+        supervise(cmd, how)
+    }
 }
 
 /// The process table of this platform.
