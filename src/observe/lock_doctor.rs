@@ -67,11 +67,12 @@ pub fn snapshot(table: &dyn ProcessTable) -> (Snapshot, Option<String>) {
 pub fn look(table: &dyn ProcessTable, files: &[PathBuf], sample: Duration, home: &Path) -> Look {
     let (snap, blind) = snapshot(table);
     let cpu = (!sample.is_zero()).then(|| sample_cpu(table, &snap, sample));
-    finish(table, snap, blind, files, cpu, sample, home)
+    finish(table, snap, blind, files, cpu, sample, home, false)
 }
 
 /// [`look`] with the CPU measured between an earlier snapshot and this one (as `run` and
-/// `wait` take them anyway), instead of a sample of its own.
+/// `wait` take them anyway), instead of a sample of its own. It is taken often, so whether a
+/// holder is offline is read only for the holders of `files` and of locks someone waits for.
 pub fn look_since(
     table: &dyn ProcessTable,
     files: &[PathBuf],
@@ -81,9 +82,10 @@ pub fn look_since(
     let (snap, blind) = snapshot(table);
     let cpu = earlier.map(|(before, at)| cpu_between(before, &snap, at.elapsed()));
     let sample = earlier.map_or(Duration::ZERO, |(_, at)| at.elapsed());
-    finish(table, snap, blind, files, cpu, sample, home)
+    finish(table, snap, blind, files, cpu, sample, home, true)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     table: &dyn ProcessTable,
     snap: Snapshot,
@@ -92,12 +94,22 @@ fn finish(
     cpu: Option<BTreeMap<u32, f64>>,
     sample: Duration,
     home: &Path,
+    only_waited: bool,
 ) -> Look {
-    let probes = files.iter().map(|f| lockfiles::probe(f)).collect();
+    let probes: Vec<Probed> = files.iter().map(|f| lockfiles::probe(f)).collect();
+    let waited = |u: &crate::sys::process::LockUse| {
+        !only_waited
+            || files.contains(&u.path)
+            || probes.iter().any(|p| p.file == Some(u.file))
+            || snap
+                .uses
+                .iter()
+                .any(|w| w.file == u.file && w.waiting.is_some())
+    };
     let mut holders: Vec<u32> = snap
         .uses
         .iter()
-        .filter(|u| u.holding.is_some())
+        .filter(|u| u.holding.is_some() && waited(u))
         .map(|u| u.pid)
         .collect();
     holders.sort_unstable();
