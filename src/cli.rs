@@ -70,7 +70,7 @@ pub enum Command {
         after_help = DURATION_HELP
     )]
     Gc(GcArgs),
-    /// Who holds and who waits on every Cargo lock, and why
+    /// Who holds and who waits on every Cargo lock, and why (-v: each holder's process tree)
     #[command(after_help = DURATION_HELP)]
     Locks(LocksArgs),
     /// Block until Cargo's locks are free (exit 4 on timeout)
@@ -204,6 +204,10 @@ pub struct LocksArgs {
     /// "0.5s" or "500ms"; "0" skips)
     #[arg(long, value_name = "DURATION", default_value = "0.5s", value_parser = duration)]
     pub sample: std::time::Duration,
+    /// A "Blocking waiting for file lock on …" message as cargo printed it (any version,
+    /// with or without -vv's path): says what it means and shows only that lock
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
     /// Target or build directories whose lock files to probe [default: the current
     /// workspace's]
     #[arg(value_name = "PATH")]
@@ -216,7 +220,7 @@ pub struct WaitArgs {
     #[arg(long, value_name = "DURATION", value_parser = span)]
     pub timeout: Option<crate::units::Span>,
     /// Which lock: all, package-cache, package-cache-mutate, build-dir, artifact-dir, unit,
-    /// cargo-lock, crate-metadata
+    /// cargo-lock, crate-metadata, registry-index, git (the last two: cargo 1.35 and older)
     #[arg(long, value_name = "KIND")]
     pub lock: Option<String>,
     /// A target or build directory [default: the current workspace's]

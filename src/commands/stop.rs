@@ -6,23 +6,23 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::act::stop::{self, Pinned};
+use crate::act::stop;
 use crate::cli::{GlobalArgs, StopArgs};
 use crate::exit::{self, BadInput};
-use crate::observe::lockfiles;
-use crate::observe::procs;
+use crate::observe::lock_doctor::is_lock_file;
 use crate::plan::locks;
 use crate::report::Output;
+use crate::sys::process::{self, Rung, StartStamp};
 
 /// `PID` or `PID:START` (the start time `locks --json` prints), as given.
-fn parse_target(s: &str) -> Result<(u32, Option<u64>), BadInput> {
+fn parse_target(s: &str) -> Result<(u32, Option<StartStamp>), BadInput> {
     let bad = || {
         BadInput(format!(
             "invalid process `{s}`: expected a pid, or PID:START as `cargo janitor locks --json` prints it"
         ))
     };
     let (pid, start) = match s.split_once(':') {
-        Some((p, t)) => (p, Some(t.parse::<u64>().map_err(|_| bad())?)),
+        Some((p, t)) => (p, Some(t.parse::<StartStamp>().map_err(|_| bad())?)),
         None => (s, None),
     };
     let pid: u32 = pid.parse().map_err(|_| bad())?;
@@ -33,14 +33,15 @@ fn parse_target(s: &str) -> Result<(u32, Option<u64>), BadInput> {
 }
 
 pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
-    let targets: Vec<(u32, Option<u64>)> = args
+    let targets: Vec<(u32, Option<StartStamp>)> = args
         .pids
         .iter()
         .map(|s| parse_target(s))
         .collect::<Result<_, _>>()?;
-    let sys = procs::system();
-    let snap = sys.snapshot(&|p: &std::path::Path| lockfiles::classify(p).is_some())?;
-    let me = crate::sys::process::effective_uid();
+    let table = process::table();
+    let ctl = process::control();
+    let snap = table.snapshot(&is_lock_file)?;
+    let me = process::current_user();
     // This process and its ancestors: never signalled.
     let ours = stop::protected(&snap);
     let mut code = exit::OK;
@@ -59,11 +60,11 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             continue;
         };
         if let Some(start) = start
-            && start != info.start_ticks
+            && start != info.start
         {
             refuse(format!(
                 "the pid now names another process (started at {}, not {start})",
-                info.start_ticks
+                info.start
             ));
             code = exit::NOT_STOPPED;
             continue;
@@ -73,13 +74,7 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
                 .iter()
                 .map(|p| {
                     // The program's name (`comm` is cut at 15 bytes).
-                    let name = snap.procs.get(p).map_or("?", |i| {
-                        i.cmdline
-                            .first()
-                            .and_then(|c| c.rsplit('/').next())
-                            .filter(|c| !c.is_empty())
-                            .unwrap_or(&i.comm)
-                    });
+                    let name = snap.procs.get(p).map_or("?", |i| i.program());
                     format!("{name} ({p})")
                 })
                 .collect();
@@ -96,7 +91,7 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             code = exit::NOT_STOPPED;
             continue;
         }
-        if info.uid.is_some_and(|u| u != me) {
+        if info.uid.is_some_and(|u| Some(u) != me) {
             refuse("it belongs to another user".into());
             code = exit::NOT_STOPPED;
             continue;
@@ -104,7 +99,7 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
         if locks::is_editor(&snap, pid) {
             refuse(format!(
                 "`{}` is an editor: stop the cargo it started instead (see `cargo janitor locks`)",
-                info.comm
+                info.program()
             ));
             code = exit::NOT_STOPPED;
             continue;
@@ -120,10 +115,18 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             code = exit::NOT_STOPPED;
             continue;
         }
-        let cmd = if info.cmdline.is_empty() {
-            info.comm.clone()
-        } else {
-            info.cmdline.join(" ")
+        let cmd = info.command();
+        let steps = match crate::plan::stop::ladder(
+            ctl.rungs(),
+            table.ignores(pid, Rung::Interrupt),
+            args.force,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                refuse(e.to_string());
+                code = exit::NOT_STOPPED;
+                continue;
+            }
         };
         if !args.yes {
             if !std::io::stdin().is_terminal() {
@@ -146,20 +149,21 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
                 continue;
             }
         }
-        let Some(pinned) = Pinned::new(pid, info.start_ticks) else {
+        let Some(pinned) = ctl.pin(info.id()) else {
             refuse("it exited, or the pid was reused, while we asked".into());
             code = exit::NOT_STOPPED;
             continue;
         };
         // The tree as it is now, not as it was before the question.
-        let fresh = sys
-            .snapshot(&|p: &std::path::Path| lockfiles::classify(p).is_some())
+        let fresh = table
+            .snapshot(&is_lock_file)
             .unwrap_or_else(|_| snap.clone());
         let outcome = stop::ladder(
-            sys.as_ref(),
+            table.as_ref(),
+            ctl.as_ref(),
             &fresh,
             &pinned,
-            args.force,
+            &steps,
             Duration::from_secs(args.grace.secs().max(1)),
             &mut |event| match event {
                 stop::Event::Excluded(e) => out.status(
@@ -202,10 +206,15 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
                     outcome.uninterruptible
                 ));
             } else if args.force {
-                out.error(format!("pid {pid} still holds its lock after SIGKILL"));
+                out.error(format!(
+                    "pid {pid} still holds its lock after {}",
+                    Rung::Kill.name()
+                ));
             } else {
                 out.error(format!(
-                    "pid {pid} did not stop after SIGTERM; `cargo janitor stop --force {pid}` sends SIGKILL"
+                    "pid {pid} did not stop after {}; `cargo janitor stop --force {pid}` sends {}",
+                    Rung::Terminate.name(),
+                    Rung::Kill.name()
                 ));
             }
         }
@@ -218,7 +227,10 @@ mod tests {
     #[test]
     fn targets() {
         assert_eq!(super::parse_target("42").unwrap(), (42, None));
-        assert_eq!(super::parse_target("42:1234").unwrap(), (42, Some(1234)));
+        assert_eq!(
+            super::parse_target("42:1234").unwrap(),
+            (42, Some("1234".parse().unwrap()))
+        );
         for bad in ["0", "-1", "x", "42:", "42:x", ""] {
             assert!(super::parse_target(bad).is_err(), "{bad}");
         }

@@ -1,15 +1,21 @@
 //! `cargo janitor wait`: block until Cargo's locks are free, with a timeout, saying who
-//! holds them meanwhile.
+//! holds them meanwhile (the holder line of `locks`; on a terminal, a spinner cut to its
+//! width).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::cargo::locks::{self as vocab, LockKind};
 use crate::cli::{GlobalArgs, WaitArgs};
 use crate::exit::{self, BadInput};
-use crate::observe::lockfiles::{self, LockKind, Probe};
+use crate::observe::lock_doctor;
+use crate::observe::lockfiles::{self, Probe};
 use crate::report::Output;
+use crate::report::locks::{fit, lock_line, not_probed_kind, short_line};
+use crate::report::progress::Progress;
+use crate::sys::process::{self, Snapshot};
 
 /// How often the locks are probed.
 const POLL: Duration = Duration::from_millis(50);
@@ -27,11 +33,11 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
         })?),
     };
     let paths: Vec<PathBuf> = args.path.iter().cloned().collect();
-    let found = super::locks::candidates(global, &paths)?;
+    let (home, found) = super::locks::candidates(global, &paths)?;
     let files: Vec<PathBuf> = found
         .files
         .into_iter()
-        .filter(|f| kind.is_none() || lockfiles::classify(f) == kind)
+        .filter(|f| kind.is_none() || vocab::classify(f) == kind)
         .collect();
     // Directories that could not be looked into: their locks may be held, for as long as
     // they stay that way.
@@ -47,14 +53,21 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
             )
         })
         .collect();
+    let table = process::table();
     let start = Instant::now();
     let timeout = args.timeout.map(|t| Duration::from_secs(t.secs()));
     let progress = out.progress("Waiting");
     let mut last_held: Vec<PathBuf> = Vec::new();
     let mut last_lookup: Option<Instant> = None;
+    let mut earlier: Option<(Snapshot, Instant)> = None;
+    let mut warned = false;
+    // What was said (with durations), and what it is about (without: printed again only
+    // when that changes).
     let mut said = String::new();
+    let mut said_short = String::new();
+    let mut said_about = String::new();
     loop {
-        let probes = super::locks::probed(&files);
+        let probes: Vec<_> = files.iter().map(|f| lockfiles::probe(f)).collect();
         let held: Vec<PathBuf> = probes
             .iter()
             .filter(|p| matches!(p.probe, Probe::HeldShared | Probe::HeldExclusive))
@@ -64,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
         let mut unknown: Vec<String> = probes
             .iter()
             .filter(|p| p.probe == Probe::Unknown)
-            .map(|p| crate::report::locks::not_probed_kind(&p.path, p.error.as_deref()))
+            .map(|p| not_probed_kind(&p.path, p.error.as_deref()))
             .collect();
         unknown.extend(unlisted.iter().cloned());
         if held.is_empty() && unknown.is_empty() {
@@ -79,25 +92,61 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
         }
         if held != last_held || last_lookup.is_none_or(|t| t.elapsed() >= LOOKUP) {
             let mut parts = Vec::new();
+            let mut short = Vec::new();
+            let mut about = Vec::new();
             if !held.is_empty() {
-                parts.push(super::locks::who_holds(&held));
+                // CPU since the last look, or a short sample of its own the first time.
+                let look = match &earlier {
+                    Some(_) => {
+                        lock_doctor::look_since(table.as_ref(), &held, earlier.as_ref(), &home.path)
+                    }
+                    None => lock_doctor::look(
+                        table.as_ref(),
+                        &held,
+                        super::locks::SHORT_SAMPLE,
+                        &home.path,
+                    ),
+                };
+                if !warned {
+                    super::locks::warn_blind(&look, out);
+                    warned = true;
+                }
+                let locks = super::locks::locks_of(&look, &held);
+                if locks.is_empty() {
+                    parts.push("a Cargo lock".to_string());
+                    short.push("a Cargo lock".to_string());
+                }
+                for l in &locks {
+                    parts.push(lock_line(l));
+                    short.push(short_line(l));
+                    let holders: Vec<String> = l
+                        .holders
+                        .iter()
+                        .map(|h| format!("{}:{}", h.pid, h.verdict.name()))
+                        .collect();
+                    about.push(format!("{} {}", l.path.display(), holders.join(",")));
+                }
+                earlier = Some((look.snap, Instant::now()));
             }
             parts.extend(unknown.iter().cloned());
-            let words = parts.join("; ");
-            if words != said {
-                if out.stderr_tty {
-                    progress.tick(0);
-                } else if !out.quiet {
-                    out.line(format!("Waiting for {words}"));
+            short.extend(unknown.iter().cloned());
+            about.extend(unknown.iter().cloned());
+            said = parts.join("; ");
+            said_short = short.join("; ");
+            let about = about.join("; ");
+            if about != said_about {
+                if !progress.shown() && !out.quiet {
+                    out.line(format!("Waiting for {said}"));
                 }
-                said = words;
+                said_about = about;
             }
             last_held = held;
             last_lookup = Some(Instant::now());
         }
-        if out.stderr_tty {
-            progress.message(&format!("Waiting for {said}"));
-        }
+        progress.message(&fit(
+            &format!("Waiting for {said_short}"),
+            Progress::columns(),
+        ));
         if let Some(t) = timeout
             && start.elapsed() >= t
         {

@@ -288,6 +288,19 @@ impl CargoConfig {
         None
     }
 
+    /// A boolean value at `path` in the files only (not the environment, which may be
+    /// another process's), with the file that sets it (the highest-priority one).
+    pub fn file_bool(&self, path: &[&str]) -> Option<(bool, PathBuf)> {
+        self.layers.iter().find_map(|(file, table)| {
+            let (last, dirs) = path.split_last()?;
+            let mut cur = table;
+            for key in dirs {
+                cur = cur.get(*key)?.as_table()?;
+            }
+            Some((cur.get(*last)?.as_bool()?, file.clone()))
+        })
+    }
+
     /// Names of the sub-tables of `key` (e.g. the registries in `[registries.*]`).
     pub fn table_names(&self, key: &str) -> Vec<String> {
         self.merged

@@ -1,120 +1,15 @@
-//! Cargo's lock files: which names are Cargo's, what each one guards, and a probe that tells
-//! whether one is held right now without waiting (and without holding it for more than an
-//! instant).
+//! Cargo's lock files on disk: finding those of a Cargo home and of target dirs, and a probe
+//! that tells whether one is held right now without waiting (and without holding it for more
+//! than an instant). Their names and what they guard are Cargo's vocabulary
+//! ([`crate::cargo::locks`]).
 
 use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// What a lock file guards, with the words of Cargo's "Blocking waiting for file lock on …".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LockKind {
-    /// `$CARGO_HOME/.package-cache`.
-    PackageCache,
-    /// `$CARGO_HOME/.package-cache-mutate`.
-    PackageCacheMutate,
-    /// `<build-dir>/<profile>/.cargo-build-lock` (cargo 1.96+) or `.cargo-lock`.
-    BuildDir,
-    /// `<target-dir>/<profile>/.cargo-artifact-lock` (cargo 1.96+).
-    ArtifactDir,
-    /// `<build-dir>/<profile>/build/<pkg>/<hash>/.lock` (`-Zfine-grain-locking`).
-    Unit,
-    /// `<workspace>/Cargo.lock`.
-    CargoLock,
-    /// `$CARGO_HOME/.crates.toml`, `.crates2.json` (`cargo install`).
-    CrateMetadata,
-}
-
-impl LockKind {
-    pub const ALL: [LockKind; 7] = [
-        LockKind::PackageCache,
-        LockKind::PackageCacheMutate,
-        LockKind::BuildDir,
-        LockKind::ArtifactDir,
-        LockKind::Unit,
-        LockKind::CargoLock,
-        LockKind::CrateMetadata,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            LockKind::PackageCache => "package-cache",
-            LockKind::PackageCacheMutate => "package-cache-mutate",
-            LockKind::BuildDir => "build-dir",
-            LockKind::ArtifactDir => "artifact-dir",
-            LockKind::Unit => "unit",
-            LockKind::CargoLock => "cargo-lock",
-            LockKind::CrateMetadata => "crate-metadata",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<LockKind> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
-    }
-}
-
-/// Which of Cargo's lock files `path` is, by its name and place.
-pub fn classify(path: &Path) -> Option<LockKind> {
-    let name = path.file_name()?.to_str()?;
-    Some(match name {
-        ".package-cache" => LockKind::PackageCache,
-        ".package-cache-mutate" => LockKind::PackageCacheMutate,
-        ".cargo-build-lock" | ".cargo-lock" => LockKind::BuildDir,
-        ".cargo-artifact-lock" => LockKind::ArtifactDir,
-        "Cargo.lock" => LockKind::CargoLock,
-        ".crates.toml" | ".crates2.json" => LockKind::CrateMetadata,
-        ".lock" => {
-            // build/<pkg>/<hash>/.lock
-            let hash = path.parent()?;
-            let build = hash.parent()?.parent()?;
-            if build.file_name()? == "build" {
-                LockKind::Unit
-            } else {
-                return None;
-            }
-        }
-        _ => return None,
-    })
-}
-
-/// What the lock file's holder makes a waiting cargo print.
-pub fn message(
-    path: &Path,
-    kind: LockKind,
-    holder_mode: Option<crate::observe::procs::Mode>,
-) -> String {
-    use crate::observe::procs::Mode;
-    let what = match kind {
-        LockKind::PackageCache => "package cache".to_string(),
-        // Held exclusively (by a clean), builds print "shared package cache"; held shared (by
-        // builds), a clean prints "package cache mutation".
-        LockKind::PackageCacheMutate => match holder_mode {
-            Some(Mode::Shared) => "package cache mutation".to_string(),
-            _ => "shared package cache".to_string(),
-        },
-        LockKind::BuildDir if path.file_name().is_some_and(|n| n == ".cargo-lock") => {
-            "build directory (`cargo check`) or artifact directory (`cargo build`)".to_string()
-        }
-        LockKind::BuildDir => "build directory".to_string(),
-        LockKind::ArtifactDir => "artifact directory".to_string(),
-        LockKind::Unit => {
-            let hash = path.parent().and_then(Path::file_name);
-            let pkg = path
-                .parent()
-                .and_then(Path::parent)
-                .and_then(Path::file_name);
-            match (pkg, hash) {
-                (Some(p), Some(h)) => format!("{} ({})", p.to_string_lossy(), h.to_string_lossy()),
-                _ => "a build unit".to_string(),
-            }
-        }
-        LockKind::CargoLock => "Cargo.lock file".to_string(),
-        LockKind::CrateMetadata => "crate metadata".to_string(),
-    };
-    format!("Blocking waiting for file lock on {what}")
-}
+use crate::cargo::locks::{self as vocab, LockKind};
+use crate::sys::fs::FileId;
 
 /// Whether a lock is held right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -139,7 +34,7 @@ pub struct Probed {
     pub probe: Probe,
     /// For [`Probe::Unknown`]: why, in plain words ("permission denied").
     pub error: Option<String>,
-    pub file: Option<(u64, u64)>,
+    pub file: Option<FileId>,
 }
 
 /// Probes `path` without blocking: a shared try first (fails only against an exclusive
@@ -147,9 +42,8 @@ pub struct Probed {
 /// released at once. Opens read-only, never creates the file, never follows a symlink, and
 /// opens nothing but a regular file ([`crate::sys::probe`]).
 pub fn probe(path: &Path) -> Probed {
-    use crate::sys::probe::{OpenError, open_lock_file};
-    use std::os::unix::fs::MetadataExt;
-    let identity = || path.symlink_metadata().ok().map(|m| (m.dev(), m.ino()));
+    use crate::sys::probe::{OpenError, identity, open_lock_file};
+    let identity_of_link = || path.symlink_metadata().ok().map(|m| identity(&m));
     let done = |probe, error: Option<String>, file| Probed {
         path: path.to_owned(),
         probe,
@@ -159,9 +53,9 @@ pub fn probe(path: &Path) -> Probed {
     let file = match open_lock_file(path) {
         Ok(f) => f,
         Err(OpenError::Missing) => return done(Probe::Missing, None, None),
-        Err(e) => return done(Probe::Unknown, Some(e.to_string()), identity()),
+        Err(e) => return done(Probe::Unknown, Some(e.to_string()), identity_of_link()),
     };
-    let id = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+    let id = file.metadata().ok().map(|m| identity(&m));
     let cannot_lock = |e: std::io::Error| {
         Some(format!(
             "it cannot be locked here: {}",
@@ -226,15 +120,11 @@ const HOME_KINDS: &[LockKind] = &[
 const TARGET_KINDS: &[LockKind] = &[LockKind::BuildDir, LockKind::ArtifactDir];
 
 /// The lock files Cargo keeps in a Cargo home: every one that exists in any form (a symlink
-/// or a file this user cannot open is probed, and reported, too).
+/// or a file this user cannot open is probed, and reported, too), and those of old cargos
+/// (`git/.cargo-lock-git`, `registry/index/*/.cargo-index-lock`) when they exist.
 pub fn home_lock_files(home: &Path) -> LockFiles {
     let mut out = LockFiles::default();
-    for n in [
-        ".package-cache",
-        ".package-cache-mutate",
-        ".crates.toml",
-        ".crates2.json",
-    ] {
+    for n in vocab::HOME_FILES {
         let p = home.join(n);
         match p.symlink_metadata() {
             Ok(_) => out.files.push(p),
@@ -246,9 +136,24 @@ pub fn home_lock_files(home: &Path) -> LockFiles {
                     kinds: HOME_KINDS,
                 }];
                 out.files.clear();
-                break;
+                return out;
             }
         }
+    }
+    // Old cargos' files: looked for quietly (a home without them is the usual case).
+    let old_git = home.join("git").join(vocab::OLD_GIT_FILE);
+    if old_git.symlink_metadata().is_ok() {
+        out.files.push(old_git);
+    }
+    if let Ok(rd) = std::fs::read_dir(home.join("registry/index")) {
+        let mut old: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path().join(vocab::OLD_INDEX_FILE))
+            .filter(|p| p.symlink_metadata().is_ok())
+            .collect();
+        old.sort();
+        out.files.extend(old);
     }
     out
 }
@@ -257,7 +162,6 @@ pub fn home_lock_files(home: &Path) -> LockFiles {
 /// `<dir>/<triple>/<profile>/`, for every profile directory that has one. A directory that
 /// cannot be looked into is reported in [`LockFiles::unlisted`].
 pub fn target_lock_files(dir: &Path) -> LockFiles {
-    const NAMES: [&str; 3] = [".cargo-lock", ".cargo-build-lock", ".cargo-artifact-lock"];
     let mut out = LockFiles::default();
     let unlisted = |out: &mut LockFiles, d: &Path, e: &std::io::Error| {
         out.unlisted.push(Unlisted {
@@ -285,7 +189,7 @@ pub fn target_lock_files(dir: &Path) -> LockFiles {
     // and reported, too); `None` when `d` cannot be looked into.
     let locks_in = |out: &mut LockFiles, d: &Path| -> Option<Vec<PathBuf>> {
         let mut found = Vec::new();
-        for n in NAMES {
+        for n in vocab::PROFILE_FILES {
             let p = d.join(n);
             match p.symlink_metadata() {
                 Ok(_) => found.push(p),
@@ -320,55 +224,6 @@ pub fn target_lock_files(dir: &Path) -> LockFiles {
 mod tests {
     use super::*;
     use std::fs::File;
-
-    #[test]
-    fn classifies_cargo_lock_files() {
-        let k = |p: &str| classify(Path::new(p));
-        assert_eq!(k("/h/.package-cache"), Some(LockKind::PackageCache));
-        assert_eq!(
-            k("/h/.package-cache-mutate"),
-            Some(LockKind::PackageCacheMutate)
-        );
-        assert_eq!(k("/p/target/debug/.cargo-lock"), Some(LockKind::BuildDir));
-        assert_eq!(
-            k("/p/target/debug/.cargo-build-lock"),
-            Some(LockKind::BuildDir)
-        );
-        assert_eq!(
-            k("/p/target/debug/.cargo-artifact-lock"),
-            Some(LockKind::ArtifactDir)
-        );
-        assert_eq!(
-            k("/p/target/debug/build/itoa/0123abcd/.lock"),
-            Some(LockKind::Unit)
-        );
-        assert_eq!(k("/p/Cargo.lock"), Some(LockKind::CargoLock));
-        assert_eq!(k("/h/.crates2.json"), Some(LockKind::CrateMetadata));
-        assert_eq!(k("/p/.git/index.lock"), None);
-        assert_eq!(k("/p/x/.lock"), None);
-    }
-
-    #[test]
-    fn messages_follow_cargo() {
-        use crate::observe::procs::Mode;
-        let m = |p: &str, mode| message(Path::new(p), classify(Path::new(p)).unwrap(), mode);
-        assert_eq!(
-            m("/h/.package-cache", None),
-            "Blocking waiting for file lock on package cache"
-        );
-        assert_eq!(
-            m("/h/.package-cache-mutate", Some(Mode::Exclusive)),
-            "Blocking waiting for file lock on shared package cache"
-        );
-        assert_eq!(
-            m("/h/.package-cache-mutate", Some(Mode::Shared)),
-            "Blocking waiting for file lock on package cache mutation"
-        );
-        assert_eq!(
-            m("/p/t/debug/build/itoa/6a6d3f3d53caa1d6/.lock", None),
-            "Blocking waiting for file lock on itoa (6a6d3f3d53caa1d6)"
-        );
-    }
 
     #[test]
     fn probe_sees_holders() {

@@ -1,14 +1,15 @@
 //! *Observe*: read-only facts.
 //!
 //! The rows of Cargo's `.global-cache` ([`db`]), what is on disk under CARGO_HOME
-//! ([`home`]), and sizes from the one walker ([`walk`]). Nothing here writes, takes a Cargo
+//! ([`home`]), sizes from the one walker ([`walk`]), Cargo's lock files ([`lockfiles`]) and
+//! the processes using them ([`lock_doctor`], on [`crate::sys::process`]). Nothing here writes, takes a Cargo
 //! lock, or opens a regular file for reading while scanning (opening would move atimes that
 //! other tools, and our own `sweep`, rely on).
 
 pub mod db;
 pub mod home;
+pub mod lock_doctor;
 pub mod lockfiles;
-pub mod procs;
 pub mod target_dir;
 pub mod toolchains;
 pub mod walk;

@@ -9,6 +9,7 @@ pub mod grace;
 pub mod locks;
 pub mod policy;
 pub mod status;
+pub mod stop;
 pub mod sweep;
 pub mod sync;
 pub mod trim;

@@ -6,9 +6,9 @@
 //! `unsafe`.
 //!
 //! [`fs`]: directory handles that never follow a symlink, for walking, removing and locking.
+//! [`process`]: processes, their use of Cargo's lock files, and stopping them.
+//! [`probe`]: opening a lock file to probe it.
 
 pub mod fs;
-#[cfg(unix)]
 pub mod probe;
-#[cfg(unix)]
 pub mod process;

@@ -1,16 +1,16 @@
 //! Opening one of Cargo's lock files to probe it (locks.md §A.2.4).
 //!
-//! Read-only, and only a regular file: a symlink is reported, never followed (`O_NOFOLLOW`),
-//! and nothing else is opened at all (opening a FIFO would block, and opening a device can
-//! have side effects). The file is opened without blocking, never becomes our controlling
+//! Read-only, and only a regular file: a symlink is reported, never followed (`O_NOFOLLOW`;
+//! on Windows the reparse point itself is opened, `FILE_FLAG_OPEN_REPARSE_POINT`), and nothing
+//! else is opened at all (opening a FIFO would block, and opening a device can have side
+//! effects). On Unix the file is opened without blocking, never becomes our controlling
 //! terminal, and is closed on exec.
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use rustix::fs::{Mode, OFlags};
+use crate::sys::fs::{FileId, Stat};
 
 /// Why a lock file could not be opened, in words for the user.
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +37,51 @@ pub fn describe(e: &io::Error) -> String {
 fn classify(e: io::Error) -> OpenError {
     if e.kind() == io::ErrorKind::NotFound {
         OpenError::Missing
-    } else if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+    } else if is_loop(&e) {
         OpenError::Symlink
     } else {
         OpenError::Io(e)
     }
+}
+
+#[cfg(unix)]
+fn is_loop(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
+#[cfg(not(unix))]
+fn is_loop(_: &io::Error) -> bool {
+    false
+}
+
+/// A file's identity (device and inode on Unix).
+pub fn identity(m: &std::fs::Metadata) -> FileId {
+    Stat::of_metadata(m).id
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(File::from(fd))
+}
+
+#[cfg(windows)]
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    File::open(path)
 }
 
 /// Opens the lock file at `path` read-only, as described above. The file returned is the
@@ -54,22 +94,19 @@ pub fn open_lock_file(path: &Path) -> Result<File, OpenError> {
     if !before.is_file() {
         return Err(OpenError::NotRegular);
     }
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| classify(e.into()))?;
-    let file = File::from(fd);
+    let file = open_no_follow(path).map_err(classify)?;
     let after = file.metadata().map_err(OpenError::Io)?;
     // Replaced between the look and the open: whatever it is now, it is not what we looked at.
-    if !after.is_file() || (after.dev(), after.ino()) != (before.dev(), before.ino()) {
+    if after.file_type().is_symlink() {
+        return Err(OpenError::Symlink);
+    }
+    if !after.is_file() || identity(&after) != identity(&before) {
         return Err(OpenError::NotRegular);
     }
     Ok(file)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
@@ -91,7 +128,12 @@ mod tests {
             Err(OpenError::Missing)
         ));
         let fifo = t.path().join("fifo");
-        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::RUSR | Mode::WUSR).unwrap();
+        // mkfifo(1): rustix has no mkfifoat on every Unix.
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
         assert!(
             matches!(open_lock_file(&fifo), Err(OpenError::NotRegular)),
             "a FIFO is neither opened nor waited on"

@@ -558,6 +558,7 @@ fn waits_for_a_running_build_and_the_build_succeeds() {
     let c = Copy::of(populated());
     let now = T0 + 100 * DAY;
     let (build, hold) = held_build(&c, "p1");
+    let build_pid = build.id();
     let before = paths_under(&c.home);
 
     // --no-wait: the documented code, nothing removed.
@@ -605,6 +606,22 @@ fn waits_for_a_running_build_and_the_build_succeeds() {
     assert_ok(&out, "gc after the build");
     assert!(
         stderr(&out).contains("Blocking waiting for file lock on package cache mutation"),
+        "{}",
+        stderr(&out)
+    );
+    // The holder line `locks` prints: the build, building, and which step (issue #10).
+    assert!(
+        stderr(&out).contains(&format!(
+            "package-cache-mutate (`{}`), held by pid {} `",
+            c.home.join(".package-cache-mutate").display(),
+            build_pid
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out)
+            .contains("cargo build --offline` (building: running build script `gamma` for "),
         "{}",
         stderr(&out)
     );

@@ -300,6 +300,7 @@ fn run_explains_a_wait_passes_the_exit_code_and_times_out() {
     let c = Copy::of(populated());
     let file = c.home.join(".package-cache");
     let holder = hold_with_flock(&file, "-x");
+    let holder_pid = holder.pid();
     let cargo_env = |cmd: &mut Command| {
         cmd.env("CARGO_HOME", &c.home)
             .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
@@ -326,6 +327,14 @@ fn run_explains_a_wait_passes_the_exit_code_and_times_out() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("blocked on the package-cache lock"), "{err}");
     assert!(err.contains("flock"), "names the holder: {err}");
+    // The holder line of `locks`, with a verdict from a real CPU sample, and advice that
+    // names no flag `run` does not have (it used to say "run without `--sample 0`").
+    assert!(
+        err.contains(&format!("held by pid {holder_pid} `flock -x ")),
+        "{err}"
+    );
+    assert!(err.contains("(idle: no CPU in "), "{err}");
+    assert!(!err.contains("--sample"), "{err}");
 
     let out = c
         .janitor(&["run", "--", "sh", "-c", "exit 7"])
@@ -759,4 +768,258 @@ fn a_lock_this_user_cannot_open_is_reported_and_never_called_free() {
     .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     drop(holder);
+}
+
+/// The paragraphs of `locks`' human output about `path`.
+fn paragraphs_about(text: &str, path: &Path) -> String {
+    text.split("\n\n")
+        .filter(|p| {
+            p.lines()
+                .next()
+                .is_some_and(|l| l.ends_with(&path.display().to_string()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// Every pid `v` lists as a holder with a verdict, in any lock.
+fn holder_pids(v: &Value) -> Vec<u32> {
+    v["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["holders"].as_array().unwrap().iter().map(pid))
+        .collect()
+}
+
+#[test]
+fn a_sleeping_build_script_is_a_build_and_a_waiting_cargo_only_a_waiter() {
+    // Issue #10: `cargo build --offline` whose build script sleeps is building (not "idle, may
+    // be stuck on the network, stop it"), and a second cargo that waits behind it is a waiter,
+    // not a second holder with the same verdict.
+    let c = Copy::of(populated());
+    let target = c.dir.path().join("p1/target");
+    let dir_lock = target.join("debug/.cargo-lock");
+    let mutate_lock = c.home.join(".package-cache-mutate");
+    let (build, hold) = held_build(&c, "p1");
+    let build = Guard(build);
+    let second = Guard(
+        c.cargo("p1", &["build", "--offline"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // With the CPU sample `locks` takes by default.
+    let sampled = |extra: &[&str]| {
+        let mut a = vec!["locks", "--json", "--sample", "0.3s"];
+        a.extend_from_slice(extra);
+        a.push(target.to_str().unwrap());
+        json(&mut c.janitor(&a))
+    };
+    eventually(60, "the second build to wait", || {
+        let v = sampled(&[]);
+        let l = find_lock(&v, &dir_lock)?;
+        (!l["waiters"].as_array()?.is_empty()).then_some(v)
+    });
+    // Let the first build settle into its sleeping build script: a CPU sample alone now
+    // sees no CPU anywhere in its tree (what made the old verdict "idle … network").
+    std::thread::sleep(Duration::from_secs(1));
+    let v = sampled(&[]);
+    let l = find_lock(&v, &dir_lock).unwrap_or_else(|| panic!("{v:#}"));
+    let h = &l["holders"][0];
+    assert_eq!(pid(h), build.pid(), "{v:#}");
+    assert_eq!(h["verdict"], "building", "{v:#}");
+    assert_eq!(h["activity"]["kind"], "build-script", "{v:#}");
+    assert_eq!(h["activity"]["name"], "gamma", "{v:#}");
+    assert_eq!(h["offline"], "`--offline`", "{v:#}");
+    let advice = h["suggestion"].as_str().unwrap();
+    assert!(!advice.contains("network"), "{advice}");
+    assert!(!advice.contains("cargo janitor stop"), "{advice}");
+    // The waiting cargo is a waiter, and never a holder with a verdict, though it does hold
+    // the mutate lock (shared) while it waits.
+    assert_eq!(pid(&l["waiters"][0]), second.pid());
+    assert!(
+        !holder_pids(&v).contains(&second.pid()),
+        "a waiter is never shown as a holder: {v:#}"
+    );
+    let m = find_lock(&v, &mutate_lock).unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(pid(&m["holders"][0]), build.pid(), "{v:#}");
+    assert_eq!(pid(&m["waiting_holders"][0]), second.pid(), "{v:#}");
+    assert_eq!(
+        m["waiting_holders"][0]["waiting_kind"], "build-dir",
+        "{v:#}"
+    );
+
+    // The human form says the same, and `-v` shows the tree down to the build script.
+    let out = c
+        .janitor(&["locks", "-v", "--sample", "0.3s", target.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out, "locks -v");
+    let text = paragraphs_about(&stdout(&out), &dir_lock);
+    assert!(
+        text.contains(&format!("held by pid {} `", build.pid())),
+        "{text}"
+    );
+    assert!(
+        text.contains("cargo build --offline` (building: running build script `gamma` for "),
+        "{text}"
+    );
+    assert!(!text.contains("network"), "{text}");
+    assert!(!text.contains("cargo janitor stop"), "{text}");
+    assert!(text.contains("process tree:"), "{text}");
+    assert!(text.contains("build-script-build"), "{text}");
+    assert!(
+        text.contains(&format!("waiting: pid {} `", second.pid())),
+        "{text}"
+    );
+    let text = paragraphs_about(&stdout(&out), &mutate_lock);
+    assert!(
+        text.contains(&format!("also held by pid {} `", second.pid())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "cargo build --offline` (shared), itself waiting for the build-dir lock (`{}`)",
+            dir_lock.display()
+        )),
+        "{text}"
+    );
+
+    std::fs::remove_file(&hold).unwrap();
+    let (mut build, mut second) = (build, second);
+    assert!(build.wait().success());
+    assert!(second.wait().success());
+}
+
+#[test]
+fn the_wait_spinner_names_the_holder_within_the_terminal_width() {
+    // Issue #10: the spinner showed "Waiting: 0 entries" instead of the holder unless the
+    // terminal was wide enough for the whole line.
+    if command("script").arg("--version").output().is_err() {
+        eprintln!("skipped: needs script(1) to make a terminal");
+        return;
+    }
+    let c = Copy::of(populated());
+    let holder = hold_with_flock(&c.home.join(".package-cache"), "-x");
+    let cmd = format!(
+        "stty rows 24 cols 80; {} --cargo-home '{}' wait --timeout '2 seconds' --lock package-cache",
+        env!("CARGO_BIN_EXE_cargo-janitor"),
+        c.home.display()
+    );
+    let out = command("timeout")
+        .args(["30", "script", "-qec", &cmd, "/dev/null"])
+        .current_dir(c.dir.path())
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The spinner's frames, without the terminal's control sequences.
+    let mut frames: Vec<String> = Vec::new();
+    for f in text.split(['\r', '\n']) {
+        let mut plain = String::new();
+        let mut chars = f.chars().peekable();
+        while let Some(ch) = chars.next() {
+            if ch == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(ch);
+            }
+        }
+        if plain.contains("Waiting") {
+            frames.push(plain);
+        }
+    }
+    assert!(!frames.is_empty(), "{text:?}");
+    let expected = format!("Waiting for package-cache: pid {} `", holder.pid());
+    for f in &frames {
+        assert!(!f.contains("entries"), "{f:?}");
+        assert!(f.contains(&expected), "{f:?}");
+        assert!(
+            f.chars().count() <= 80,
+            "{} columns: {f:?}",
+            f.chars().count()
+        );
+    }
+    assert!(
+        text.contains(&format!(
+            "timed out after 2s waiting for package-cache (`{}`), held by pid {}",
+            c.home.join(".package-cache").display(),
+            holder.pid()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_pasted_message_of_any_cargo_version_narrows_locks_to_its_lock() {
+    // Issue #12: every cargo version's wording maps to its lock; the old "the registry index"
+    // (cargo 1.35 and older) is the package cache lock to a current cargo.
+    let c = Copy::of(populated());
+    let file = c.home.join(".package-cache");
+    let holder = hold_with_flock(&file, "-x");
+    let mutate = hold_with_flock(&c.home.join(".package-cache-mutate"), "-s");
+    let ask = |message: &str| {
+        let out = c
+            .janitor(&["locks", "--sample", "0", "--message", message])
+            .output()
+            .unwrap();
+        assert_ok(&out, message);
+        stdout(&out)
+    };
+    for message in [
+        "Blocking waiting for file lock on the registry index",
+        "    Blocking waiting for file lock on package cache",
+        "Blocking waiting for file lock on package cache lock",
+        "the git checkouts",
+    ] {
+        let text = ask(message);
+        assert!(
+            text.contains(&format!("held by pid {} `", holder.pid())),
+            "{message}: {text}"
+        );
+        assert!(
+            !text.contains(&format!("pid {} `", mutate.pid())),
+            "only the lock the message means: {message}: {text}"
+        );
+    }
+    let text = ask("Blocking waiting for file lock on the registry index");
+    assert!(text.contains("printed by cargo 1.35 and older"), "{text}");
+    assert!(
+        text.contains("Cargo 1.36 and newer guard this with the package cache lock"),
+        "{text}"
+    );
+    // `-vv`'s path (cargo 1.94+) narrows to that very file.
+    let v = json(&mut c.janitor(&[
+        "locks",
+        "--json",
+        "--sample",
+        "0",
+        "--message",
+        &format!(
+            "Blocking waiting for file lock on package cache mutation ({})",
+            c.home.join(".package-cache-mutate").display()
+        ),
+    ]));
+    let locks = v["locks"].as_array().unwrap();
+    assert_eq!(locks.len(), 1, "{v:#}");
+    assert_eq!(pid(&locks[0]["holders"][0]), mutate.pid());
+    assert_eq!(v["meaning"]["wording"]["words"], "package cache mutation");
+    // Not one of Cargo's messages: bad input, with the accepted forms.
+    let out = c
+        .janitor(&["locks", "--message", "Blocking waiting for the moon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("\"the registry index\""),
+        "{}",
+        stderr(&out)
+    );
 }

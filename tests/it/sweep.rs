@@ -321,6 +321,11 @@ fn waits_for_a_running_build_or_skips_it() {
         "{err}"
     );
     assert!(err.contains("pid"), "names the holder: {err}");
+    // The holder line `locks` prints (issue #10).
+    assert!(
+        err.contains("cargo build --offline` (building: running build script `gamma` for "),
+        "{err}"
+    );
 }
 
 #[test]

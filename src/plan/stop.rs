@@ -1,0 +1,94 @@
+//! The stop ladder, as data: which rungs to climb, in which order, built from the rungs this
+//! platform has ([`crate::sys::process::ProcessControl::rungs`]), so that a platform without
+//! SIGINT gets an honest shorter ladder instead of steps that silently do nothing
+//! (locks.md §A.3.2).
+//!
+//! * Interrupt first (what Ctrl-C would do), unless the process ignores it (a background job
+//!   of a non-interactive shell ignores SIGINT) or the platform has none.
+//! * Terminate next, with Continue when the process is stopped (a stopped process keeps a
+//!   termination request pending until it is continued).
+//! * Kill only when forced: it gives cargo no chance to finish writing a file.
+
+use crate::sys::process::Rung;
+
+/// One step of the ladder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub rung: Rung,
+    /// Also send Continue right after, when the process is stopped.
+    pub resume_if_stopped: bool,
+}
+
+/// Why there is no ladder to climb.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoLadder {
+    #[error("stopping processes is not implemented on this platform yet")]
+    Unsupported,
+    #[error("this platform can only kill it outright: pass --force")]
+    OnlyKill,
+}
+
+/// The steps for `stop`: from the platform's rungs, whether the process ignores Interrupt,
+/// and whether Kill is allowed (`--force`).
+pub fn ladder(
+    available: &[Rung],
+    ignores_interrupt: bool,
+    force: bool,
+) -> Result<Vec<Step>, NoLadder> {
+    let has = |r| available.contains(&r);
+    let mut steps = Vec::new();
+    if has(Rung::Interrupt) && !ignores_interrupt {
+        steps.push(Step {
+            rung: Rung::Interrupt,
+            resume_if_stopped: false,
+        });
+    }
+    if has(Rung::Terminate) {
+        steps.push(Step {
+            rung: Rung::Terminate,
+            resume_if_stopped: has(Rung::Continue),
+        });
+    }
+    if force && has(Rung::Kill) {
+        steps.push(Step {
+            rung: Rung::Kill,
+            resume_if_stopped: false,
+        });
+    }
+    if steps.is_empty() {
+        return Err(if has(Rung::Kill) {
+            NoLadder::OnlyKill
+        } else {
+            NoLadder::Unsupported
+        });
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rungs(r: Result<Vec<Step>, NoLadder>) -> Vec<Rung> {
+        r.unwrap().into_iter().map(|s| s.rung).collect()
+    }
+
+    #[test]
+    fn ladders_per_platform() {
+        let unix = [Rung::Interrupt, Rung::Terminate, Rung::Continue, Rung::Kill];
+        assert_eq!(
+            rungs(ladder(&unix, false, false)),
+            [Rung::Interrupt, Rung::Terminate]
+        );
+        assert_eq!(rungs(ladder(&unix, true, false)), [Rung::Terminate]);
+        assert_eq!(
+            rungs(ladder(&unix, false, true)),
+            [Rung::Interrupt, Rung::Terminate, Rung::Kill]
+        );
+        assert!(ladder(&unix, false, false).unwrap()[1].resume_if_stopped);
+        // A platform that can only kill (Windows' TerminateProcess) needs --force.
+        assert_eq!(ladder(&[Rung::Kill], false, false), Err(NoLadder::OnlyKill));
+        assert_eq!(rungs(ladder(&[Rung::Kill], false, true)), [Rung::Kill]);
+        assert_eq!(ladder(&[], false, true), Err(NoLadder::Unsupported));
+    }
+}
