@@ -12,6 +12,7 @@ pub mod status;
 pub mod sweep;
 pub mod sync;
 pub mod trim;
+pub mod used_by;
 
 use std::path::PathBuf;
 
