@@ -5,6 +5,7 @@
 //! lock, or opens a regular file for reading while scanning (opening would move atimes that
 //! other tools, and our own `sweep`, rely on).
 
+pub mod build_windows;
 pub mod cargo_messages;
 pub mod db;
 pub mod home;

@@ -929,6 +929,7 @@ fn holds_a_file(dir: &Path) -> bool {
 }
 
 /// `sweep --all`: everything in the directory to remove, as whole paths, but `CACHEDIR.TAG`,
+/// the record of use (`.janitor-use.json`, see [`crate::observe::use_record`]),
 /// the trash and Cargo's lock files (never deleted, wherever they are). A profile directory in
 /// `td.profiles` (those whose locks are held) is emptied but for its lock files. Any other
 /// directory that holds lock files (a busy profile, one that appeared since the scan, a nested
@@ -945,7 +946,11 @@ pub fn contents_except_locks(td: &TargetDir) -> Vec<PathBuf> {
         entries.sort();
         for p in entries {
             let name = p.file_name().unwrap_or_default();
-            if is_lock_name(name) || name == "CACHEDIR.TAG" || name == crate::act::remove::TRASH {
+            if is_lock_name(name)
+                || name == "CACHEDIR.TAG"
+                || name == crate::act::remove::TRASH
+                || (dir == td.path && name == crate::observe::use_record::NAME)
+            {
                 continue;
             }
             if !p.symlink_metadata().is_ok_and(|m| m.is_dir()) {

@@ -73,6 +73,16 @@ fn unit_reported(u: &Unit, ids: &HashSet<(u64, u64)>, names: &HashSet<&Path>) ->
         .any(|f| ids.contains(&f.key) || names.contains(f.path.as_path()))
 }
 
+/// The hashes of the units of `td` the commands reported.
+pub fn reported_hashes(td: &TargetDir, rep: &Reported) -> Vec<String> {
+    let (ids, names) = (rep.ids(), rep.names());
+    td.units
+        .iter()
+        .filter(|u| unit_reported(u, &ids, &names))
+        .map(|u| u.hash.clone())
+        .collect()
+}
+
 /// The reported paths that belong to no unit of any of `dirs` (by name or identity).
 pub fn unmatched<'a>(dirs: &[&TargetDir], rep: &'a Reported) -> Vec<&'a ReportedPath> {
     let mut ids: HashSet<(u64, u64)> = HashSet::new();
@@ -220,6 +230,18 @@ impl Signal {
     }
 }
 
+/// The signal a directory uses: the record when it has one for any of its units, else
+/// atimes where the mount has them.
+pub fn signal(td: &TargetDir, record: Option<&HashMap<String, u64>>, atime_ok: bool) -> Signal {
+    if record.is_some_and(|r| td.units.iter().any(|u| r.contains_key(&u.hash))) {
+        Signal::Record
+    } else if atime_ok {
+        Signal::Atime
+    } else {
+        Signal::None
+    }
+}
+
 /// Applies a record of use (unit hash → last seen, unix seconds) to a scan: a unit in the
 /// record takes the record's time as its last use; on a `noatime` mount (`atime_ok` false)
 /// a unit not in it has no known last use. Returns the signal the directory uses, and
@@ -229,13 +251,9 @@ pub fn apply_record(
     record: Option<&HashMap<String, u64>>,
     atime_ok: bool,
 ) -> (Signal, bool) {
-    let Some(record) = record.filter(|r| td.units.iter().any(|u| r.contains_key(&u.hash)))
-    else {
-        return if atime_ok {
-            (Signal::Atime, true)
-        } else {
-            (Signal::None, false)
-        };
+    let signal = signal(td, record, atime_ok);
+    let Some(record) = record.filter(|_| signal == Signal::Record) else {
+        return (signal, atime_ok);
     };
     for u in &mut td.units {
         match record.get(&u.hash) {
