@@ -10,3 +10,4 @@ mod removal;
 mod status;
 mod sweep;
 mod trim;
+mod used_by;

@@ -1,0 +1,626 @@
+//! `sweep --used-by` and `trim --used-by`: real cargo commands say which units they use
+//! (`--message-format=json`), and exactly those are kept; the record of use they leave lets
+//! `--max-age` work without atimes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// alpha and a proc-macro in two versions each, and gamma with a build script.
+fn crates() -> Vec<CrateSpec> {
+    vec![
+        CrateSpec::new("alpha", "1.0.0"),
+        CrateSpec::new("alpha", "2.0.0"),
+        CrateSpec::new("pmac", "0.1.0").proc_macro(),
+        CrateSpec::new("pmac", "0.2.0").proc_macro(),
+        CrateSpec::new("gamma", "0.1.0").build_rs(HOLD_BUILD_RS),
+    ]
+}
+
+/// A workspace: `lib` (a library on alpha) and `app` (a binary with a build script, on
+/// `lib`, the proc-macro `pmac` and gamma), pinned to generation 1 or 2 of the dependencies.
+fn workspace(env: &Env, generation: u8) -> PathBuf {
+    let ws = env.path("ws");
+    let (alpha, pmac) = match generation {
+        1 => ("=1.0.0", "=0.1.0"),
+        _ => ("=2.0.0", "=0.2.0"),
+    };
+    let files = [
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"lib\", \"app\"]\nresolver = \"2\"\n".to_string(),
+        ),
+        (
+            "lib/Cargo.toml",
+            format!(
+                "[package]\nname = \"lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                 [dependencies]\nalpha = \"{alpha}\"\n"
+            ),
+        ),
+        ("lib/src/lib.rs", "pub use alpha;\n".to_string()),
+        (
+            "app/Cargo.toml",
+            format!(
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                 [dependencies]\nlib = {{ path = \"../lib\" }}\npmac = \"{pmac}\"\ngamma = \"0.1\"\n"
+            ),
+        ),
+        (
+            "app/build.rs",
+            "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n".to_string(),
+        ),
+        (
+            "app/src/main.rs",
+            "pmac::pmac_version!();\nfn main() { let _ = lib::alpha::alpha_version(); }\n"
+                .to_string(),
+        ),
+    ];
+    for (path, text) in files {
+        let p = ws.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    ws
+}
+
+/// Every unit of a target dir, as `<profile dir, relative>:<pkg>-<hash>`, both layouts, any
+/// profile (`debug`, `release`, `<triple>/debug`, …).
+fn units(target: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    fn go(root: &Path, dir: &Path, depth: usize, out: &mut BTreeSet<String>) {
+        let rel = dir.strip_prefix(root).unwrap().display().to_string();
+        for n in dirs_in(&dir.join(".fingerprint")) {
+            out.insert(format!("{rel}:{n}"));
+        }
+        for pkg in dirs_in(&dir.join("build")) {
+            for h in dirs_in(&dir.join("build").join(&pkg)) {
+                if dir.join("build").join(&pkg).join(&h).join("fingerprint").is_dir() {
+                    out.insert(format!("{rel}:{pkg}-{h}"));
+                }
+            }
+        }
+        if depth > 0 {
+            for d in dirs_in(dir) {
+                if !d.starts_with('.') && !["build", "deps", "incremental"].contains(&d.as_str()) {
+                    go(root, &dir.join(d), depth - 1, out);
+                }
+            }
+        }
+    }
+    go(target, target, 2, &mut out);
+    out
+}
+
+/// Every incremental directory, as `<profile dir, relative>:<name>`.
+fn incremental(target: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for p in ["debug", "release"].into_iter().map(String::from).chain(
+        dirs_in(target)
+            .into_iter()
+            .filter(|d| d.contains('-'))
+            .map(|t| format!("{t}/debug")),
+    ) {
+        for n in dirs_in(&target.join(&p).join("incremental")) {
+            out.insert(format!("{p}:{n}"));
+        }
+    }
+    out
+}
+
+/// Sets the access time of every file and directory below `dir` to now, as reading the
+/// whole tree does (a CI cache restore, `grep -r`, an indexer); modification times stay.
+fn touch_atimes(dir: &Path) {
+    let times = std::fs::FileTimes::new().set_accessed(SystemTime::now());
+    fn go(p: &Path, times: std::fs::FileTimes) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                go(&e.path(), times);
+            }
+            if ft.is_dir() || ft.is_file() {
+                std::fs::File::open(e.path())
+                    .unwrap()
+                    .set_times(times)
+                    .unwrap();
+            }
+        }
+    }
+    go(dir, times);
+}
+
+/// Our binary, with the settings [`cargo_in`] gives cargo, so that the cargo it runs for
+/// `--used-by` builds the same units as the test's own cargo commands.
+fn janitor(env: &Env, dir: &Path, args: &[&str]) -> Command {
+    let mut c = janitor_in(&env.home, dir, args);
+    c.env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
+        .env("CARGO_TERM_COLOR", "never")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
+    c
+}
+
+fn cargo_ok(env: &Env, dir: &Path, args: &[&str]) -> String {
+    let out = env.cargo(dir, args).output().unwrap();
+    assert_ok(&out, &format!("cargo {args:?}"));
+    stderr(&out)
+}
+
+fn host() -> String {
+    let out = command("rustc").arg("-vV").output().unwrap();
+    stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap()
+        .to_string()
+}
+
+/// Builds generation 1 and then generation 2 of the workspace in debug and release, and
+/// returns its target dir, the cargo arguments of the two builds, and the units and
+/// incremental directories a build of generation 2 alone has (made in another target dir).
+fn two_generations(
+    env: &Env,
+    prefix: &[&str],
+    suffix: &[&str],
+) -> (PathBuf, [Vec<String>; 2], BTreeSet<String>, BTreeSet<String>) {
+    let builds: [Vec<String>; 2] = [vec![], vec!["--release"]].map(|extra: Vec<&str>| {
+        prefix
+            .iter()
+            .chain(&["build"])
+            .chain(suffix)
+            .chain(&extra)
+            .map(|s| s.to_string())
+            .collect()
+    });
+    let run = |ws: &Path, target: Option<&Path>| {
+        for b in &builds {
+            let args: Vec<&str> = b.iter().map(String::as_str).collect();
+            let mut c = env.cargo(ws, &args);
+            if let Some(t) = target {
+                c.env("CARGO_TARGET_DIR", t);
+            }
+            assert_ok(&c.output().unwrap(), &format!("cargo {args:?}"));
+        }
+    };
+    let ws = workspace(env, 1);
+    run(&ws, None);
+    workspace(env, 2);
+    run(&ws, None);
+    let fresh = env.path("fresh-target");
+    run(&ws, Some(&fresh));
+    let (current, inc) = (units(&fresh), incremental(&fresh));
+    std::fs::remove_dir_all(&fresh).unwrap();
+    let target = ws.join("target");
+    assert!(
+        units(&target).len() > current.len(),
+        "two generations: {:?}",
+        units(&target)
+    );
+    (target, builds, current, inc)
+}
+
+/// `sweep --used-by` for both builds of [`two_generations`] removes exactly generation 1's
+/// units and incremental sessions, its dry run lists exactly that, and both builds are all
+/// Fresh afterwards.
+fn removes_exactly_the_old_generation(prefix: &[&str], suffix: &[&str]) {
+    let env = Env::with_crates(&crates());
+    let (target, builds, current, inc) = two_generations(&env, prefix, suffix);
+    let ws = env.path("ws");
+    // As after a CI cache restore, or anything that reads the whole tree: every atime is now.
+    touch_atimes(&target);
+    assert!(units(&target).len() > current.len());
+
+    let used_by: Vec<String> = builds
+        .iter()
+        .flat_map(|b| ["--used-by".to_string(), format!("cargo {}", b.join(" "))])
+        .collect();
+    // Generation 1 was built seconds ago here; in a restored cache its files keep the times
+    // of its build, long ago. The grace period (which keeps what was built in the last 10
+    // minutes) is not what this test is about: it is off.
+    let mut args: Vec<&str> = vec!["sweep", "--json", "--grace", "0 seconds"];
+    args.extend(used_by.iter().map(String::as_str));
+    let before = units(&target);
+    let mut dry_args = args.clone();
+    dry_args.push("--dry-run");
+    let dry = json(&mut janitor(&env, &ws, &dry_args));
+    assert_eq!(units(&target), before, "a dry run removes nothing");
+    assert!(
+        !target.join(".janitor-use.json").exists(),
+        "a dry run writes no record"
+    );
+    let v = json(&mut janitor(&env, &ws, &args));
+    assert_eq!(
+        dry["dirs"][0]["removed"], v["dirs"][0]["removed"],
+        "the dry run lists what the run removes"
+    );
+    assert_eq!(v["dirs"].as_array().unwrap().len(), 1, "{v:#}");
+    let d = &v["dirs"][0];
+    assert_eq!(d["path"], target.to_str().unwrap());
+    assert_eq!(d["signal"], "used-by");
+    assert_eq!(d["reported_units"], current.len());
+    assert_eq!(d["removed_units"], before.len() - current.len());
+    assert_eq!(v["used_by"].as_array().unwrap().len(), 2);
+    assert_eq!(units(&target), current, "exactly generation 2 is left");
+    assert_eq!(
+        incremental(&target),
+        inc,
+        "exactly generation 2's incremental sessions are left"
+    );
+    // The record of use names every unit left.
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(target.join(".janitor-use.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["version"], 1);
+    assert_eq!(record["units"].as_object().unwrap().len(), current.len());
+
+    for b in &builds {
+        let mut args: Vec<&str> = b.iter().map(String::as_str).collect();
+        args.extend(["--offline", "-v"]);
+        let err = cargo_ok(&env, &ws, &args);
+        assert!(!err.contains("Compiling"), "nothing rebuilt:\n{err}");
+        assert!(err.contains("Fresh"), "{err}");
+    }
+}
+
+#[test]
+fn used_by_removes_exactly_the_old_generation_and_nothing_rebuilds() {
+    removes_exactly_the_old_generation(&[], &[]);
+}
+
+#[test]
+fn used_by_on_nightlys_new_build_dir_layout() {
+    if !nightly() {
+        eprintln!("skipped: the new build-dir layout needs a nightly toolchain");
+        return;
+    }
+    removes_exactly_the_old_generation(&["+nightly", "-Zbuild-dir-new-layout"], &[]);
+}
+
+#[test]
+fn used_by_with_a_target_triple_host_and_target_units() {
+    let host = host();
+    removes_exactly_the_old_generation(&[], &["--target", &host]);
+}
+
+#[test]
+fn a_failing_command_removes_nothing_and_says_why() {
+    let env = Env::with_crates(&crates());
+    let (target, _, _, _) = two_generations(&env, &[], &[]);
+    let ws = env.path("ws");
+    std::fs::write(ws.join("app/src/main.rs"), "fn main() { let x: u32 = \"no\"; }\n").unwrap();
+    let before = units(&target);
+    let inc = incremental(&target);
+    let out = janitor(
+        &env,
+        &ws,
+        &["sweep", "--grace", "0 seconds", "--used-by", "cargo build"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("error[E0308]: mismatched types"), "cargo's message: {err}");
+    assert!(
+        err.contains("`cargo build` failed") && err.contains("nothing was removed"),
+        "{err}"
+    );
+    let after = units(&target);
+    assert!(before.is_subset(&after), "nothing removed: {:?}", before.difference(&after));
+    assert!(inc.is_subset(&incremental(&target)));
+    assert!(!target.join(".janitor-use.json").exists());
+}
+
+#[test]
+fn commands_that_are_not_cargo_builds_are_refused_before_anything_runs() {
+    let env = Env::with_crates(&crates());
+    let ws = workspace(&env, 1);
+    for (cmd, says) in [
+        ("make all", "it starts with `make`, not `cargo`"),
+        ("cargo build; rm -rf /", "`;` needs a shell"),
+        ("cargo build $FLAGS", "`$` needs a shell"),
+        ("cargo install ripgrep", "`install` is not a subcommand that builds"),
+        ("cargo build 'unclosed", "a single quote is not closed"),
+        ("cargo", "it names no subcommand"),
+        ("cargo build --message-format=xml", "`--message-format xml`"),
+    ] {
+        let out = janitor(&env, &ws, &["sweep", "--used-by", cmd]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(says), "{cmd}: {err}");
+        assert!(err.contains("expected `cargo [+TOOLCHAIN]"), "{cmd}: {err}");
+        assert!(!ws.join("target").exists(), "{cmd}: nothing ran");
+    }
+    // Criteria and paths are not combined with --used-by.
+    let out = janitor(&env, &ws, &["sweep", "--used-by", "cargo build", "--max-age", "1day"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn user_flags_are_kept_and_quoted_arguments_split_like_a_shell() {
+    let env = Env::with_crates(&crates());
+    let ws = workspace(&env, 1);
+    std::fs::write(
+        ws.join("lib/src/lib.rs"),
+        "pub use alpha;\npub fn f() { let unused = 1; }\n",
+    )
+    .unwrap();
+    // `--message-format short` merges with ours (diagnostics still reach the terminal, in
+    // the short form); a quoted `--config` value stays one word; `-p` restricts the build,
+    // so only lib's and alpha's units are reported.
+    let config = "profile.dev.opt-level = 1";
+    let out = janitor(
+        &env,
+        &ws,
+        &[
+            "sweep",
+            "--json",
+            "--used-by",
+            &format!("cargo build --message-format short -p lib --config '{config}'"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_ok(&out, "sweep --used-by");
+    let err = stderr(&out);
+    assert!(
+        err.contains("lib/src/lib.rs:2:18: warning: unused variable"),
+        "short diagnostics: {err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dirs"][0]["reported_units"], 2, "{v:#}");
+    assert_eq!(units(&ws.join("target")).len(), 2);
+    // The --config value came through whole: the same build with it is Fresh.
+    let err = cargo_ok(
+        &env,
+        &ws,
+        &["build", "-p", "lib", "--config", config, "--offline", "-v"],
+    );
+    assert!(!err.contains("Compiling"), "{err}");
+}
+
+#[test]
+fn trim_used_by_keeps_exactly_what_the_commands_use() {
+    let env = Env::with_crates(&crates());
+    let (target, builds, current, _) = two_generations(&env, &[], &[]);
+    let ws = env.path("ws");
+    let v = json(&mut janitor(
+        &env,
+        &ws,
+        &[
+            "trim",
+            "--ci",
+            "--json",
+            "--grace",
+            "0 seconds",
+            "--used-by",
+            "cargo build",
+            "--used-by",
+            "cargo build --release",
+        ],
+    ));
+    assert_eq!(units(&target), current, "{v:#}");
+    let parts = v["parts"].as_array().unwrap();
+    assert_eq!(parts.iter().filter(|p| p["part"] == "target").count(), 1);
+    assert_eq!(v["used_by"].as_array().unwrap().len(), 2);
+    for b in &builds {
+        let mut args: Vec<&str> = b.iter().map(String::as_str).collect();
+        args.extend(["--offline", "--locked", "-v"]);
+        let err = cargo_ok(&env, &ws, &args);
+        assert!(!err.contains("Compiling"), "nothing rebuilt:\n{err}");
+    }
+}
+
+#[test]
+fn a_corrupt_record_is_ignored_with_a_warning_and_replaced() {
+    let env = Env::with_crates(&crates());
+    let ws = workspace(&env, 1);
+    cargo_ok(&env, &ws, &["build"]);
+    let target = ws.join("target");
+    let record = target.join(".janitor-use.json");
+    std::fs::write(&record, b"{\"format\": \"cargo-janitor use rec").unwrap();
+    let out = janitor(&env, &ws, &["sweep", "--json", "--max-age", "30days"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep");
+    assert!(
+        stderr(&out).contains("ignoring the record of use") && stderr(&out).contains("not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dirs"][0]["signal"], "atime");
+    // A newer version is ignored and left as it is.
+    let newer = b"{\"format\":\"cargo-janitor use record\",\"version\":9,\"units\":{}}";
+    std::fs::write(&record, newer).unwrap();
+    let out = janitor(&env, &ws, &["sweep", "--used-by", "cargo build"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep --used-by");
+    assert!(stderr(&out).contains("not updating"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&record).unwrap(), newer);
+    // A corrupt one is replaced by the next --used-by run.
+    std::fs::write(&record, b"garbage").unwrap();
+    let out = janitor(&env, &ws, &["sweep", "--used-by", "cargo build"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep --used-by");
+    assert!(stderr(&out).contains("replacing"), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(v["version"], 1);
+    // A symlink there is never followed: ignored when read, and replaced (the link itself,
+    // not its target) when written.
+    let elsewhere = env.path("elsewhere.json");
+    std::fs::write(&elsewhere, b"keep me").unwrap();
+    std::fs::remove_file(&record).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
+    let out = janitor(&env, &ws, &["sweep", "--max-age", "30days"]).output().unwrap();
+    assert_ok(&out, "sweep");
+    assert!(stderr(&out).contains("ignoring the record of use"), "{}", stderr(&out));
+    let out = janitor(&env, &ws, &["sweep", "--used-by", "cargo build"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep --used-by");
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), b"keep me");
+    assert!(!record.symlink_metadata().unwrap().is_symlink());
+}
+
+/// A tmpfs mounted `noatime` in a mount namespace of its own (kept alive by a `sleep`);
+/// commands run in it through `nsenter`.
+struct NoatimeMount {
+    ns: Guard,
+    mnt: PathBuf,
+}
+
+impl NoatimeMount {
+    fn new(dir: &Path) -> Option<NoatimeMount> {
+        for tool in ["unshare", "nsenter", "mount", "cp"] {
+            if command(tool).arg("--version").output().is_err() {
+                eprintln!("skipped: needs {tool}(1) to mount a noatime filesystem");
+                return None;
+            }
+        }
+        let mnt = dir.join("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let ready = dir.join("mounted");
+        let failed = dir.join("mount-failed");
+        let script = format!(
+            "if mount -t tmpfs -o noatime,size=512m janitor-test '{mnt}'; then touch '{ready}'; \
+             exec sleep 600; else touch '{failed}'; fi",
+            mnt = mnt.display(),
+            ready = ready.display(),
+            failed = failed.display(),
+        );
+        let ns = Guard(
+            command("unshare")
+                .args(["-m", "--propagation", "private", "sh", "-c", &script])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let ok = eventually(30, "the tmpfs to be mounted", || {
+            if ready.exists() {
+                Some(true)
+            } else if failed.exists() {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        if !ok {
+            eprintln!("skipped: could not mount a tmpfs in a mount namespace (not root?)");
+            return None;
+        }
+        Some(NoatimeMount { ns, mnt })
+    }
+
+    fn run(&self, cmd: &Command) -> Command {
+        let mut c = command("nsenter");
+        c.arg("-t").arg(self.ns.pid().to_string()).arg("-m");
+        if let Some(dir) = cmd.get_current_dir() {
+            c.arg(format!("--wd={}", dir.display())).current_dir(dir);
+        }
+        c.arg("--").arg(cmd.get_program()).args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c
+    }
+}
+
+#[test]
+fn max_age_uses_the_record_on_a_noatime_mount() {
+    let env = Env::with_crates(&crates());
+    let Some(m) = NoatimeMount::new(env.dir.path()) else {
+        return;
+    };
+    let outside = workspace(&env, 1);
+    let mut cp = command("cp");
+    cp.arg("-a").arg(&outside).arg(&m.mnt);
+    assert_ok(&m.run(&cp).output().unwrap(), "cp");
+    let ws = m.mnt.join("ws");
+    let target = ws.join("target");
+    let ls = |p: &Path| {
+        let mut c = command("ls");
+        c.arg("-A").arg(p);
+        stdout(&m.run(&c).output().unwrap())
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sweep = |args: &[&str], at: Option<u64>| {
+        let mut c = janitor(&env, &ws, args);
+        if let Some(t) = at {
+            c.env("__CARGO_TEST_LAST_USE_NOW", t.to_string());
+        }
+        let out = m.run(&c).output().unwrap();
+        assert_ok(&out, &format!("sweep {args:?}"));
+        out
+    };
+    // Generation 1, recorded as used 40 days ago (Cargo's clock variable moves ours too).
+    sweep(&["sweep", "--used-by", "cargo build"], Some(now - 40 * DAY));
+    let gen1 = stdout(&{
+        let mut c = command("find");
+        c.arg(&target).args(["-path", "*/.fingerprint/*", "-maxdepth", "3", "-type", "d"]);
+        m.run(&c).output().unwrap()
+    });
+    // Generation 2, recorded now; generation 1's units were built moments ago, so the
+    // grace period keeps them from --used-by, and the record keeps their time.
+    let mut w = command("sh");
+    w.arg("-c").arg(format!(
+        "sed -i 's/=1.0.0/=2.0.0/; s/=0.1.0/=0.2.0/' '{ws}/lib/Cargo.toml' '{ws}/app/Cargo.toml'",
+        ws = ws.display()
+    ));
+    assert_ok(&m.run(&w).output().unwrap(), "bump");
+    let out = sweep(&["sweep", "--json", "--used-by", "cargo build"], None);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dirs"][0]["removed_units"], 0, "{v:#}");
+    assert!(ls(&target).contains(".janitor-use.json"));
+
+    // Without a record, a noatime mount has no signal: nothing is known to be old.
+    let mut mv = command("mv");
+    mv.arg(target.join(".janitor-use.json")).arg(ws.join("record"));
+    assert_ok(&m.run(&mv).output().unwrap(), "mv");
+    let out = sweep(&["sweep", "--json", "--max-age", "30days", "--grace", "0 seconds"], None);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dirs"][0]["signal"], "none", "{v:#}");
+    assert_eq!(v["dirs"][0]["removed_units"], 0);
+    let mut mv = command("mv");
+    mv.arg(ws.join("record")).arg(target.join(".janitor-use.json"));
+    assert_ok(&m.run(&mv).output().unwrap(), "mv back");
+
+    // With it, --max-age removes what the record last saw 40 days ago: generation 1's
+    // units that generation 2 does not use. The grace period is off: they were built
+    // seconds ago here.
+    let out = sweep(&["sweep", "--json", "--max-age", "30days", "--grace", "0 seconds"], None);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v["dirs"][0];
+    assert_eq!(d["signal"], "record", "{v:#}");
+    let removed: BTreeSet<String> = d["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["package"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        removed,
+        ["alpha", "lib", "app", "pmac"].map(String::from).into(),
+        "generation 1's alpha, pmac and what was built on them; gamma is shared: {v:#}"
+    );
+    for r in d["removed"].as_array().unwrap() {
+        let fp = r["paths"][0].as_str().unwrap();
+        assert!(gen1.contains(fp), "{fp} is of generation 1");
+    }
+    let out = m.run(&env.cargo(&ws, &["build", "--offline", "-v"])).output().unwrap();
+    assert_ok(&out, "cargo build");
+    assert!(!stderr(&out).contains("Compiling"), "{}", stderr(&out));
+}
