@@ -330,21 +330,30 @@ pub fn run_all(
         }
     }
     session.at = crate::observe::now();
-    // Identities are read as soon as each path is reported; the directories now.
-    let mut dirs: Vec<PathBuf> = session
-        .reported
-        .paths
-        .iter()
-        .filter_map(|p| {
-            p.path
-                .ancestors()
-                .skip(1)
-                .find(|a| target::is_target_dir(a))
-                .map(Path::to_path_buf)
-        })
-        .collect();
+    // Identities are read as soon as each path is reported; the directories now: the
+    // outermost target dir above each path (Cargo also tags `<dir>/<triple>` with a
+    // `CACHEDIR.TAG`; sweeping `<dir>` covers it).
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut checked: HashMap<PathBuf, bool> = HashMap::new();
+    for p in &session.reported.paths {
+        let found = p
+            .path
+            .ancestors()
+            .skip(1)
+            .filter(|a| {
+                *checked
+                    .entry(a.to_path_buf())
+                    .or_insert_with(|| target::is_target_dir(a))
+            })
+            .last();
+        if let Some(d) = found {
+            dirs.push(d.to_path_buf());
+        }
+    }
     dirs.sort();
     dirs.dedup();
+    let all = dirs.clone();
+    dirs.retain(|d| !all.iter().any(|o| o != d && d.starts_with(o)));
     session.dirs = dirs;
     Ok(Some(session))
 }

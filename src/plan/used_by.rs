@@ -132,9 +132,12 @@ pub fn session_starts(inc: &Incremental) -> Vec<u64> {
         .collect()
 }
 
-/// Slack around a unit's build window (microseconds): the clocks are the same, but the
-/// fingerprint's file times have the filesystem's granularity.
-pub const WINDOW_SLACK_MICROS: u64 = 2_000_000;
+/// Slack after a unit's build window (microseconds): the session's start and the file
+/// times are read on the same clock, but a filesystem may keep file times in whole seconds
+/// (rounded down), so the fingerprint can look written before the session started. None
+/// before the window: the session starts after `invoked.timestamp` is written, and a
+/// rounded-down start only widens the window.
+pub const WINDOW_SLACK_MICROS: u64 = 1_000_000;
 
 /// What `--used-by` keeps and removes in one target dir.
 pub struct Keep<'a> {
@@ -187,7 +190,7 @@ pub fn plan_dir(td: &TargetDir, keep: &Keep, grace: &Grace) -> (DirPlan, usize) 
                 && compiles_crate(u, krate)
                 && keep.windows.get(&u.hash).is_some_and(|&(from, to)| {
                     starts.iter().any(|&s| {
-                        s + WINDOW_SLACK_MICROS >= from && s <= to + WINDOW_SLACK_MICROS
+                        s >= from && s <= to + WINDOW_SLACK_MICROS
                     })
                 })
         });

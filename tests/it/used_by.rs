@@ -523,7 +523,8 @@ impl NoatimeMount {
         let mut c = command("nsenter");
         c.arg("-t").arg(self.ns.pid().to_string()).arg("-m");
         if let Some(dir) = cmd.get_current_dir() {
-            c.arg(format!("--wd={}", dir.display())).current_dir(dir);
+            // Only inside: the directory may exist only on the tmpfs.
+            c.arg(format!("--wd={}", dir.display()));
         }
         c.arg("--").arg(cmd.get_program()).args(cmd.get_args());
         for (k, v) in cmd.get_envs() {
