@@ -521,12 +521,14 @@ impl NoatimeMount {
 
     fn run(&self, cmd: &Command) -> Command {
         let mut c = command("nsenter");
-        c.arg("-t").arg(self.ns.pid().to_string()).arg("-m");
-        if let Some(dir) = cmd.get_current_dir() {
-            // Only inside: the directory may exist only on the tmpfs.
-            c.arg(format!("--wd={}", dir.display()));
-        }
-        c.arg("--").arg(cmd.get_program()).args(cmd.get_args());
+        c.arg("-t").arg(self.ns.pid().to_string()).arg("-m").arg("--");
+        // The directory exists only on the tmpfs, which nsenter's --wd does not see: a shell
+        // inside changes to it.
+        let dir = cmd.get_current_dir().unwrap_or(Path::new("/"));
+        c.args(["sh", "-c", "cd \"$0\" && exec \"$@\""])
+            .arg(dir)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
         for (k, v) in cmd.get_envs() {
             match v {
                 Some(v) => c.env(k, v),
