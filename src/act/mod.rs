@@ -12,5 +12,5 @@ pub mod db;
 pub mod executor;
 pub mod lock;
 pub mod remove;
-pub mod use_record;
 pub mod stop;
+pub mod use_record;

@@ -49,8 +49,8 @@ use crate::report::Output;
 /// The subcommands accepted: those that build units and print Cargo's JSON messages
 /// (aliases included).
 pub const SUBCOMMANDS: &[&str] = &[
-    "build", "b", "check", "c", "test", "t", "bench", "run", "r", "rustc", "doc", "d",
-    "rustdoc", "clippy",
+    "build", "b", "check", "c", "test", "t", "bench", "run", "r", "rustc", "doc", "d", "rustdoc",
+    "clippy",
 ];
 
 /// Cargo's global options that take a separate value, before the subcommand.

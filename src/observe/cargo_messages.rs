@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn package_ids_of_every_form() {
         assert_eq!(package_name("path+file:///tmp/ws/app#0.1.0"), "app");
-        assert_eq!(package_name("path+file:///tmp/ws/dir#my-app@0.1.0"), "my-app");
+        assert_eq!(
+            package_name("path+file:///tmp/ws/dir#my-app@0.1.0"),
+            "my-app"
+        );
         assert_eq!(
             package_name("registry+https://github.com/rust-lang/crates.io-index#cfg-if@1.0.0"),
             "cfg-if"
@@ -185,10 +188,7 @@ mod tests {
                 rendered: "error: x\n".into()
             }
         );
-        assert_eq!(
-            parse(r#"{"reason":"timing-info","x":1}"#),
-            Message::Other
-        );
+        assert_eq!(parse(r#"{"reason":"timing-info","x":1}"#), Message::Other);
         assert_eq!(parse("running 3 tests"), Message::Text);
         assert_eq!(parse("{not json"), Message::Text);
         assert_eq!(parse(r#"{"json": "but no reason"}"#), Message::Text);

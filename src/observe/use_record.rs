@@ -144,8 +144,14 @@ mod tests {
             parse(ok),
             Reading::Found([("1355ca1674b8ef2b".to_string(), 1_767_225_600)].into())
         );
-        assert!(matches!(parse(b"\0\0garbage"), Reading::Ignored { newer: false, .. }));
-        assert!(matches!(parse(b"{}"), Reading::Ignored { newer: false, .. }));
+        assert!(matches!(
+            parse(b"\0\0garbage"),
+            Reading::Ignored { newer: false, .. }
+        ));
+        assert!(matches!(
+            parse(b"{}"),
+            Reading::Ignored { newer: false, .. }
+        ));
         assert!(matches!(
             parse(br#"{"format":"cargo-janitor use record","version":2,"units":[]}"#),
             Reading::Ignored { newer: true, .. }

@@ -189,9 +189,9 @@ pub fn plan_dir(td: &TargetDir, keep: &Keep, grace: &Grace) -> (DirPlan, usize) 
             u.profile == inc.profile
                 && compiles_crate(u, krate)
                 && keep.windows.get(&u.hash).is_some_and(|&(from, to)| {
-                    starts.iter().any(|&s| {
-                        s >= from && s <= to + WINDOW_SLACK_MICROS
-                    })
+                    starts
+                        .iter()
+                        .any(|&s| s >= from && s <= to + WINDOW_SLACK_MICROS)
                 })
         });
         if !tied {
@@ -327,7 +327,11 @@ mod tests {
         let lib = unit(
             "lib",
             "1111111111111111",
-            vec![fact("/t/debug/deps/liblib-1111111111111111.rmeta", 1, false)],
+            vec![fact(
+                "/t/debug/deps/liblib-1111111111111111.rmeta",
+                1,
+                false,
+            )],
         );
         // A binary reported only by its uplifted hard link (inode 2).
         let bin = unit(
@@ -347,7 +351,11 @@ mod tests {
         let old = unit(
             "lib",
             "4444444444444444",
-            vec![fact("/t/debug/deps/liblib-4444444444444444.rmeta", 5, false)],
+            vec![fact(
+                "/t/debug/deps/liblib-4444444444444444.rmeta",
+                5,
+                false,
+            )],
         );
         let td = TargetDir {
             path: "/t".into(),
@@ -427,10 +435,7 @@ mod tests {
             let mut s = String::new();
             let mut n = t;
             while n > 0 {
-                s.insert(
-                    0,
-                    char::from_digit((n % 36) as u32, 36).expect("digit"),
-                );
+                s.insert(0, char::from_digit((n % 36) as u32, 36).expect("digit"));
                 n /= 36;
             }
             s
@@ -500,18 +505,27 @@ mod tests {
         let rec: HashMap<String, u64> = [("aaaaaaaaaaaaaaaa".to_string(), 100)].into();
         // With atimes: a takes the record, b keeps its atime.
         let mut t = td.clone();
-        assert_eq!(apply_record(&mut t, Some(&rec), true), (Signal::Record, true));
+        assert_eq!(
+            apply_record(&mut t, Some(&rec), true),
+            (Signal::Record, true)
+        );
         assert_eq!(t.units[0].last_use, Some(100));
         assert_eq!(t.units[1].last_use, Some(500));
         // noatime: b's atime means nothing.
         let mut t = td.clone();
-        assert_eq!(apply_record(&mut t, Some(&rec), false), (Signal::Record, true));
+        assert_eq!(
+            apply_record(&mut t, Some(&rec), false),
+            (Signal::Record, true)
+        );
         assert_eq!(t.units[1].last_use, None);
         // No record (or none of its units here): atime, or none.
         let mut t = td.clone();
         assert_eq!(apply_record(&mut t, None, true), (Signal::Atime, true));
         let other: HashMap<String, u64> = [("cccccccccccccccc".to_string(), 1)].into();
-        assert_eq!(apply_record(&mut t, Some(&other), false), (Signal::None, false));
+        assert_eq!(
+            apply_record(&mut t, Some(&other), false),
+            (Signal::None, false)
+        );
         assert_eq!(t.units[0].last_use, Some(500));
     }
 }

@@ -79,7 +79,13 @@ fn units(target: &Path) -> BTreeSet<String> {
         }
         for pkg in dirs_in(&dir.join("build")) {
             for h in dirs_in(&dir.join("build").join(&pkg)) {
-                if dir.join("build").join(&pkg).join(&h).join("fingerprint").is_dir() {
+                if dir
+                    .join("build")
+                    .join(&pkg)
+                    .join(&h)
+                    .join("fingerprint")
+                    .is_dir()
+                {
                     out.insert(format!("{rel}:{pkg}-{h}"));
                 }
             }
@@ -166,7 +172,12 @@ fn two_generations(
     env: &Env,
     prefix: &[&str],
     suffix: &[&str],
-) -> (PathBuf, [Vec<String>; 2], BTreeSet<String>, BTreeSet<String>) {
+) -> (
+    PathBuf,
+    [Vec<String>; 2],
+    BTreeSet<String>,
+    BTreeSet<String>,
+) {
     let builds: [Vec<String>; 2] = [vec![], vec!["--release"]].map(|extra: Vec<&str>| {
         prefix
             .iter()
@@ -252,8 +263,7 @@ fn removes_exactly_the_old_generation(prefix: &[&str], suffix: &[&str]) {
     );
     // The record of use names every unit left.
     let record: Value =
-        serde_json::from_slice(&std::fs::read(target.join(".janitor-use.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(target.join(".janitor-use.json")).unwrap()).unwrap();
     assert_eq!(record["version"], 1);
     assert_eq!(record["units"].as_object().unwrap().len(), current.len());
 
@@ -291,7 +301,11 @@ fn a_failing_command_removes_nothing_and_says_why() {
     let env = Env::with_crates(&crates());
     let (target, _, _, _) = two_generations(&env, &[], &[]);
     let ws = env.path("ws");
-    std::fs::write(ws.join("app/src/main.rs"), "fn main() { let x: u32 = \"no\"; }\n").unwrap();
+    std::fs::write(
+        ws.join("app/src/main.rs"),
+        "fn main() { let x: u32 = \"no\"; }\n",
+    )
+    .unwrap();
     let before = units(&target);
     let inc = incremental(&target);
     let out = janitor(
@@ -303,13 +317,20 @@ fn a_failing_command_removes_nothing_and_says_why() {
     .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("error[E0308]: mismatched types"), "cargo's message: {err}");
+    assert!(
+        err.contains("error[E0308]: mismatched types"),
+        "cargo's message: {err}"
+    );
     assert!(
         err.contains("`cargo build` failed") && err.contains("nothing was removed"),
         "{err}"
     );
     let after = units(&target);
-    assert!(before.is_subset(&after), "nothing removed: {:?}", before.difference(&after));
+    assert!(
+        before.is_subset(&after),
+        "nothing removed: {:?}",
+        before.difference(&after)
+    );
     assert!(inc.is_subset(&incremental(&target)));
     assert!(!target.join(".janitor-use.json").exists());
 }
@@ -322,12 +343,17 @@ fn commands_that_are_not_cargo_builds_are_refused_before_anything_runs() {
         ("make all", "it starts with `make`, not `cargo`"),
         ("cargo build; rm -rf /", "`;` needs a shell"),
         ("cargo build $FLAGS", "`$` needs a shell"),
-        ("cargo install ripgrep", "`install` is not a subcommand that builds"),
+        (
+            "cargo install ripgrep",
+            "`install` is not a subcommand that builds",
+        ),
         ("cargo build 'unclosed", "a single quote is not closed"),
         ("cargo", "it names no subcommand"),
         ("cargo build --message-format=xml", "`--message-format xml`"),
     ] {
-        let out = janitor(&env, &ws, &["sweep", "--used-by", cmd]).output().unwrap();
+        let out = janitor(&env, &ws, &["sweep", "--used-by", cmd])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains(says), "{cmd}: {err}");
@@ -335,9 +361,13 @@ fn commands_that_are_not_cargo_builds_are_refused_before_anything_runs() {
         assert!(!ws.join("target").exists(), "{cmd}: nothing ran");
     }
     // Criteria and paths are not combined with --used-by.
-    let out = janitor(&env, &ws, &["sweep", "--used-by", "cargo build", "--max-age", "1day"])
-        .output()
-        .unwrap();
+    let out = janitor(
+        &env,
+        &ws,
+        &["sweep", "--used-by", "cargo build", "--max-age", "1day"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
@@ -429,7 +459,8 @@ fn a_corrupt_record_is_ignored_with_a_warning_and_replaced() {
         .unwrap();
     assert_ok(&out, "sweep");
     assert!(
-        stderr(&out).contains("ignoring the record of use") && stderr(&out).contains("not valid JSON"),
+        stderr(&out).contains("ignoring the record of use")
+            && stderr(&out).contains("not valid JSON"),
         "{}",
         stderr(&out)
     );
@@ -459,9 +490,15 @@ fn a_corrupt_record_is_ignored_with_a_warning_and_replaced() {
     std::fs::write(&elsewhere, b"keep me").unwrap();
     std::fs::remove_file(&record).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
-    let out = janitor(&env, &ws, &["sweep", "--max-age", "30days"]).output().unwrap();
+    let out = janitor(&env, &ws, &["sweep", "--max-age", "30days"])
+        .output()
+        .unwrap();
     assert_ok(&out, "sweep");
-    assert!(stderr(&out).contains("ignoring the record of use"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ignoring the record of use"),
+        "{}",
+        stderr(&out)
+    );
     let out = janitor(&env, &ws, &["sweep", "--used-by", "cargo build"])
         .output()
         .unwrap();
@@ -521,7 +558,10 @@ impl NoatimeMount {
 
     fn run(&self, cmd: &Command) -> Command {
         let mut c = command("nsenter");
-        c.arg("-t").arg(self.ns.pid().to_string()).arg("-m").arg("--");
+        c.arg("-t")
+            .arg(self.ns.pid().to_string())
+            .arg("-m")
+            .arg("--");
         // The directory exists only on the tmpfs, which nsenter's --wd does not see: a shell
         // inside changes to it.
         let dir = cmd.get_current_dir().unwrap_or(Path::new("/"));
@@ -573,7 +613,8 @@ fn max_age_uses_the_record_on_a_noatime_mount() {
     sweep(&["sweep", "--used-by", "cargo build"], Some(now - 40 * DAY));
     let gen1 = stdout(&{
         let mut c = command("find");
-        c.arg(&target).args(["-path", "*/.fingerprint/*", "-maxdepth", "3", "-type", "d"]);
+        c.arg(&target)
+            .args(["-path", "*/.fingerprint/*", "-maxdepth", "3", "-type", "d"]);
         m.run(&c).output().unwrap()
     });
     // Generation 2, recorded now; generation 1's units were built moments ago, so the
@@ -591,20 +632,42 @@ fn max_age_uses_the_record_on_a_noatime_mount() {
 
     // Without a record, a noatime mount has no signal: nothing is known to be old.
     let mut mv = command("mv");
-    mv.arg(target.join(".janitor-use.json")).arg(ws.join("record"));
+    mv.arg(target.join(".janitor-use.json"))
+        .arg(ws.join("record"));
     assert_ok(&m.run(&mv).output().unwrap(), "mv");
-    let out = sweep(&["sweep", "--json", "--max-age", "30days", "--grace", "0 seconds"], None);
+    let out = sweep(
+        &[
+            "sweep",
+            "--json",
+            "--max-age",
+            "30days",
+            "--grace",
+            "0 seconds",
+        ],
+        None,
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dirs"][0]["signal"], "none", "{v:#}");
     assert_eq!(v["dirs"][0]["removed_units"], 0);
     let mut mv = command("mv");
-    mv.arg(ws.join("record")).arg(target.join(".janitor-use.json"));
+    mv.arg(ws.join("record"))
+        .arg(target.join(".janitor-use.json"));
     assert_ok(&m.run(&mv).output().unwrap(), "mv back");
 
     // With it, --max-age removes what the record last saw 40 days ago: generation 1's
     // units that generation 2 does not use. The grace period is off: they were built
     // seconds ago here.
-    let out = sweep(&["sweep", "--json", "--max-age", "30days", "--grace", "0 seconds"], None);
+    let out = sweep(
+        &[
+            "sweep",
+            "--json",
+            "--max-age",
+            "30days",
+            "--grace",
+            "0 seconds",
+        ],
+        None,
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let d = &v["dirs"][0];
     assert_eq!(d["signal"], "record", "{v:#}");
@@ -623,7 +686,10 @@ fn max_age_uses_the_record_on_a_noatime_mount() {
         let fp = r["paths"][0].as_str().unwrap();
         assert!(gen1.contains(fp), "{fp} is of generation 1");
     }
-    let out = m.run(&env.cargo(&ws, &["build", "--offline", "-v"])).output().unwrap();
+    let out = m
+        .run(&env.cargo(&ws, &["build", "--offline", "-v"]))
+        .output()
+        .unwrap();
     assert_ok(&out, "cargo build");
     assert!(!stderr(&out).contains("Compiling"), "{}", stderr(&out));
 }
