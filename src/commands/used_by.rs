@@ -23,7 +23,8 @@
 //! # The directories
 //!
 //! Exactly those the commands used: the nearest target dir (`CACHEDIR.TAG` with Cargo's
-//! signature and a Cargo marker) above each reported path. No other cargo is run to find
+//! signature and a Cargo marker) above each reported path, or its parent while that is one
+//! too (`<dir>/<triple>` is tagged as well). No other cargo is run to find
 //! them. A `build.build-dir` in which the commands reported no path at all (possible only for
 //! a lone binary with no library, dependency or build script) is not swept.
 
@@ -331,24 +332,25 @@ pub fn run_all(
     }
     session.at = crate::observe::now();
     // Identities are read as soon as each path is reported; the directories now: the
-    // outermost target dir above each path (Cargo also tags `<dir>/<triple>` with a
-    // `CACHEDIR.TAG`; sweeping `<dir>` covers it).
+    // nearest target dir above each path, or its parent while that is one too (Cargo also
+    // tags `<dir>/<triple>` with a `CACHEDIR.TAG`; sweeping `<dir>` covers it). Never a
+    // target dir further up that is not a direct parent: a `CACHEDIR.TAG` left in a home
+    // directory must not make every project below it ours.
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut checked: HashMap<PathBuf, bool> = HashMap::new();
+    let mut is_target = |a: &Path| {
+        *checked
+            .entry(a.to_path_buf())
+            .or_insert_with(|| target::is_target_dir(a))
+    };
     for p in &session.reported.paths {
-        let found = p
-            .path
-            .ancestors()
-            .skip(1)
-            .filter(|a| {
-                *checked
-                    .entry(a.to_path_buf())
-                    .or_insert_with(|| target::is_target_dir(a))
-            })
-            .last();
-        if let Some(d) = found {
-            dirs.push(d.to_path_buf());
+        let Some(mut d) = p.path.ancestors().skip(1).find(|a| is_target(a)) else {
+            continue;
+        };
+        while let Some(up) = d.parent().filter(|up| is_target(up)) {
+            d = up;
         }
+        dirs.push(d.to_path_buf());
     }
     dirs.sort();
     dirs.dedup();

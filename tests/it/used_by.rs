@@ -693,3 +693,41 @@ fn max_age_uses_the_record_on_a_noatime_mount() {
     assert_ok(&out, "cargo build");
     assert!(!stderr(&out).contains("Compiling"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_target_dir_tag_further_up_does_not_make_other_projects_ours() {
+    let env = Env::with_crates(&crates());
+    let ws = workspace(&env, 1);
+    let other = env.project("other", "alpha = \"=1.0.0\"");
+    cargo_ok(&env, &other, &["build"]);
+    let other_units = units(&other.join("target"));
+    assert!(!other_units.is_empty());
+    // The directory holding both projects looks like a target dir (someone once pointed
+    // CARGO_TARGET_DIR there).
+    std::fs::write(
+        env.path("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    )
+    .unwrap();
+    std::fs::write(env.path(".rustc_info.json"), "{}").unwrap();
+    let v = json(&mut janitor(
+        &env,
+        &ws,
+        &[
+            "sweep",
+            "--json",
+            "--grace",
+            "0 seconds",
+            "--used-by",
+            "cargo build",
+        ],
+    ));
+    let dirs: Vec<&str> = v["dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(dirs, [ws.join("target").to_str().unwrap()], "{v:#}");
+    assert_eq!(units(&other.join("target")), other_units);
+}
