@@ -14,8 +14,10 @@
 //! `--message-format=json-render-diagnostics` is added after the subcommand, merged with the
 //! user's own `--message-format` (`short` stays short), so the terminal sees Cargo's usual
 //! progress and diagnostics on stderr while we read the JSON on stdout. Any other line on
-//! stdout (a test binary's output under `cargo test`) goes to our stderr, so that our own
-//! stdout (`--json`) stays ours.
+//! stdout goes to our stderr, so that our own stdout (`--json`) stays ours; so does every
+//! line after `build-finished`, which Cargo prints before it runs anything it built (`cargo
+//! test`'s tests, `cargo run`'s program): their output is never read as Cargo's messages, so
+//! a test that prints a message-shaped line cannot name units or directories.
 //!
 //! A command that fails (exit status, or `build-finished` without success) stops everything:
 //! nothing is removed, because a partial list of units is not a keep set.
@@ -274,7 +276,7 @@ pub fn run_all(
         commands: commands.iter().map(|c| c.text.clone()).collect(),
         ..Session::default()
     };
-    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut seen: HashSet<(PathBuf, Option<(u64, u64)>)> = HashSet::new();
     for c in commands {
         let mut cmd = Command::new("cargo");
         cmd.args(&c.args)
@@ -297,12 +299,21 @@ pub fn run_all(
             if reader.read_until(b'\n', &mut line)? == 0 {
                 break;
             }
+            // After `build-finished`, stdout is what the build runs (`cargo test`'s tests,
+            // `cargo run`'s program): never Cargo's messages, however it looks. A test
+            // printing a message-shaped line must not name units, let alone directories.
+            if finished.is_some() {
+                let _ = stderr.lock().write_all(&line);
+                continue;
+            }
             let text = String::from_utf8_lossy(&line);
             match cargo_messages::parse(&text) {
                 Message::Unit { package, paths } => {
                     for path in paths {
-                        if seen.insert(path.clone()) {
-                            let id = path.symlink_metadata().ok().map(|m| (m.dev(), m.ino()));
+                        // The same path may name another unit in a later command (an
+                        // uplifted `target/debug/app` of other features): by identity too.
+                        let id = path.symlink_metadata().ok().map(|m| (m.dev(), m.ino()));
+                        if seen.insert((path.clone(), id)) {
                             session.reported.paths.push(ReportedPath {
                                 path,
                                 package: package.clone(),

@@ -731,3 +731,68 @@ fn a_target_dir_tag_further_up_does_not_make_other_projects_ours() {
     assert_eq!(dirs, [ws.join("target").to_str().unwrap()], "{v:#}");
     assert_eq!(units(&other.join("target")), other_units);
 }
+
+#[test]
+fn what_the_build_runs_is_never_read_as_cargos_messages() {
+    // `cargo test` prints `build-finished`, then runs the tests, whose output shares Cargo's
+    // stdout. A test printing a line shaped like Cargo's `compiler-artifact` named another
+    // project's target dir, which was then swept: every unit of it went.
+    let env = Env::with_crates(&crates());
+    let other = env.project("other", "alpha = \"=1.0.0\"");
+    cargo_ok(&env, &other, &["build"]);
+    let other_target = other.join("target");
+    let other_units = units(&other_target);
+    assert!(!other_units.is_empty());
+    let named = std::fs::read_dir(other_target.join("debug/deps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "rlib"))
+        .unwrap();
+    let line = serde_json::json!({
+        "reason": "compiler-artifact",
+        "package_id": "path+file:///nowhere#ghost@0.1.0",
+        "filenames": [named],
+        "executable": null,
+        "fresh": true,
+    });
+    let proj = env.project("proj", "");
+    std::fs::write(
+        proj.join("src/main.rs"),
+        format!("fn main() {{}}\n#[test]\nfn prints() {{ println!(\"{{}}\", r#\"{line}\"#); }}\n"),
+    )
+    .unwrap();
+    // Both were built seconds ago: this is about what is read, not about age.
+    let out = janitor(
+        &env,
+        &proj,
+        &[
+            "sweep",
+            "--json",
+            "--grace",
+            "0 seconds",
+            "--used-by",
+            "cargo test -- --nocapture",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_ok(&out, "sweep --used-by \"cargo test\"");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dirs: Vec<&str> = v["dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(dirs, [proj.join("target").to_str().unwrap()], "{v:#}");
+    assert_eq!(
+        units(&other_target),
+        other_units,
+        "the other project is untouched"
+    );
+    assert!(
+        stderr(&out).contains("\"package_id\":\"path+file:///nowhere#ghost@0.1.0\""),
+        "the test's output reaches stderr: {}",
+        stderr(&out)
+    );
+}
