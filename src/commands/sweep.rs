@@ -339,8 +339,13 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
         let signal = used_by::signal(&first, record.as_ref(), atime_ok);
         let plan_of = |td: &TargetDir| {
             let mut td = td.clone();
-            let (_, ages_ok) = used_by::apply_record(&mut td, record.as_ref(), atime_ok);
+            let (signal, ages_ok) = used_by::apply_record(&mut td, record.as_ref(), atime_ok);
             let td = &td;
+            // `--all` empties a directory only when every unit in it is known to be unused.
+            let c = &Criteria {
+                all: c.all && used_by::whole_dir_known(td, signal, atime_ok),
+                ..c.clone()
+            };
             let rustc = if c.toolchains.is_some() {
                 target_dir::rustc_by_unit(td)
             } else {
@@ -352,7 +357,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
                 db_now: now,
                 disk_now: disk_now(),
             };
-            sweep::plan_dir(td, &rustc, &c, now, ages_ok, &grace)
+            sweep::plan_dir(td, &rustc, c, now, ages_ok, &grace)
         };
         let wait = if args.no_wait {
             Wait::NoWait

@@ -169,6 +169,9 @@ pub struct Unit {
     pub last_use: Option<u64>,
     /// Newest mtime of anything of the unit and atime of its files (see the module docs).
     pub touched: Option<u64>,
+    /// Newest mtime of anything of the unit: when it was last built or written. Unlike
+    /// atimes, a reader of the tree (a cache restore, an indexer) never moves it.
+    pub modified: Option<u64>,
 }
 
 impl Unit {
@@ -176,6 +179,7 @@ impl Unit {
     fn add(&mut self, t: &Tree, c: usize) {
         self.files.extend_from_slice(t.subtree(c));
         self.touched = newest(self.touched, t.touched(c));
+        self.modified = newest(self.modified, (c..t.end[c]).map(|j| t.mtime[j]).max());
     }
 }
 
@@ -372,6 +376,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
         files: Vec::new(),
         last_use: None,
         touched: None,
+        modified: None,
     };
     // Legacy: .fingerprint/<pkg>-<hash>.
     if let Some(fps) = child_named(t, p, ".fingerprint") {

@@ -31,8 +31,11 @@
 //!
 //! # The grace period
 //!
-//! A unit no command reported but that was touched within the grace period is kept (another
-//! build may have made it moments ago); reported units are kept whatever their age.
+//! A unit no command reported but that was built or written within the grace period (the
+//! newest modification time of its files and directories) is kept: another build may have
+//! made it moments ago. Access times do not count here, unlike in `sweep`'s other criteria:
+//! they are exactly what `--used-by` does not trust (a CI cache restore, `cp -a` or an
+//! indexer makes every one of them new). Reported units are kept whatever their age.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -169,10 +172,11 @@ pub fn plan_dir(td: &TargetDir, keep: &Keep, grace: &Grace) -> (DirPlan, usize) 
         } else if keep.unknown_packages.contains(&u.pkg) {
             kept.push(u);
         } else {
-            plan.removals.push(sweep::unit_removal(
-                u,
-                "used by none of the --used-by commands".into(),
-            ));
+            let mut r = sweep::unit_removal(u, "used by none of the --used-by commands".into());
+            // The grace period looks at when the unit was built or written, not read:
+            // access times are what `--used-by` does not trust.
+            r.touched = u.modified;
+            plan.removals.push(r);
             files.extend(u.files.iter());
         }
     }
@@ -195,10 +199,12 @@ pub fn plan_dir(td: &TargetDir, keep: &Keep, grace: &Grace) -> (DirPlan, usize) 
                 })
         });
         if !tied {
-            plan.removals.push(sweep::incremental_removal(
+            let mut r = sweep::incremental_removal(
                 inc,
                 "incremental session of no unit the --used-by commands used".into(),
-            ));
+            );
+            r.touched = inc.last_use;
+            plan.removals.push(r);
             files.extend(inc.files.iter());
         }
     }
@@ -246,9 +252,11 @@ pub fn signal(td: &TargetDir, record: Option<&HashMap<String, u64>>, atime_ok: b
 }
 
 /// Applies a record of use (unit hash → last seen, unix seconds) to a scan: a unit in the
-/// record takes the record's time as its last use; on a `noatime` mount (`atime_ok` false)
-/// a unit not in it has no known last use. Returns the signal the directory uses, and
-/// whether ages may be compared at all (they may when there is a record).
+/// record takes as its last use the newer of the record's time and the moment it was last
+/// built or written (a plain `cargo build` since the record rebuilt it then; its atime is not
+/// trusted); on a `noatime` mount (`atime_ok` false) a unit not in it has no known last use.
+/// Returns the signal the directory uses, and whether ages may be compared at all (they may
+/// when there is a record).
 pub fn apply_record(
     td: &mut TargetDir,
     record: Option<&HashMap<String, u64>>,
@@ -260,12 +268,20 @@ pub fn apply_record(
     };
     for u in &mut td.units {
         match record.get(&u.hash) {
-            Some(&t) => u.last_use = Some(t),
+            Some(&t) => u.last_use = Some(t.max(u.modified.unwrap_or(0))),
             None if !atime_ok => u.last_use = None,
             None => {}
         }
     }
     (Signal::Record, true)
+}
+
+/// Whether `--all` may judge the directory as a whole. Not when the record is its signal on
+/// a `noatime` mount and some unit in it is in no record (no `--used-by` run saw it, so its
+/// last use is unknown): a directory is emptied only when every unit in it is known to be
+/// unused, never because the units whose use is known are old.
+pub fn whole_dir_known(td: &TargetDir, signal: Signal, atime_ok: bool) -> bool {
+    signal != Signal::Record || atime_ok || td.units.iter().all(|u| u.last_use.is_some())
 }
 
 #[cfg(test)]
@@ -296,6 +312,7 @@ mod tests {
             files,
             last_use: Some(0),
             touched: Some(0),
+            modified: Some(0),
         }
     }
 
@@ -394,12 +411,18 @@ mod tests {
     }
 
     #[test]
-    fn grace_keeps_unreported_units_touched_moments_ago() {
-        let mut new = unit("x", "5555555555555555", vec![fact("/a", 1, false)]);
-        new.touched = Some(1_000_000);
+    fn grace_keeps_unreported_units_built_moments_ago_not_merely_read() {
+        // Built a few seconds ago.
+        let mut built = unit("x", "5555555555555555", vec![fact("/a", 1, false)]);
+        built.touched = Some(1_000_000);
+        built.modified = Some(1_000_000);
+        // Built long ago, read a few seconds ago (a cache restore, an indexer).
+        let mut read = unit("y", "6666666666666666", vec![fact("/b", 2, false)]);
+        read.touched = Some(1_000_000);
+        read.modified = Some(10);
         let td = TargetDir {
             path: "/t".into(),
-            units: vec![new],
+            units: vec![built, read],
             ..TargetDir::default()
         };
         let r = Reported::default();
@@ -416,8 +439,9 @@ mod tests {
             disk_now: 1_000_010,
         };
         let (p, _) = plan_dir(&td, &keep, &grace);
-        assert!(p.removals.is_empty());
+        assert_eq!(hashes(&p), ["6666666666666666"]);
         assert_eq!(p.kept.len(), 1);
+        assert_eq!(p.kept[0].last_use, 1_000_000);
     }
 
     #[test]
@@ -527,5 +551,28 @@ mod tests {
             (Signal::None, false)
         );
         assert_eq!(t.units[0].last_use, Some(500));
+        // A unit rebuilt since the record (by a plain build) was used then.
+        let mut t = td.clone();
+        t.units[0].modified = Some(300);
+        apply_record(&mut t, Some(&rec), false);
+        assert_eq!(t.units[0].last_use, Some(300));
+    }
+
+    #[test]
+    fn all_needs_every_units_last_use_known() {
+        let mut a = unit("a", "aaaaaaaaaaaaaaaa", vec![]);
+        a.last_use = Some(100);
+        let mut b = unit("b", "bbbbbbbbbbbbbbbb", vec![]);
+        b.last_use = None;
+        let mut td = TargetDir {
+            units: vec![a, b],
+            ..TargetDir::default()
+        };
+        assert!(!whole_dir_known(&td, Signal::Record, false));
+        // With atimes every unit has its own; without a record, ages are not compared.
+        assert!(whole_dir_known(&td, Signal::Record, true));
+        assert!(whole_dir_known(&td, Signal::None, false));
+        td.units[1].last_use = Some(50);
+        assert!(whole_dir_known(&td, Signal::Record, false));
     }
 }

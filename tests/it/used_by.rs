@@ -214,6 +214,62 @@ fn two_generations(
     (target, builds, current, inc)
 }
 
+/// Sets the access and modification times of `p` and everything below it to `when`.
+fn set_times_below(p: &Path, when: SystemTime) {
+    let times = std::fs::FileTimes::new()
+        .set_accessed(when)
+        .set_modified(when);
+    let ft = p.symlink_metadata().unwrap().file_type();
+    if ft.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            set_times_below(&e.unwrap().path(), when);
+        }
+    }
+    if ft.is_dir() || ft.is_file() {
+        // Contents first: setting them changes no directory's times.
+        std::fs::File::open(p).unwrap().set_times(times).unwrap();
+    }
+}
+
+/// Gives what only generation 1 has (every unit not in `current`, with its files named by
+/// its hash, and every incremental directory not in `inc`) the file times of a build `days`
+/// ago, as a restored cache has them: what a build of generation 2 uses or made keeps its own.
+fn age_old_generation(
+    target: &Path,
+    current: &BTreeSet<String>,
+    inc: &BTreeSet<String>,
+    days: u64,
+) {
+    let when = SystemTime::now() - std::time::Duration::from_secs(days * DAY);
+    let old: BTreeSet<String> = units(target)
+        .difference(current)
+        .map(|u| u[u.len() - 16..].to_string())
+        .collect();
+    assert!(!old.is_empty());
+    // A unit's files and directories carry its hash: `<pkg>-<hash>` (fingerprint, build
+    // dirs), `…-<hash>.rlib` and friends in deps/, or `build/<pkg>/<hash>/` (new layout).
+    fn go(p: &Path, old: &BTreeSet<String>, when: SystemTime) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_dir = e.file_type().unwrap().is_dir();
+            if old
+                .iter()
+                .any(|h| name == *h || name.contains(&format!("-{h}")))
+            {
+                set_times_below(&e.path(), when);
+            } else if is_dir && name != "incremental" {
+                go(&e.path(), old, when);
+            }
+        }
+    }
+    go(target, &old, when);
+    for i in incremental(target).difference(inc) {
+        let (profile, name) = i.split_once(':').unwrap();
+        set_times_below(&target.join(profile).join("incremental").join(name), when);
+    }
+}
+
 /// `sweep --used-by` for both builds of [`two_generations`] removes exactly generation 1's
 /// units and incremental sessions, its dry run lists exactly that, and both builds are all
 /// Fresh afterwards.
@@ -221,7 +277,10 @@ fn removes_exactly_the_old_generation(prefix: &[&str], suffix: &[&str]) {
     let env = Env::with_crates(&crates());
     let (target, builds, current, inc) = two_generations(&env, prefix, suffix);
     let ws = env.path("ws");
-    // As after a CI cache restore, or anything that reads the whole tree: every atime is now.
+    // As in a CI cache restored a month after generation 1 was built: its files have the
+    // modification times of that build, and every atime is now (the restore wrote them; so
+    // would anything that reads the whole tree).
+    age_old_generation(&target, &current, &inc, 30);
     touch_atimes(&target);
     assert!(units(&target).len() > current.len());
 
@@ -229,10 +288,9 @@ fn removes_exactly_the_old_generation(prefix: &[&str], suffix: &[&str]) {
         .iter()
         .flat_map(|b| ["--used-by".to_string(), format!("cargo {}", b.join(" "))])
         .collect();
-    // Generation 1 was built seconds ago here; in a restored cache its files keep the times
-    // of its build, long ago. The grace period (which keeps what was built in the last 10
-    // minutes) is not what this test is about: it is off.
-    let mut args: Vec<&str> = vec!["sweep", "--json", "--grace", "0 seconds"];
+    // The default grace period: it keeps what was built or written in the last 10 minutes,
+    // and atimes, all new, do not count.
+    let mut args: Vec<&str> = vec!["sweep", "--json"];
     args.extend(used_by.iter().map(String::as_str));
     let before = units(&target);
     let mut dry_args = args.clone();
@@ -609,23 +667,42 @@ fn max_age_uses_the_record_on_a_noatime_mount() {
         assert_ok(&out, &format!("sweep {args:?}"));
         out
     };
-    // Generation 1, recorded as used 40 days ago (Cargo's clock variable moves ours too).
+    // Generation 1, recorded as used 40 days ago (Cargo's clock variable moves ours too),
+    // and built then: the workspace's files get that build's times.
     sweep(&["sweep", "--used-by", "cargo build"], Some(now - 40 * DAY));
+    // Sources too: Cargo rebuilds a path package whose sources are newer than its outputs.
+    let mut age = command("find");
+    age.arg(&ws)
+        .args(["-exec", "touch", "-h", "-d"])
+        .arg(format!("@{}", now - 40 * DAY))
+        .args(["{}", "+"]);
+    assert_ok(&m.run(&age).output().unwrap(), "age generation 1");
     let gen1 = stdout(&{
         let mut c = command("find");
         c.arg(&target)
             .args(["-path", "*/.fingerprint/*", "-maxdepth", "3", "-type", "d"]);
         m.run(&c).output().unwrap()
     });
-    // Generation 2, recorded now; generation 1's units were built moments ago, so the
-    // grace period keeps them from --used-by, and the record keeps their time.
+    // Generation 2, recorded now. A grace period longer than generation 1's age keeps its
+    // units from this --used-by run (which would remove them), so that the record keeps
+    // their time for --max-age below.
     let mut w = command("sh");
     w.arg("-c").arg(format!(
         "sed -i 's/=1.0.0/=2.0.0/; s/=0.1.0/=0.2.0/' '{ws}/lib/Cargo.toml' '{ws}/app/Cargo.toml'",
         ws = ws.display()
     ));
     assert_ok(&m.run(&w).output().unwrap(), "bump");
-    let out = sweep(&["sweep", "--json", "--used-by", "cargo build"], None);
+    let out = sweep(
+        &[
+            "sweep",
+            "--json",
+            "--grace",
+            "60 days",
+            "--used-by",
+            "cargo build",
+        ],
+        None,
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dirs"][0]["removed_units"], 0, "{v:#}");
     assert!(ls(&target).contains(".janitor-use.json"));
@@ -795,4 +872,86 @@ fn what_the_build_runs_is_never_read_as_cargos_messages() {
         "the test's output reaches stderr: {}",
         stderr(&out)
     );
+}
+
+#[test]
+fn all_keeps_a_noatime_dir_holding_units_no_record_knows() {
+    // On a noatime mount the record is the only age there is, and it knows only the units a
+    // `--used-by` run saw. `--all` emptied the whole directory when those were old, with the
+    // units a plain `cargo build` made since (whose last use is unknown) in it.
+    let env = Env::with_crates(&crates());
+    let Some(m) = NoatimeMount::new(env.dir.path()) else {
+        return;
+    };
+    let outside = workspace(&env, 1);
+    let mut cp = command("cp");
+    cp.arg("-a").arg(&outside).arg(&m.mnt);
+    assert_ok(&m.run(&cp).output().unwrap(), "cp");
+    let ws = m.mnt.join("ws");
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Generation 1, built and recorded 40 days ago (the workspace's files get that build's
+    // times).
+    let mut c = janitor(&env, &ws, &["sweep", "--used-by", "cargo build"]);
+    c.env("__CARGO_TEST_LAST_USE_NOW", (now - 40 * DAY).to_string());
+    assert_ok(&m.run(&c).output().unwrap(), "sweep --used-by");
+    // Sources too: Cargo rebuilds a path package whose sources are newer than its outputs.
+    let mut age = command("find");
+    age.arg(&ws)
+        .args(["-exec", "touch", "-h", "-d"])
+        .arg(format!("@{}", now - 40 * DAY))
+        .args(["{}", "+"]);
+    assert_ok(&m.run(&age).output().unwrap(), "age generation 1");
+    // Generation 2, built by a plain cargo: in no record.
+    let mut w = command("sh");
+    w.arg("-c").arg(format!(
+        "sed -i 's/=1.0.0/=2.0.0/; s/=0.1.0/=0.2.0/' '{ws}/lib/Cargo.toml' '{ws}/app/Cargo.toml'",
+        ws = ws.display()
+    ));
+    assert_ok(&m.run(&w).output().unwrap(), "bump");
+    assert_ok(
+        &m.run(&env.cargo(&ws, &["build"])).output().unwrap(),
+        "cargo build",
+    );
+
+    // Generation 2 was built seconds ago: this is about what is known, not the grace period.
+    let out = m
+        .run(&janitor(
+            &env,
+            &ws,
+            &[
+                "sweep",
+                "--json",
+                "--all",
+                "--max-age",
+                "30days",
+                "--grace",
+                "0 seconds",
+            ],
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep --all");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v["dirs"][0];
+    assert_eq!(d["signal"], "record", "{v:#}");
+    let removed = d["removed"].as_array().unwrap();
+    assert!(
+        removed.iter().all(|r| r["kind"] != "target-dir"),
+        "not emptied as a whole: {v:#}"
+    );
+    // What the record saw 40 days ago and nothing rebuilt since goes by --max-age; the
+    // units of unknown age stay.
+    assert!(!removed.is_empty(), "{v:#}");
+    let out = m
+        .run(&env.cargo(&ws, &["build", "--offline", "-v"]))
+        .output()
+        .unwrap();
+    assert_ok(&out, "cargo build");
+    let err = stderr(&out);
+    for kept in ["Fresh alpha v2.0.0", "Fresh pmac v0.2.0"] {
+        assert!(err.contains(kept), "{kept}:\n{err}");
+    }
 }
