@@ -119,6 +119,12 @@ pub fn split_words(text: &str) -> Result<Vec<String>, String> {
                     None => return Err("it ends with a lone backslash".into()),
                 }
             }
+            '\n' | '\r' => {
+                return Err(
+                    "a line break separates commands in a shell: give each command its own --used-by"
+                        .into(),
+                );
+            }
             c if c.is_whitespace() => {
                 if in_word {
                     words.push(std::mem::take(&mut cur));

@@ -406,6 +406,10 @@ fn commands_that_are_not_cargo_builds_are_refused_before_anything_runs() {
             "`install` is not a subcommand that builds",
         ),
         ("cargo build 'unclosed", "a single quote is not closed"),
+        (
+            "cargo build\nrm -rf target",
+            "a line break separates commands in a shell",
+        ),
         ("cargo", "it names no subcommand"),
         ("cargo build --message-format=xml", "`--message-format xml`"),
     ] {
