@@ -284,6 +284,14 @@ pub struct SweepArgs {
     /// Remove whole target dirs in which nothing was used for --max-age
     #[arg(long)]
     pub all: bool,
+    /// Run this cargo command (repeatable; e.g. "cargo build --release") and keep exactly the
+    /// units it reports, removing every other unit in the target and build dirs it used
+    #[arg(
+        long,
+        value_name = "CARGO COMMAND",
+        conflicts_with_all = ["paths", "recursive", "max_age", "toolchains", "max_size", "incremental", "all"]
+    )]
+    pub used_by: Vec<String>,
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
     /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
@@ -316,6 +324,10 @@ pub struct TrimArgs {
     /// A target dir to trim (repeatable) [default: the workspaces' target dirs]
     #[arg(long, value_name = "DIR")]
     pub target_dir: Vec<PathBuf>,
+    /// Run this cargo command (repeatable) and, in the target and build dirs it used, keep
+    /// exactly the units it reports instead of mapping them by lockfile
+    #[arg(long, value_name = "CARGO COMMAND", conflicts_with = "target_dir")]
+    pub used_by: Vec<String>,
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
     /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]

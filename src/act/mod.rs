@@ -13,3 +13,4 @@ pub mod executor;
 pub mod lock;
 pub mod remove;
 pub mod stop;
+pub mod use_record;

@@ -7,6 +7,7 @@ pub mod status;
 pub mod stop;
 pub mod sweep;
 pub mod trim;
+pub mod used_by;
 pub mod wait;
 
 use anyhow::Result;

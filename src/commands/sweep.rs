@@ -32,6 +32,7 @@ use crate::observe::toolchains;
 use crate::observe::{disk_now, now};
 use crate::plan::grace::{self, Grace};
 use crate::plan::sweep::{self, Criteria, DirPlan, Toolchains};
+use crate::plan::used_by;
 use crate::plan::{ItemKind, Plan, PlanItem, Row};
 use crate::report::{self, Output};
 
@@ -40,9 +41,12 @@ pub struct DirReport {
     pub path: PathBuf,
     /// The project the directory belongs to (its parent, when that has a Cargo.toml).
     pub project: Option<PathBuf>,
-    /// `atime`, or `none` on a `noatime` mount (then ages are unknown and age or size limits
-    /// remove nothing there).
+    /// `atime`; `record` when the directory's record of use gives its units' last use
+    /// (`--used-by` writes it); `none` on a `noatime` mount without a record (then ages are
+    /// unknown and age or size limits remove nothing there); `used-by` with `--used-by`.
     pub signal: &'static str,
+    /// With `--used-by`: how many of its units the commands reported (all kept).
+    pub reported_units: Option<usize>,
     pub units: usize,
     pub removed_units: usize,
     pub kept_units: usize,
@@ -62,6 +66,8 @@ pub struct DirReport {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub dry_run: bool,
+    /// The `--used-by` commands, as given.
+    pub used_by: Vec<String>,
     pub dirs: Vec<DirReport>,
     pub removed_units: usize,
     pub reclaimed_bytes: u64,
@@ -298,6 +304,9 @@ pub fn to_plan(td: &TargetDir, p: &DirPlan) -> Plan {
 }
 
 pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
+    if !args.used_by.is_empty() {
+        return super::used_by::sweep(global, args, out);
+    }
     let c = criteria(args)?;
     if let Some(age) = c.max_age
         && age.secs() < 86_400
@@ -313,6 +322,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     let dry_run = args.dry_run || !c.any();
     let mut report = Report {
         dry_run,
+        used_by: Vec::new(),
         dirs: Vec::new(),
         removed_units: 0,
         reclaimed_bytes: 0,
@@ -325,8 +335,19 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     let scans = target_dir::scan_all(&dirs);
     for (i, (dir, first)) in dirs.iter().zip(scans).enumerate() {
         progress.tick(i as u64);
+        // The record of use, where there is one, gives the last use of the units in it.
+        let record = super::used_by::read_record(dir, out);
         let atime_ok = !target_dir::noatime(dir);
+        let signal = used_by::signal(&first, record.as_ref(), atime_ok);
         let plan_of = |td: &TargetDir| {
+            let mut td = td.clone();
+            let (signal, ages_ok) = used_by::apply_record(&mut td, record.as_ref(), atime_ok);
+            let td = &td;
+            // `--all` empties a directory only when every unit in it is known to be unused.
+            let c = &Criteria {
+                all: c.all && used_by::whole_dir_known(td, signal, atime_ok),
+                ..c.clone()
+            };
             let rustc = if c.toolchains.is_some() {
                 target_dir::rustc_by_unit(td)
             } else {
@@ -338,7 +359,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
                 db_now: now,
                 disk_now: disk_now(),
             };
-            sweep::plan_dir(td, &rustc, &c, now, atime_ok, &grace)
+            sweep::plan_dir(td, &rustc, c, now, ages_ok, &grace)
         };
         let wait = if args.no_wait {
             Wait::NoWait
@@ -368,7 +389,8 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
         report.dirs.push(DirReport {
             path: dir.clone(),
             project,
-            signal: if atime_ok { "atime" } else { "none" },
+            signal: signal.name(),
+            reported_units: None,
             units: plan.units,
             removed_units: plan.removed_units,
             kept_units: plan.units - plan.removed_units,

@@ -54,6 +54,8 @@ pub struct Report {
     pub dry_run: bool,
     pub ci: bool,
     pub lockfiles: Vec<PathBuf>,
+    /// The `--used-by` commands, as given (their units are what target dirs keep).
+    pub used_by: Vec<String>,
     /// Packages with a registry or git source pinned by the lockfiles.
     pub pinned_packages: usize,
     pub parts: Vec<Part>,
@@ -149,8 +151,21 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     }
     let lockfiles: Vec<PathBuf> = lockfiles.into_iter().map(|(l, _)| l).collect();
 
+    // --used-by: the commands run first (they may need what is about to be trimmed); the
+    // target dirs are those they used, kept exactly as they reported. One that fails stops
+    // everything: nothing is removed.
+    let mut session = None;
+    if !args.used_by.is_empty() {
+        let commands = super::used_by::parse_all(&args.used_by)?;
+        match super::used_by::run_all(&commands, global, out)? {
+            Some(s) => session = Some(s),
+            None => return Ok(exit::FAILURE),
+        }
+    }
     let mut targets = given_targets;
-    if targets.is_empty() {
+    if let Some(s) = &session {
+        targets = s.dirs.clone();
+    } else if targets.is_empty() {
         for dir in &run_dirs {
             let config = config_in(&mut configs, dir, &home)?;
             targets.extend(
@@ -171,6 +186,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         dry_run: args.dry_run,
         ci: args.ci,
         lockfiles: lockfiles.clone(),
+        used_by: args.used_by.clone(),
         pinned_packages: keep.packages(),
         parts: Vec::new(),
         grace: grace::Report::default(),
@@ -272,7 +288,16 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     });
 
     // Target dirs, each under its build locks.
-    for (dir, first) in targets.iter().zip(target_dir::scan_all(&targets)) {
+    let scans = target_dir::scan_all(&targets);
+    if let Some(s) = &mut session {
+        s.resolve(&scans.iter().collect::<Vec<_>>(), out);
+        if !args.dry_run {
+            for td in &scans {
+                s.record(td, out);
+            }
+        }
+    }
+    for (dir, first) in targets.iter().zip(scans) {
         // The units kept as unknown by the last plan made (the one acted on).
         let kept_unknown = std::cell::Cell::new(0);
         let plan_of = |td: &TargetDir| {
@@ -280,6 +305,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
                 disk_now: disk_now(),
                 ..grace
             };
+            if let Some(s) = &session {
+                return s.plan(td, &grace).0;
+            }
             let p = trim::plan_target(
                 td,
                 &target_dir::sources_by_unit(td),

@@ -6,12 +6,15 @@
 //! lock, or opens a regular file for reading while scanning (opening would move atimes that
 //! other tools, and our own `sweep`, rely on).
 
+pub mod build_windows;
+pub mod cargo_messages;
 pub mod db;
 pub mod home;
 pub mod lock_doctor;
 pub mod lockfiles;
 pub mod target_dir;
 pub mod toolchains;
+pub mod use_record;
 pub mod walk;
 
 /// The current time in unix seconds. Honours Cargo's `__CARGO_TEST_LAST_USE_NOW` (used by

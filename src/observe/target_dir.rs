@@ -169,6 +169,9 @@ pub struct Unit {
     pub last_use: Option<u64>,
     /// Newest mtime of anything of the unit and atime of its files (see the module docs).
     pub touched: Option<u64>,
+    /// Newest mtime of anything of the unit: when it was last built or written. Unlike
+    /// atimes, a reader of the tree (a cache restore, an indexer) never moves it.
+    pub modified: Option<u64>,
 }
 
 impl Unit {
@@ -176,6 +179,7 @@ impl Unit {
     fn add(&mut self, t: &Tree, c: usize) {
         self.files.extend_from_slice(t.subtree(c));
         self.touched = newest(self.touched, t.touched(c));
+        self.modified = newest(self.modified, (c..t.end[c]).map(|j| t.mtime[j]).max());
     }
 }
 
@@ -372,6 +376,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
         files: Vec::new(),
         last_use: None,
         touched: None,
+        modified: None,
     };
     // Legacy: .fingerprint/<pkg>-<hash>.
     if let Some(fps) = child_named(t, p, ".fingerprint") {
@@ -929,6 +934,7 @@ fn holds_a_file(dir: &Path) -> bool {
 }
 
 /// `sweep --all`: everything in the directory to remove, as whole paths, but `CACHEDIR.TAG`,
+/// the record of use (`.janitor-use.json`, see [`crate::observe::use_record`]),
 /// the trash and Cargo's lock files (never deleted, wherever they are). A profile directory in
 /// `td.profiles` (those whose locks are held) is emptied but for its lock files. Any other
 /// directory that holds lock files (a busy profile, one that appeared since the scan, a nested
@@ -945,7 +951,11 @@ pub fn contents_except_locks(td: &TargetDir) -> Vec<PathBuf> {
         entries.sort();
         for p in entries {
             let name = p.file_name().unwrap_or_default();
-            if is_lock_name(name) || name == "CACHEDIR.TAG" || name == crate::act::remove::TRASH {
+            if is_lock_name(name)
+                || name == "CACHEDIR.TAG"
+                || name == crate::act::remove::TRASH
+                || (dir == td.path && name == crate::observe::use_record::NAME)
+            {
                 continue;
             }
             if !p.symlink_metadata().is_ok_and(|m| m.is_dir()) {

@@ -13,6 +13,7 @@ pub mod stop;
 pub mod sweep;
 pub mod sync;
 pub mod trim;
+pub mod used_by;
 
 use std::path::PathBuf;
 

@@ -350,6 +350,7 @@ mod tests {
             files,
             last_use: Some(last_use),
             touched: Some(last_use),
+            modified: Some(last_use),
         }
     }
 

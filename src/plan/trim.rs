@@ -257,6 +257,7 @@ mod tests {
             files: Vec::new(),
             last_use: None,
             touched: None,
+            modified: None,
         }
     }
 

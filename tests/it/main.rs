@@ -13,3 +13,4 @@ mod soak;
 mod status;
 mod sweep;
 mod trim;
+mod used_by;

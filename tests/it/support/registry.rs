@@ -20,6 +20,9 @@ pub struct CrateSpec {
     pub build_rs: Option<String>,
     /// Extra source files `(relative path, contents)`, besides `src/lib.rs`.
     pub files: Vec<(String, String)>,
+    /// A proc-macro crate (`[lib] proc-macro = true`) exporting the function-like macro
+    /// `<name>_version!()`, which expands to nothing.
+    pub proc_macro: bool,
 }
 
 impl CrateSpec {
@@ -30,6 +33,7 @@ impl CrateSpec {
             deps: Vec::new(),
             build_rs: None,
             files: Vec::new(),
+            proc_macro: false,
         }
     }
 
@@ -40,6 +44,11 @@ impl CrateSpec {
 
     pub fn build_rs(mut self, code: &str) -> CrateSpec {
         self.build_rs = Some(code.into());
+        self
+    }
+
+    pub fn proc_macro(mut self) -> CrateSpec {
+        self.proc_macro = true;
         self
     }
 
@@ -56,6 +65,9 @@ impl CrateSpec {
         if self.build_rs.is_some() {
             m.push_str("build = \"build.rs\"\n");
         }
+        if self.proc_macro {
+            m.push_str("\n[lib]\nproc-macro = true\n");
+        }
         m.push_str("\n[dependencies]\n");
         for (n, r) in &self.deps {
             m.push_str(&format!("{n} = \"{r}\"\n"));
@@ -65,6 +77,15 @@ impl CrateSpec {
 
     fn lib_rs(&self) -> String {
         let ident = self.name.replace('-', "_");
+        if self.proc_macro {
+            return format!(
+                "extern crate proc_macro;\n\
+                 #[proc_macro]\n\
+                 pub fn {ident}_version(_: proc_macro::TokenStream) -> proc_macro::TokenStream {{\n\
+                 proc_macro::TokenStream::new()\n}}\n// {}\n",
+                self.version
+            );
+        }
         let mut s = format!(
             "pub fn {ident}_version() -> &'static str {{ \"{}\" }}\n",
             self.version
