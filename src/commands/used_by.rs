@@ -562,10 +562,12 @@ pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) ->
     if args.json {
         crate::report::json(&report)?;
     } else {
-        print!(
-            "{}",
-            crate::report::sweep::render(&report, true, dry_run || out.verbose > 0, out)
-        );
+        crate::report::print(crate::report::sweep::render(
+            &report,
+            true,
+            dry_run || out.verbose > 0,
+            out,
+        ))?;
     }
     Ok(code)
 }
