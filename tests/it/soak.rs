@@ -874,14 +874,13 @@ fn run(cfg: Config) {
     for o in &offline {
         println!("OFFLINE BUILD FAILED {o}");
     }
+    // Every loop did its iterations; each kind of run happened (loops alternate some kinds,
+    // e.g. gc's ages and sizes, so a kind's own count depends on timing).
+    for (k, v) in &st.loops {
+        assert!(*v >= s.cfg.iterations, "the {k} loop ran {v} times");
+    }
     for (k, v) in &st.runs {
-        // Fresh profiles are built every 5th build iteration.
-        let want = if k.contains("--profile") {
-            s.cfg.iterations / 5
-        } else {
-            s.cfg.iterations
-        };
-        assert!(*v >= want, "{k} ran {v} times");
+        assert!(*v > 0, "{k} never ran");
     }
     assert!(integrity.corrupt.is_empty(), "corrupt sources");
     assert!(
