@@ -61,6 +61,11 @@ impl std::fmt::Display for Malformed {
     }
 }
 
+/// How many times a lockfile that does not parse is read again while it keeps changing.
+const REREADS: usize = 10;
+/// The pause before reading a lockfile that did not parse again.
+const REREAD_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Reads a `Cargo.lock`. Errors name the file, what is wrong (with the line, where it has
 /// one) and the accepted form.
 pub fn read(path: &Path) -> Result<Vec<Pinned>> {
@@ -70,9 +75,37 @@ pub fn read(path: &Path) -> Result<Vec<Pinned>> {
             path.display()
         );
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read lockfile `{}`: {e}", path.display()))?;
-    parse(&text).map_err(|e| match e {
+    let read_text = || {
+        std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read lockfile `{}`: {e}", path.display()))
+    };
+    // Cargo rewrites a `Cargo.lock` in place (truncate, then write), so a read beside a build
+    // can see it empty or cut short. A text that does not parse is read again after a pause,
+    // and refused only once two reads in a row agree (or after `REREADS`).
+    // The modification time is part of what must agree: a file rewritten to the same bad text
+    // is still being written.
+    let read_stamped = || -> Result<(String, Option<std::time::SystemTime>)> {
+        let text = read_text()?;
+        Ok((
+            text,
+            std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+        ))
+    };
+    let mut seen = read_stamped()?;
+    let mut result = parse(&seen.0);
+    for _ in 0..REREADS {
+        if !matches!(result, Err(Malformed::Bad(_))) {
+            break;
+        }
+        std::thread::sleep(REREAD_PAUSE);
+        let again = read_stamped()?;
+        if again == seen {
+            break;
+        }
+        seen = again;
+        result = parse(&seen.0);
+    }
+    result.map_err(|e| match e {
         Malformed::Manifest => anyhow::anyhow!(
             "`{}` is a manifest, not a Cargo.lock; pass the workspace with --workspace \
              (or its Cargo.lock with --lockfile)",
@@ -441,6 +474,42 @@ source = "git+https://github.com/Rust-Lang/CFG-IF.git?branch=main#157c27d1234567
             Err(Malformed::Bad(m)) => m,
             other => panic!("expected a malformed lockfile, got {other:?}"),
         }
+    }
+
+    /// Cargo rewrites `Cargo.lock` in place: a reader at that instant sees it empty or cut.
+    /// An attacker thread keeps truncating and rewriting it; every read must get the packages
+    /// (found in the soak: `trim` beside builds refused a lockfile cargo was rewriting).
+    #[test]
+    fn a_lockfile_being_rewritten_is_read_whole() {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Cargo.lock");
+        let text = "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\n\n\
+                    [[package]]\nname = \"b\"\nversion = \"1.2.3\"\n\
+                    source = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        std::fs::write(&path, text).unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let attacker = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut f = std::fs::File::create(&path).unwrap(); // truncates
+                    std::thread::yield_now();
+                    f.write_all(&text.as_bytes()[..text.len() / 2]).unwrap();
+                    std::thread::yield_now();
+                    f.write_all(&text.as_bytes()[text.len() / 2..]).unwrap();
+                    drop(f);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            })
+        };
+        for i in 0..300 {
+            let pinned = read(&path).unwrap_or_else(|e| panic!("read {i}: {e:#}"));
+            assert_eq!(pinned.len(), 2, "read {i}");
+        }
+        stop.store(true, Ordering::Relaxed);
+        attacker.join().unwrap();
     }
 
     #[test]
