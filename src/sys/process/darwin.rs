@@ -20,7 +20,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ProcState, StartStamp};
+use super::openers::Opener;
+use super::{ProcInfo, ProcState, StartStamp};
 use crate::sys::fs::FileId;
 
 /// `FWASLOCKED` (alias `FHASLOCK`) in `fi_openflags`: the description has (had) a flock.
@@ -291,6 +292,21 @@ pub fn state(bsd: &Bsd, task: Option<&Task>) -> ProcState {
     }
 }
 
+/// Decodes the children's CPU time from a `rusage_info_v2` (`ri_child_user_time +
+/// ri_child_system_time`, in Mach absolute time units): the CPU of reaped children, such as
+/// the rustc runs a cargo has finished.
+pub fn rusage_children(b: &[u8]) -> Option<u64> {
+    if b.len() < RUSAGE_INFO_V2_SIZE {
+        return None;
+    }
+    Some(u64_at(b, RI_CHILD_USER_TIME)?.saturating_add(u64_at(b, RI_CHILD_SYSTEM_TIME)?))
+}
+
+/// `struct rusage_info_v2`, and the offsets of its children's times.
+pub const RUSAGE_INFO_V2_SIZE: usize = 160;
+pub const RI_CHILD_USER_TIME: usize = 96;
+pub const RI_CHILD_SYSTEM_TIME: usize = 104;
+
 /// A process's arguments and environment, from `KERN_PROCARGS2`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcArgs {
@@ -305,7 +321,7 @@ pub struct ProcArgs {
 pub fn proc_args(b: &[u8]) -> Option<ProcArgs> {
     let argc = usize::try_from(i32::from_le_bytes(bytes(b, 0)?)).ok()?;
     let mut rest = b.get(4..)?;
-    let mut next = |rest: &mut &[u8]| -> Option<String> {
+    let next = |rest: &mut &[u8]| -> Option<String> {
         let end = rest.iter().position(|c| *c == 0)?;
         let s = String::from_utf8_lossy(&rest[..end]).into_owned();
         *rest = &rest[end + 1..];
@@ -338,6 +354,81 @@ pub fn proc_args(b: &[u8]) -> Option<ProcArgs> {
     })
 }
 
+/// `s` with its control characters escaped: any user's command line can be read, and shown
+/// raw it could drive the terminal of whoever runs the lock doctor.
+fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The facts read for one process (each `None` when it could not be read: another user's
+/// process gives only the short BSD facts).
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub task: Option<Task>,
+    /// Reaped children's CPU, in Mach absolute time units.
+    pub children_ticks: Option<u64>,
+    pub args: Option<ProcArgs>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// A [`ProcInfo`] from what macOS said about a process, at `now` (since the epoch), with the
+/// Mach timebase `(numer, denom)`.
+pub fn proc_info(bsd: &Bsd, facts: &Facts, now: Duration, timebase: (u32, u32)) -> ProcInfo {
+    let ticks = facts
+        .task
+        .map_or(0, |t| t.cpu_ticks)
+        .saturating_add(facts.children_ticks.unwrap_or(0));
+    ProcInfo {
+        pid: bsd.pid,
+        ppid: bsd.ppid,
+        pgid: bsd.pgid,
+        name: printable(&bsd.name),
+        cmdline: facts
+            .args
+            .as_ref()
+            .map(|a| a.argv.iter().map(|s| printable(s)).collect())
+            .unwrap_or_default(),
+        cwd: facts.cwd.clone(),
+        state: state(bsd, facts.task.as_ref()),
+        cpu: mach_time(ticks, timebase.0, timebase.1),
+        age: bsd.start.and_then(|s| age(s, now)),
+        start: bsd.start.map(start_stamp).unwrap_or_default(),
+        uid: Some(bsd.uid),
+    }
+}
+
+/// The [`Opener`] a vnode descriptor of `pid` makes, if it is a lock file (`is_lock_file`
+/// of the path the kernel gives).
+pub fn opener(
+    pid: u32,
+    fd: &VnodeFd,
+    is_lock_file: &dyn Fn(&std::path::Path) -> bool,
+) -> Option<Opener> {
+    let path = fd.path.clone()?;
+    if !is_lock_file(&path) {
+        return None;
+    }
+    Some(Opener {
+        pid,
+        path,
+        file: fd.file,
+        deleted: fd.links == 0,
+        locked: fd.locked(),
+        shared: fd.shared(),
+    })
+}
+
+#[cfg(test)]
+mod recorded;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,7 +456,10 @@ mod tests {
         );
         // A negative dev_t is widened with its sign, as std's `MetadataExt::dev` does.
         put(&mut b, 24, &(-5i32).to_le_bytes());
-        assert_eq!(vnode_fd(&b).unwrap().file, FileId::from_raw(-5i64 as u64, 12_345_678));
+        assert_eq!(
+            vnode_fd(&b).unwrap().file,
+            FileId::from_raw(-5i64 as u64, 12_345_678)
+        );
         assert!(vnode_fd(&b[..1199]).is_none(), "a short buffer is refused");
     }
 
@@ -390,7 +484,10 @@ mod tests {
             running: 2,
         };
         assert_eq!(state(&bsd(SSTOP, 0), None), ProcState::Stopped);
-        assert_eq!(state(&bsd(SSTOP, PROC_FLAG_TRACED), None), ProcState::Traced);
+        assert_eq!(
+            state(&bsd(SSTOP, PROC_FLAG_TRACED), None),
+            ProcState::Traced
+        );
         assert_eq!(state(&bsd(SZOMB, 0), None), ProcState::Zombie);
         assert_eq!(state(&bsd(SRUN, 0), Some(&idle)), ProcState::Sleeping);
         assert_eq!(state(&bsd(SRUN, 0), Some(&busy)), ProcState::Running);
@@ -412,7 +509,10 @@ mod tests {
 
     #[test]
     fn start_stamps_and_ages() {
-        assert_eq!(start_stamp((1_764_000_000, 250_000)).to_string(), "1764000000250000");
+        assert_eq!(
+            start_stamp((1_764_000_000, 250_000)).to_string(),
+            "1764000000250000"
+        );
         assert_eq!(
             age((100, 500_000), Duration::from_secs(160)),
             Some(Duration::from_millis(59_500))

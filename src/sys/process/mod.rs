@@ -35,11 +35,20 @@
 //! say plainly "not implemented on this platform yet"; `run` still runs its command (on Unix
 //! with the same process-group handling, `unix.rs`).
 
+// macOS's decoders and the attribution from openers are pure: built everywhere, so that
+// their tests run on Linux too.
+#[cfg(unix)]
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+mod darwin;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+mod openers;
 #[cfg(unix)]
 mod unix;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unsupported;
 
 use std::collections::BTreeMap;
@@ -382,7 +391,11 @@ pub fn table() -> Box<dyn ProcessTable> {
     {
         Box::new(linux::Linux)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        Box::new(macos::Macos)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         Box::new(unsupported::Unsupported)
     }
@@ -394,7 +407,11 @@ pub fn control() -> Box<dyn ProcessControl> {
     {
         Box::new(linux::Linux)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        Box::new(macos::Macos)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         Box::new(unsupported::Unsupported)
     }
