@@ -362,7 +362,7 @@ fn probe(path: &Path, file: FileId) -> Held {
         l_start: 0,
         l_len: 0,
         l_pid: 0,
-        l_type: libc::F_WRLCK as libc::c_short,
+        l_type: libc::F_WRLCK,
         l_whence: libc::SEEK_SET as libc::c_short,
     };
     // SAFETY: `f` is an open descriptor for the duration of the call, and `fl` a valid,
@@ -371,7 +371,7 @@ fn probe(path: &Path, file: FileId) -> Held {
     if rc == -1 {
         return Held::Unknown;
     }
-    match c_int::from(fl.l_type) {
+    match fl.l_type {
         libc::F_UNLCK => Held::Free,
         libc::F_RDLCK => Held::Shared,
         libc::F_WRLCK => Held::Exclusive,
