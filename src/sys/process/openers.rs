@@ -202,3 +202,81 @@ pub fn attribute(
     }
     uses
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::process::{ProcState, StartStamp};
+    use std::time::Duration;
+
+    fn proc(pid: u32, ppid: u32, age: u64) -> ProcInfo {
+        ProcInfo {
+            pid,
+            ppid,
+            pgid: pid,
+            name: "cargo".into(),
+            cmdline: vec!["cargo".into()],
+            cwd: None,
+            state: ProcState::Sleeping,
+            cpu: Duration::ZERO,
+            age: Some(Duration::from_secs(age)),
+            start: StartStamp::from_raw(1000 - age),
+            uid: Some(501),
+        }
+    }
+
+    fn opener(pid: u32, locked: bool) -> Opener {
+        Opener {
+            pid,
+            path: "/h/.package-cache".into(),
+            file: FileId::from_raw(1, 2),
+            deleted: true,
+            locked,
+            shared: false,
+        }
+    }
+
+    #[test]
+    fn a_deleted_lock_file_that_cannot_be_probed() {
+        let procs: BTreeMap<u32, ProcInfo> = [proc(10, 1, 50), proc(11, 1, 5), proc(12, 1, 9)]
+            .into_iter()
+            .map(|p| (p.pid, p))
+            .collect();
+        let held: HashMap<FileId, Held> = [(FileId::from_raw(1, 2), Held::Unknown)].into();
+        let uses = attribute(
+            &[opener(11, false), opener(10, true), opener(12, false)],
+            &held,
+            &procs,
+        );
+        let got: Vec<_> = uses
+            .iter()
+            .map(|u| (u.pid, u.holding, u.waiting, u.evidence, u.deleted))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (10, Some(Mode::Exclusive), None, Evidence::Probable, true),
+                (12, None, Some(Mode::Exclusive), Evidence::Probable, true),
+                (11, None, Some(Mode::Exclusive), Evidence::Probable, true),
+            ],
+            "holder, then waiters eldest first"
+        );
+        // Nobody with the flag and no probe: nobody is said to hold or wait.
+        let uses = attribute(&[opener(11, false), opener(12, false)], &held, &procs);
+        assert!(
+            uses.iter()
+                .all(|u| u.holding.is_none() && u.waiting.is_none())
+        );
+        // The waiter's mode behind a shared holder, and behind an exclusive one.
+        let p = std::path::Path::new("/h/.package-cache-mutate");
+        assert_eq!(waiter_mode(p, Held::Shared), Mode::Exclusive);
+        assert_eq!(waiter_mode(p, Held::Exclusive), Mode::Shared);
+        assert_eq!(
+            waiter_mode(
+                std::path::Path::new("/t/debug/.cargo-lock"),
+                Held::Exclusive
+            ),
+            Mode::Exclusive
+        );
+    }
+}
