@@ -62,6 +62,15 @@ pub struct FileId {
     index: u64,
 }
 
+impl FileId {
+    /// The identity another OS interface reports (macOS libproc gives a descriptor's device
+    /// and inode), in the same units as `stat`'s `st_dev` and `st_ino`.
+    #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+    pub(crate) fn from_raw(device: u64, index: u64) -> FileId {
+        FileId { device, index }
+    }
+}
+
 /// The facts of one entry, seen without following it.
 #[derive(Clone, Copy, Debug)]
 pub struct Stat {

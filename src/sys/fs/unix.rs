@@ -4,7 +4,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -223,7 +223,7 @@ impl Dir {
         };
         let st = rustix::fs::fstat(&fd).map_err(err)?;
         let mode = Mode::from_raw_mode(st.st_mode as _) & Mode::from_raw_mode(0o7777);
-        let magic = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
+        let magic = format!("/proc/self/fd/{}", fd.as_raw_fd());
         rustix::fs::chmod(magic.as_str(), mode | Mode::RWXU).map_err(err)
     }
 

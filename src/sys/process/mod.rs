@@ -11,10 +11,11 @@
 //! * [`Evidence::Exact`]: the kernel says so. Linux lists every flock with its `->` waiters in
 //!   `/proc/locks`, and gives a `lock:` line in `/proc/PID/fdinfo/FD` to every process sharing
 //!   a locked open file description (the pid in `/proc/locks` is whoever called `flock`, which
-//!   may be a dead parent).
+//!   may be a dead parent). macOS marks an open file description that acquired a flock
+//!   (`FWASLOCKED`), and `F_GETLK` says the file is held ([`openers`]).
 //! * [`Evidence::Probable`]: only that the process has the file open, with the holder told from
-//!   the waiters by a heuristic. macOS (libproc) and Windows (Restart Manager) list openers
-//!   only; their implementations will say so through this value.
+//!   the waiters by a heuristic: Windows lists openers only; macOS when its flag is ambiguous
+//!   (it outlives an unlock until the descriptor is closed) or the file cannot be probed.
 //!
 //! # Control: [`ProcessControl`]
 //!
@@ -31,15 +32,27 @@
 //!
 //! # Platforms
 //!
-//! Linux ([`linux`]): all of the above. Elsewhere ([`unsupported`]) the table and the control
-//! say plainly "not implemented on this platform yet"; `run` still runs its command (on Unix
-//! with the same process-group handling, `unix.rs`).
+//! Linux ([`linux`]): all of the above. macOS ([`macos`], with the pure decoding in [`darwin`]
+//! and the attribution in [`openers`], both built and tested everywhere): all of the above
+//! from libproc and `sysctl`, with the start time checked before every signal (no pidfd).
+//! Elsewhere ([`unsupported`]) the table and the control say plainly "not implemented on this
+//! platform yet"; `run` still runs its command (on Unix with the same process-group handling,
+//! `unix.rs`).
 
+// macOS's decoders and the attribution from openers are pure: built everywhere, so that
+// their tests run on Linux too.
+#[cfg(unix)]
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+mod darwin;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+mod openers;
 #[cfg(unix)]
 mod unix;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unsupported;
 
 use std::collections::BTreeMap;
@@ -382,7 +395,11 @@ pub fn table() -> Box<dyn ProcessTable> {
     {
         Box::new(linux::Linux)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        Box::new(macos::Macos)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         Box::new(unsupported::Unsupported)
     }
@@ -394,7 +411,11 @@ pub fn control() -> Box<dyn ProcessControl> {
     {
         Box::new(linux::Linux)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        Box::new(macos::Macos)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         Box::new(unsupported::Unsupported)
     }
