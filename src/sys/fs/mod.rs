@@ -62,6 +62,15 @@ pub struct FileId {
     index: u64,
 }
 
+impl FileId {
+    /// From its two halves: a volume's serial number and the file's index on it (Windows'
+    /// `GetFileInformationByHandle`), or a device and an inode.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub(crate) fn from_parts(device: u64, index: u64) -> FileId {
+        FileId { device, index }
+    }
+}
+
 /// The facts of one entry, seen without following it.
 #[derive(Clone, Copy, Debug)]
 pub struct Stat {

@@ -13,8 +13,8 @@
 //!   a locked open file description (the pid in `/proc/locks` is whoever called `flock`, which
 //!   may be a dead parent).
 //! * [`Evidence::Probable`]: only that the process has the file open, with the holder told from
-//!   the waiters by a heuristic. macOS (libproc) and Windows (Restart Manager) list openers
-//!   only; their implementations will say so through this value.
+//!   the waiters by a heuristic ([`attribute`]). Windows (the system handle table) and macOS
+//!   (libproc) list openers only, and say so through this value.
 //!
 //! # Control: [`ProcessControl`]
 //!
@@ -31,16 +31,26 @@
 //!
 //! # Platforms
 //!
-//! Linux ([`linux`]): all of the above. Elsewhere ([`unsupported`]) the table and the control
-//! say plainly "not implemented on this platform yet"; `run` still runs its command (on Unix
-//! with the same process-group handling, `unix.rs`).
+//! Linux (`linux.rs`): all of the above. Windows (`windows.rs`): the openers of each lock file
+//! from the system handle table, a probe for held or free, and the holder told from the
+//! waiters by [`attribute`] (evidence: probable); `stop` has only `TerminateProcess`, through
+//! a handle checked against the start time. Elsewhere (`unsupported.rs`) the table and the
+//! control say plainly "not implemented on this platform yet"; `run` still runs its command
+//! (on Unix with the same process-group handling, `unix.rs`).
 
+#[cfg_attr(not(windows), allow(dead_code))]
+mod attribute;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(unix)]
 mod unix;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(windows)]
+pub(crate) use windows::file_id;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -99,7 +109,7 @@ impl ProcState {
 pub struct StartStamp(u64);
 
 impl StartStamp {
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
     pub(crate) fn from_raw(raw: u64) -> StartStamp {
         StartStamp(raw)
     }
@@ -343,6 +353,7 @@ impl Rung {
                 Rung::Interrupt => "interrupt",
                 Rung::Terminate => "terminate",
                 Rung::Continue => "continue",
+                Rung::Kill if cfg!(windows) => "TerminateProcess",
                 Rung::Kill => "kill",
             }
         }
@@ -355,6 +366,10 @@ pub struct Pinned {
     pub id: ProcId,
     #[cfg(target_os = "linux")]
     pidfd: Option<std::os::fd::OwnedFd>,
+    /// Opened while its creation time matched: the process object stays ours, so the pid
+    /// cannot name another process through it.
+    #[cfg(windows)]
+    handle: std::os::windows::io::OwnedHandle,
 }
 
 /// Stopping processes, with the rungs this platform has.
@@ -382,7 +397,11 @@ pub fn table() -> Box<dyn ProcessTable> {
     {
         Box::new(linux::Linux)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        Box::new(windows::Windows)
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         Box::new(unsupported::Unsupported)
     }
@@ -394,7 +413,11 @@ pub fn control() -> Box<dyn ProcessControl> {
     {
         Box::new(linux::Linux)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        Box::new(windows::Windows)
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         Box::new(unsupported::Unsupported)
     }
