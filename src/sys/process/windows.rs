@@ -734,3 +734,59 @@ impl ProcessControl for Windows {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_seen_and_pinned() {
+        let snap = Windows.snapshot(&|_| false).unwrap();
+        let me = &snap.procs[&std::process::id()];
+        assert!(me.age.is_some());
+        assert!(!me.cmdline.is_empty());
+        assert_ne!(me.start, StartStamp::default());
+        let pinned = Windows.pin(me.id()).expect("pinned");
+        assert_eq!(Windows.state(&pinned), Some(ProcState::Unknown));
+        let wrong = ProcId {
+            pid: me.pid,
+            start: StartStamp::from_raw(1),
+        };
+        assert!(Windows.pin(wrong).is_none(), "a reused pid is never pinned");
+        assert!(Windows.cpu(&[me.pid]).contains_key(&me.pid));
+        assert_eq!(Windows.rungs(), [Rung::Kill]);
+    }
+
+    #[test]
+    fn identities_and_paths() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join(".package-cache");
+        std::fs::write(&a, "").unwrap();
+        std::fs::write(t.path().join("other"), "").unwrap();
+        let f1 = File::open(&a).unwrap();
+        let f2 = File::open(&a).unwrap();
+        let f3 = File::open(t.path().join("other")).unwrap();
+        assert_eq!(file_id(&f1).unwrap(), file_id(&f2).unwrap());
+        assert_ne!(file_id(&f1).unwrap(), file_id(&f3).unwrap());
+        let h = OwnedHandle::from(f1);
+        let id = identify(&h).unwrap();
+        assert_eq!(id.file, file_id(&f2).unwrap());
+        assert!(!id.deleted);
+        assert_eq!(id.path.file_name().unwrap(), ".package-cache");
+        assert!(!id.path.to_string_lossy().starts_with(r"\\?\"), "{id:?}");
+        assert_eq!(probe(&h, &a, id.file), Held::Free);
+        f2.lock_shared().unwrap();
+        assert_eq!(probe(&h, &a, id.file), Held::Shared);
+        drop(f2);
+        let f4 = File::options().read(true).write(true).open(&a).unwrap();
+        f4.lock().unwrap();
+        assert_eq!(probe(&h, &a, id.file), Held::Exclusive);
+        drop(f4);
+        assert_eq!(probe(&h, &a, id.file), Held::Free);
+        assert_eq!(
+            normalise(r"\\?\UNC\srv\share\x".into()),
+            PathBuf::from(r"\\srv\share\x")
+        );
+        assert_eq!(normalise(r"\\?\C:\x".into()), PathBuf::from(r"C:\x"));
+    }
+}
