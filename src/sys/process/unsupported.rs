@@ -1,12 +1,11 @@
 //! Platforms where naming lock holders and stopping processes are not implemented yet
-//! (macOS, Windows, the BSDs). Everything compiles and says so plainly; probing a lock (is it
-//! free?) works everywhere, because it uses the same std `File::try_lock` Cargo uses, and
-//! `run` still runs its command.
+//! (macOS, the BSDs). Everything compiles and says so plainly; probing a lock (is it free?)
+//! works everywhere, because it uses the same std `File::try_lock` Cargo uses, and `run` still
+//! runs its command.
 //!
-//! What these platforms can offer is in lock-holders-macos-windows.md: macOS lists a lock
-//! file's openers (libproc) and marks an fd that acquired a flock (`FWASLOCKED`), Windows lists
-//! openers with their start times (Restart Manager). Both fill the same [`ProcessTable`],
-//! with [`super::Evidence::Probable`] where the holder is inferred.
+//! What macOS can offer is in lock-holders-macos-windows.md: it lists a lock file's openers
+//! (libproc) and marks an fd that acquired a flock (`FWASLOCKED`); it will fill the same
+//! [`ProcessTable`] (Windows does, in `windows.rs`).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -18,7 +17,7 @@ use super::{Pinned, ProcId, ProcState, ProcessControl, ProcessTable, Rung, Snaps
 pub struct Unsupported;
 
 /// The words every refusal here uses.
-pub const NOT_YET: &str = "not implemented on this platform yet (Linux only)";
+pub const NOT_YET: &str = "not implemented on this platform yet (Linux and Windows only)";
 
 impl ProcessTable for Unsupported {
     fn snapshot(&self, _: &dyn Fn(&Path) -> bool) -> io::Result<Snapshot> {
