@@ -34,7 +34,9 @@
 //! What this does not see: processes of other users and elevated ones (no `PROCESS_DUP_HANDLE`
 //! without `SeDebugPrivilege`; their locks show only as "held by a process we cannot see"),
 //! and, on real Windows, a waiter whose synchronous `LockFileEx` keeps its handle from
-//! answering (it is left out; the holder is still named).
+//! answering (it is left out; the holder is still named). A lock file deleted with POSIX
+//! semantics (`DeleteFile`'s default on NTFS since Windows 10 1809) no longer has a lock
+//! file's name (`\$Extend\$Deleted\…`), so its openers are not found either.
 //!
 //! # Processes
 //!
