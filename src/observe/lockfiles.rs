@@ -42,7 +42,7 @@ pub struct Probed {
 /// released at once. Opens read-only, never creates the file, never follows a symlink, and
 /// opens nothing but a regular file ([`crate::sys::probe`]).
 pub fn probe(path: &Path) -> Probed {
-    use crate::sys::probe::{OpenError, identity, open_lock_file};
+    use crate::sys::probe::{OpenError, identity, identity_of, open_lock_file};
     let identity_of_link = || path.symlink_metadata().ok().map(|m| identity(&m));
     let done = |probe, error: Option<String>, file| Probed {
         path: path.to_owned(),
@@ -55,7 +55,7 @@ pub fn probe(path: &Path) -> Probed {
         Err(OpenError::Missing) => return done(Probe::Missing, None, None),
         Err(e) => return done(Probe::Unknown, Some(e.to_string()), identity_of_link()),
     };
-    let id = file.metadata().ok().map(|m| identity(&m));
+    let id = identity_of(&file).ok();
     let cannot_lock = |e: std::io::Error| {
         Some(format!(
             "it cannot be locked here: {}",

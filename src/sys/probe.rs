@@ -59,6 +59,19 @@ pub fn identity(m: &std::fs::Metadata) -> FileId {
     Stat::of_metadata(m).id
 }
 
+/// An open file's identity: from its handle on Windows (volume serial number and file index,
+/// which std's `Metadata` does not give on stable), else as [`identity`].
+pub fn identity_of(file: &File) -> io::Result<FileId> {
+    #[cfg(windows)]
+    {
+        crate::sys::process::file_id(file)
+    }
+    #[cfg(not(windows))]
+    {
+        file.metadata().map(|m| identity(&m))
+    }
+}
+
 #[cfg(unix)]
 fn open_no_follow(path: &Path) -> io::Result<File> {
     use rustix::fs::{Mode, OFlags};

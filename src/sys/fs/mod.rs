@@ -63,9 +63,10 @@ pub struct FileId {
 }
 
 impl FileId {
-    /// The identity another OS interface reports (macOS libproc gives a descriptor's device
-    /// and inode), in the same units as `stat`'s `st_dev` and `st_ino`.
-    #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+    /// The identity another OS interface reports: a device and an inode (macOS libproc gives
+    /// a descriptor's, in the same units as `stat`'s `st_dev` and `st_ino`), or a volume's
+    /// serial number and the file's index on it (Windows' `GetFileInformationByHandle`).
+    #[cfg_attr(not(any(target_os = "macos", windows)), allow(dead_code))]
     pub(crate) fn from_raw(device: u64, index: u64) -> FileId {
         FileId { device, index }
     }

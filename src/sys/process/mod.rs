@@ -14,8 +14,9 @@
 //!   may be a dead parent). macOS marks an open file description that acquired a flock
 //!   (`FWASLOCKED`), and `F_GETLK` says the file is held ([`openers`]).
 //! * [`Evidence::Probable`]: only that the process has the file open, with the holder told from
-//!   the waiters by a heuristic: Windows lists openers only; macOS when its flag is ambiguous
-//!   (it outlives an unlock until the descriptor is closed) or the file cannot be probed.
+//!   the waiters by a heuristic: Windows lists openers only ([`attribute`]); macOS when its
+//!   flag is ambiguous (it outlives an unlock until the descriptor is closed) or the file
+//!   cannot be probed.
 //!
 //! # Control: [`ProcessControl`]
 //!
@@ -35,12 +36,17 @@
 //! Linux ([`linux`]): all of the above. macOS ([`macos`], with the pure decoding in [`darwin`]
 //! and the attribution in [`openers`], both built and tested everywhere): all of the above
 //! from libproc and `sysctl`, with the start time checked before every signal (no pidfd).
-//! Elsewhere ([`unsupported`]) the table and the control say plainly "not implemented on this
-//! platform yet"; `run` still runs its command (on Unix with the same process-group handling,
-//! `unix.rs`).
+//! Windows (`windows.rs`): the openers of each lock file from the system handle table, a probe
+//! for held or free, and the holder told from the waiters by [`attribute`] (evidence:
+//! probable); `stop` has only `TerminateProcess`, through a handle checked against the start
+//! time. Elsewhere ([`unsupported`]) the table and the control say plainly "not implemented on
+//! this platform yet"; `run` still runs its command (on Unix with the same process-group
+//! handling, `unix.rs`).
 
 // macOS's decoders and the attribution from openers are pure: built everywhere, so that
-// their tests run on Linux too.
+// their tests run on Linux too; so is Windows' attribution.
+#[cfg_attr(not(windows), allow(dead_code))]
+mod attribute;
 #[cfg(unix)]
 #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
 mod darwin;
@@ -52,8 +58,13 @@ mod macos;
 mod openers;
 #[cfg(unix)]
 mod unix;
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod unsupported;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(windows)]
+pub(crate) use windows::file_id;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -112,7 +123,7 @@ impl ProcState {
 pub struct StartStamp(u64);
 
 impl StartStamp {
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
     pub(crate) fn from_raw(raw: u64) -> StartStamp {
         StartStamp(raw)
     }
@@ -356,6 +367,7 @@ impl Rung {
                 Rung::Interrupt => "interrupt",
                 Rung::Terminate => "terminate",
                 Rung::Continue => "continue",
+                Rung::Kill if cfg!(windows) => "TerminateProcess",
                 Rung::Kill => "kill",
             }
         }
@@ -368,6 +380,10 @@ pub struct Pinned {
     pub id: ProcId,
     #[cfg(target_os = "linux")]
     pidfd: Option<std::os::fd::OwnedFd>,
+    /// Opened while its creation time matched: the process object stays ours, so the pid
+    /// cannot name another process through it.
+    #[cfg(windows)]
+    handle: std::os::windows::io::OwnedHandle,
 }
 
 /// Stopping processes, with the rungs this platform has.
@@ -399,7 +415,11 @@ pub fn table() -> Box<dyn ProcessTable> {
     {
         Box::new(macos::Macos)
     }
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    #[cfg(windows)]
+    {
+        Box::new(windows::Windows)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     {
         Box::new(unsupported::Unsupported)
     }
@@ -415,7 +435,11 @@ pub fn control() -> Box<dyn ProcessControl> {
     {
         Box::new(macos::Macos)
     }
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    #[cfg(windows)]
+    {
+        Box::new(windows::Windows)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     {
         Box::new(unsupported::Unsupported)
     }

@@ -1,11 +1,9 @@
 //! Platforms where naming lock holders and stopping processes are not implemented yet
-//! (Windows, the BSDs). Everything compiles and says so plainly; probing a lock (is it
-//! free?) works everywhere, because it uses the same std `File::try_lock` Cargo uses, and
-//! `run` still runs its command.
+//! (the BSDs and other platforms). Everything compiles and says so plainly; probing a lock
+//! (is it free?) works everywhere, because it uses the same std `File::try_lock` Cargo uses,
+//! and `run` still runs its command.
 //!
-//! What Windows can offer is in lock-holders-macos-windows.md: it lists openers with their
-//! start times (Restart Manager, the handle table), to fill the same [`ProcessTable`] with
-//! [`super::Evidence::Probable`] where the holder is inferred (macOS does, in `macos.rs`).
+//! Linux, macOS (`macos.rs`) and Windows (`windows.rs`) fill the same [`ProcessTable`].
 
 use std::collections::BTreeMap;
 use std::io;
@@ -17,7 +15,7 @@ use super::{Pinned, ProcId, ProcState, ProcessControl, ProcessTable, Rung, Snaps
 pub struct Unsupported;
 
 /// The words every refusal here uses.
-pub const NOT_YET: &str = "not implemented on this platform yet (Linux and macOS only)";
+pub const NOT_YET: &str = "not implemented on this platform yet (Linux, macOS and Windows only)";
 
 impl ProcessTable for Unsupported {
     fn snapshot(&self, _: &dyn Fn(&Path) -> bool) -> io::Result<Snapshot> {
