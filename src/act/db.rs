@@ -256,7 +256,7 @@ pub fn set_last_auto_gc(conn: &Connection, now: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
+    use crate::sys::fs::symlink;
 
     #[test]
     fn a_symlinked_database_is_refused_and_nothing_is_created() {

@@ -233,7 +233,7 @@ fn open_profile(top: &Dir, root: &Path, profile: &Path) -> Result<Dir, LockError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
+    use crate::sys::fs::symlink;
 
     fn no_block() -> impl FnMut(&'static str, &Path) {
         |_, _| panic!("nothing holds these locks")

@@ -841,8 +841,8 @@ fn empty_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::fs::symlink;
     use std::fs;
-    use std::os::unix::fs::symlink;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     fn trashed(parent: &Path, name: &str) -> Trashed {

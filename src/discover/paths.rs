@@ -139,7 +139,7 @@ mod tests {
             "Signature: 8a477f597d28d172789f06886806bc55\n",
         )
         .unwrap();
-        std::os::unix::fs::symlink(&target, cwd.join("link")).unwrap();
+        crate::sys::fs::symlink(&target, cwd.join("link")).unwrap();
 
         let err =
             |given: &str, need, arg| check(cwd, Path::new(given), need, arg).expect_err(given).0;

@@ -327,8 +327,7 @@ impl<'p> Walker<'p> {
 }
 
 /// Usage of a single regular file from its `lstat` (no walk).
-pub fn file_usage(meta: &std::fs::Metadata) -> Usage {
-    let st = Stat::of_metadata(meta);
+pub fn file_usage(st: &Stat) -> Usage {
     Usage {
         files: 1,
         bytes: if st.kind == Kind::File { st.len } else { 0 },
@@ -351,7 +350,7 @@ mod tests {
         let outside = t.path().join("outside");
         fs::create_dir(&outside).unwrap();
         fs::write(outside.join("big"), vec![0u8; 100_000]).unwrap();
-        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        crate::sys::fs::symlink(&outside, root.join("link")).unwrap();
 
         let mut w = Walker::new();
         let u = w.usage(&root);

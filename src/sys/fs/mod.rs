@@ -39,9 +39,14 @@ mod unix;
 #[cfg(unix)]
 use unix as imp;
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+#[cfg(not(any(unix, windows)))]
 mod unsupported;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 use unsupported as imp;
 
 /// What a directory entry is, seen without following it.
@@ -77,11 +82,62 @@ pub struct Stat {
     pub modified: SystemTime,
 }
 
+#[cfg(unix)]
 impl Stat {
-    /// The facts std already read (for code that has a `Metadata` from a path walk).
+    /// The facts std already read (Unix: every field is in `Metadata`).
     pub fn of_metadata(m: &std::fs::Metadata) -> Stat {
         imp::stat_of_metadata(m)
     }
+}
+
+impl FileId {
+    /// The identity as two numbers (device or volume, then index), for plain tables.
+    pub fn pair(self) -> (u64, u64) {
+        (self.device, self.index)
+    }
+}
+
+/// The facts of `path` itself: a symlink (on Windows, any reparse point) in its last
+/// component is described, not followed. For read-only code that walks by path; anything
+/// that deletes or locks uses a [`Dir`].
+pub fn lstat(path: &Path) -> io::Result<Stat> {
+    imp::lstat(path)
+}
+
+/// The facts of an entry of [`std::fs::read_dir`], not following it (on Unix a `fstatat`
+/// relative to the listed directory).
+pub fn entry_stat(entry: &std::fs::DirEntry) -> io::Result<Stat> {
+    imp::entry_stat(entry)
+}
+
+/// The facts of an open file.
+pub fn file_stat(file: &File) -> io::Result<Stat> {
+    imp::file_stat(file)
+}
+
+/// Opens the regular file at `path` for reading without moving its access time (Linux's
+/// `O_NOATIME`). `Unsupported` where that cannot be promised: then the caller must not read
+/// a file whose atime it relies on.
+pub fn open_noatime(path: &Path) -> io::Result<File> {
+    imp::open_noatime(path)
+}
+
+/// Facts of the filesystem holding a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Filesystem {
+    /// Reading a file moves its access time (true under Linux's `relatime` and `strictatime`;
+    /// false on a `noatime` mount, and on Windows, where NTFS keeps last-access times only
+    /// when configured to and then only to the hour: treated as absent).
+    pub keeps_atime: bool,
+    /// A network or user-space filesystem (NFS, SMB/CIFS, 9p, FUSE, AFS, Ceph): locks and
+    /// times there are only as good as the server's.
+    pub network: bool,
+}
+
+/// The facts of the filesystem holding `path` (following symlinks). A path that cannot be
+/// examined is taken to be on a local filesystem that keeps atimes, as before.
+pub fn filesystem(path: &Path) -> Filesystem {
+    imp::filesystem(path)
 }
 
 /// One entry of a directory listing.
@@ -106,13 +162,17 @@ struct SymlinkRefused;
 
 impl std::fmt::Display for SymlinkRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("it is a symlink, which is never followed")
+        if cfg!(windows) {
+            f.write_str("it is a symlink or junction (a reparse point), which is never followed")
+        } else {
+            f.write_str("it is a symlink, which is never followed")
+        }
     }
 }
 
 impl std::error::Error for SymlinkRefused {}
 
-#[cfg_attr(not(unix), allow(dead_code))]
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn symlink_refused() -> io::Error {
     io::Error::other(SymlinkRefused)
 }
@@ -128,7 +188,9 @@ fn check_name(name: &OsStr) -> io::Result<()> {
         || name == "."
         || name == ".."
         || name.as_encoded_bytes().contains(&b'/')
-        || (cfg!(windows) && name.as_encoded_bytes().contains(&b'\\'));
+        || (cfg!(windows)
+            && (name.as_encoded_bytes().contains(&b'\\')
+                || name.as_encoded_bytes().contains(&b':')));
     if bad {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -238,6 +300,20 @@ impl Dir {
     pub fn try_clone(&self) -> io::Result<Dir> {
         self.0.try_clone().map(Dir)
     }
+}
+
+/// Tests: makes a symlink at `link` to `target` (on Windows a directory symlink when
+/// `target` is a directory, else a file symlink).
+#[cfg(test)]
+pub(crate) fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    #[cfg(unix)]
+    return std::os::unix::fs::symlink(target, link);
+    #[cfg(windows)]
+    return if target.as_ref().is_dir() {
+        std::os::windows::fs::symlink_dir(target, link)
+    } else {
+        std::os::windows::fs::symlink_file(target, link)
+    };
 }
 
 /// How many directory handles a [`DirStack`] keeps open below its top.
