@@ -342,6 +342,9 @@ mod tests {
 
     #[test]
     fn hard_links_once_symlinks_not_followed() {
+        if crate::sys::fs::skip_without_symlinks() {
+            return;
+        }
         let t = tempfile::tempdir().unwrap();
         let root = t.path().join("root");
         fs::create_dir_all(root.join("a")).unwrap();
@@ -385,10 +388,12 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let top = t.path().join("top");
         fs::create_dir(&top).unwrap();
-        // 30 levels of 200-byte names: over 6000 bytes, longer than PATH_MAX (4096).
+        // 30 levels of 200-byte names: over 6000 bytes, longer than PATH_MAX (4096). On
+        // Windows 15 (3000 bytes, far past MAX_PATH, 260): Wine maps every name to a Unix
+        // path, which cannot be longer than 4096 bytes.
         let name = "d".repeat(200);
         let mut d = Dir::open(&top).unwrap();
-        for _ in 0..30 {
+        for _ in 0..if cfg!(windows) { 15 } else { 30 } {
             d.create_dir(&name).unwrap();
             d = d.open_dir(&name).unwrap();
         }

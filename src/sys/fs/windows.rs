@@ -636,3 +636,52 @@ impl Dir {
         })
     }
 }
+
+/// Tests: makes `link` a junction (a mount-point reparse point, which needs no privilege) to
+/// the directory `target`.
+#[cfg(test)]
+pub(crate) fn junction(link: &Path, target: &Path) -> io::Result<()> {
+    use windows_sys::Win32::System::IO::DeviceIoControl;
+    use windows_sys::Win32::System::Ioctl::FSCTL_SET_REPARSE_POINT;
+    const IO_REPARSE_TAG_MOUNT_POINT: u32 = 0xA000_0003;
+    std::fs::create_dir(link)?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(fs::FILE_FLAG_BACKUP_SEMANTICS | fs::FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(link)?;
+    // REPARSE_DATA_BUFFER, MountPointReparseBuffer: the NT path, then an empty print name.
+    let target: Vec<u16> = OsStr::new(r"\??\")
+        .encode_wide()
+        .chain(target.as_os_str().encode_wide())
+        .collect();
+    let sub_len = (target.len() * 2) as u16;
+    let mut data: Vec<u8> = Vec::new();
+    for v in [0, sub_len, sub_len + 2, 0] {
+        data.extend(u16::to_le_bytes(v));
+    }
+    data.extend(target.iter().flat_map(|w| w.to_le_bytes()));
+    data.extend([0; 4]);
+    let mut buf = Vec::new();
+    buf.extend(IO_REPARSE_TAG_MOUNT_POINT.to_le_bytes());
+    buf.extend((data.len() as u16).to_le_bytes());
+    buf.extend([0; 2]);
+    buf.extend(data);
+    let mut returned = 0u32;
+    // SAFETY: `buf` is a complete REPARSE_DATA_BUFFER of the length passed, read only; no
+    // output buffer (null, 0); `returned` is a live local; `f` is open; no OVERLAPPED.
+    win32_result(unsafe {
+        DeviceIoControl(
+            f.as_raw_handle(),
+            FSCTL_SET_REPARSE_POINT,
+            buf.as_ptr().cast::<c_void>(),
+            buf.len() as u32,
+            ptr::null_mut(),
+            0,
+            &mut returned,
+            ptr::null_mut(),
+        )
+    })
+    .inspect_err(|_| {
+        let _ = std::fs::remove_dir(link);
+    })
+}
