@@ -74,8 +74,8 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
         let path_id = m
             .path
             .as_ref()
-            .and_then(|p| std::fs::symlink_metadata(p).ok())
-            .map(|md| crate::sys::probe::identity(&md));
+            .and_then(|p| crate::sys::fs::lstat(p).ok())
+            .map(|st| st.id);
         locks::narrow(&mut report, &m, &look.probes, path_id);
         report.meaning = Some(m);
     }

@@ -32,7 +32,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -318,7 +317,7 @@ pub fn run_all(
                     for path in paths {
                         // The same path may name another unit in a later command (an
                         // uplifted `target/debug/app` of other features): by identity too.
-                        let id = path.symlink_metadata().ok().map(|m| (m.dev(), m.ino()));
+                        let id = crate::sys::fs::lstat(&path).ok().map(|s| s.id.pair());
                         if seen.insert((path.clone(), id)) {
                             session.reported.paths.push(ReportedPath {
                                 path,

@@ -426,7 +426,7 @@ mod tests {
             path: t.path().join("no-home"),
             origin: crate::discover::cargo_home::Origin::Flag,
         };
-        let file = proj.join(".cargo/config.toml");
+        let file = proj.join(".cargo").join("config.toml");
         let load = |text: &str| {
             std::fs::write(&file, text).unwrap();
             CargoConfig::load(&proj, &home).map(|_| ()).map_err(|e| e.0)

@@ -465,8 +465,8 @@ pub fn measure(inv: &mut Inventory, mode: SizeMode, walker: &mut Walker<'_>) {
         e.size = match (mode, e.db_size) {
             // A tracked symlink is never walked: removing it frees nothing of its target.
             _ if e.is_link => Some(Measured::disk(Usage::default())),
-            _ if is_crate_file => Some(match e.path.symlink_metadata() {
-                Ok(m) => Measured::disk(file_usage(&m)),
+            _ if is_crate_file => Some(match crate::sys::fs::lstat(&e.path) {
+                Ok(st) => Measured::disk(file_usage(&st)),
                 Err(_) => Measured::disk(Usage::default()),
             }),
             (SizeMode::Stored | SizeMode::Cargo, Some(bytes)) => Some(Measured {

@@ -42,8 +42,9 @@ pub struct Probed {
 /// released at once. Opens read-only, never creates the file, never follows a symlink, and
 /// opens nothing but a regular file ([`crate::sys::probe`]).
 pub fn probe(path: &Path) -> Probed {
-    use crate::sys::probe::{OpenError, identity, identity_of, open_lock_file};
-    let identity_of_link = || path.symlink_metadata().ok().map(|m| identity(&m));
+    use crate::sys::fs::{file_stat, lstat};
+    use crate::sys::probe::{OpenError, open_lock_file};
+    let identity_of_link = || lstat(path).ok().map(|st| st.id);
     let done = |probe, error: Option<String>, file| Probed {
         path: path.to_owned(),
         probe,
@@ -55,7 +56,7 @@ pub fn probe(path: &Path) -> Probed {
         Err(OpenError::Missing) => return done(Probe::Missing, None, None),
         Err(e) => return done(Probe::Unknown, Some(e.to_string()), identity_of_link()),
     };
-    let id = identity_of(&file).ok();
+    let id = file_stat(&file).ok().map(|st| st.id);
     let cannot_lock = |e: std::io::Error| {
         Some(format!(
             "it cannot be locked here: {}",
@@ -235,7 +236,9 @@ mod tests {
         let held = File::open(&p).unwrap();
         held.lock_shared().unwrap();
         assert_eq!(probe(&p), Probe::HeldShared);
-        held.unlock().unwrap();
+        // Closed, not unlocked: Wine's UnlockFile fails on a lock it did release.
+        drop(held);
+        let held = File::open(&p).unwrap();
         held.lock().unwrap();
         assert_eq!(probe(&p), Probe::HeldExclusive);
         drop(held);

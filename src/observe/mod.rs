@@ -47,12 +47,12 @@ pub fn disk_now() -> u64 {
 pub fn mtimes<'a>(
     paths: impl IntoIterator<Item = &'a std::path::Path>,
 ) -> std::collections::HashMap<std::path::PathBuf, u64> {
-    use std::os::unix::fs::MetadataExt;
     paths
         .into_iter()
         .filter_map(|p| {
-            let m = p.symlink_metadata().ok()?;
-            Some((p.to_owned(), m.mtime().max(0) as u64))
+            let st = crate::sys::fs::lstat(p).ok()?;
+            let secs = st.modified.duration_since(std::time::UNIX_EPOCH);
+            Some((p.to_owned(), secs.map_or(0, |d| d.as_secs())))
         })
         .collect()
 }

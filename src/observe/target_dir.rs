@@ -29,8 +29,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::sys::fs::{self as sysfs, Kind, Stat};
 
 /// Which layout a unit came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -51,6 +53,11 @@ pub struct FileFact {
     pub is_dir: bool,
 }
 
+/// Seconds since the epoch (0 for a time before it).
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// A whole directory walked once, in pre-order: a directory's subtree is the contiguous run
 /// of entries after it, up to `end`.
 struct Tree {
@@ -68,31 +75,31 @@ impl Tree {
             atime: Vec::new(),
             mtime: Vec::new(),
         };
-        if let Ok(m) = root.symlink_metadata() {
-            t.visit(root.to_owned(), &m);
+        if let Ok(st) = sysfs::lstat(root) {
+            t.visit(root.to_owned(), &st);
         }
         t
     }
 
-    fn visit(&mut self, path: PathBuf, m: &fs::Metadata) {
+    fn visit(&mut self, path: PathBuf, st: &Stat) {
         let i = self.facts.len();
-        let is_dir = m.is_dir();
+        let is_dir = st.kind == Kind::Dir;
         self.facts.push(FileFact {
             path,
-            key: (m.dev(), m.ino()),
-            nlink: m.nlink(),
-            bytes: if m.is_file() { m.len() } else { 0 },
-            disk_bytes: m.blocks() * 512,
-            is_dir: m.is_dir(),
+            key: st.id.pair(),
+            nlink: st.links,
+            bytes: if st.kind == Kind::File { st.len } else { 0 },
+            disk_bytes: st.allocated,
+            is_dir,
         });
-        self.atime.push(m.atime().max(0) as u64);
-        self.mtime.push(m.mtime().max(0) as u64);
+        self.atime.push(unix_secs(st.accessed));
+        self.mtime.push(unix_secs(st.modified));
         self.end.push(i + 1);
         if is_dir && let Ok(rd) = fs::read_dir(&self.facts[i].path) {
             for e in rd.filter_map(Result::ok) {
                 // fstatat relative to the directory, never following symlinks.
-                if let Ok(cm) = e.metadata() {
-                    self.visit(e.path(), &cm);
+                if let Ok(cst) = sysfs::entry_stat(&e) {
+                    self.visit(e.path(), &cst);
                 }
             }
         }
@@ -531,35 +538,23 @@ pub fn decode_fingerprint(hex: &str) -> Option<u64> {
 /// A unit's own fingerprint values (the hex in its hash files), read with `O_NOATIME` so the
 /// read leaves the last-use signal alone. Empty when that is not possible.
 pub fn unit_fingerprints(u: &Unit) -> Vec<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::io::Read;
-        use std::os::unix::fs::OpenOptionsExt;
-        entries(&u.fingerprint)
-            .into_iter()
-            .filter(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                !n.contains('.') && !n.starts_with("dep-") && !n.starts_with("output-")
-            })
-            .filter_map(|e| {
-                let mut f = fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOATIME)
-                    .open(e.path())
-                    .ok()?;
-                let mut s = String::new();
-                f.read_to_string(&mut s).ok()?;
-                decode_fingerprint(s.trim())
-            })
-            .collect()
-    }
-    // Without O_NOATIME, reading a hash file would move the atime `sweep` relies on: such
-    // links are not made (a build-script run is then kept as unknown).
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = u;
-        Vec::new()
-    }
+    use std::io::Read;
+    // Without O_NOATIME (`sysfs::open_noatime` is `Unsupported`), reading a hash file would
+    // move the atime `sweep` relies on: such links are not made (a build-script run is then
+    // kept as unknown).
+    entries(&u.fingerprint)
+        .into_iter()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            !n.contains('.') && !n.starts_with("dep-") && !n.starts_with("output-")
+        })
+        .filter_map(|e| {
+            let mut f = sysfs::open_noatime(&e.path()).ok()?;
+            let mut s = String::new();
+            f.read_to_string(&mut s).ok()?;
+            decode_fingerprint(s.trim())
+        })
+        .collect()
 }
 
 /// Where a unit's sources came from, read from its own dep-info (`.d`) files.
@@ -799,26 +794,10 @@ pub fn dependency_links(td: &TargetDir) -> HashMap<String, Vec<String>> {
         .collect()
 }
 
-/// Whether the filesystem holding `path` is mounted `noatime` (then atimes never move).
+/// Whether reading files under `path` leaves their atime alone (a `noatime` mount; Windows,
+/// see [`sysfs::Filesystem::keeps_atime`]): then atimes say nothing about use.
 pub fn noatime(path: &Path) -> bool {
-    let Ok(canon) = path.canonicalize() else {
-        return false;
-    };
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let mut best: Option<(usize, bool)> = None;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(mnt), Some(opts)) = (f.get(4), f.get(5)) else {
-            continue;
-        };
-        let mnt = mnt.replace("\\040", " ");
-        if canon.starts_with(&mnt) && best.is_none_or(|(l, _)| mnt.len() >= l) {
-            best = Some((mnt.len(), opts.split(',').any(|o| o == "noatime")));
-        }
-    }
-    best.is_some_and(|b| b.1)
+    !sysfs::filesystem(path).keeps_atime
 }
 
 /// The `rustc` hash of every unit; a build-script run (which records 0) takes its compiled
@@ -1130,6 +1109,9 @@ mod tests {
 
     #[test]
     fn units_are_classified_by_their_own_dep_info() {
+        if crate::sys::fs::skip_without_symlinks() {
+            return;
+        }
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("debug");
         let reg = "/elsewhere/registry/src/index.crates.io-1949cf8c6b5b557f";
@@ -1173,7 +1155,7 @@ mod tests {
         legacy_unit(&p, "sym", &h(8), "lib-sym", None);
         let elsewhere = t.path().join("elsewhere.d");
         fs::write(&elsewhere, format!("x: {reg}/sym-1.0.0/src/lib.rs\n")).unwrap();
-        std::os::unix::fs::symlink(&elsewhere, p.join("deps").join(format!("sym-{}.d", h(8))))
+        crate::sys::fs::symlink(&elsewhere, p.join("deps").join(format!("sym-{}.d", h(8))))
             .unwrap();
         let td = scan(t.path());
         let s = sources_by_unit(&td);
@@ -1287,7 +1269,13 @@ mod tests {
         let rel: Vec<String> = td
             .profiles
             .iter()
-            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .replace('\\', "/")
+            })
             .collect();
         assert_eq!(
             rel,
@@ -1321,7 +1309,13 @@ mod tests {
         all.sort();
         let rel: Vec<String> = all
             .iter()
-            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .replace('\\', "/")
+            })
             .collect();
         assert_eq!(
             rel,
@@ -1343,7 +1337,13 @@ mod tests {
         assert_eq!(td.units.len(), 1);
         let rel: Vec<String> = contents_except_locks(&td)
             .iter()
-            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .replace('\\', "/")
+            })
             .collect();
         assert_eq!(rel, ["debug/.fingerprint", "doc"]);
     }
@@ -1361,7 +1361,13 @@ mod tests {
         let td = scan(&root);
         let rel: Vec<String> = contents_except_locks(&td)
             .iter()
-            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .replace('\\', "/")
+            })
             .collect();
         assert_eq!(rel, ["debug/.fingerprint", "tmp"]);
         // A profile directory that appeared after the scan, and is locked: kept whole.
@@ -1371,7 +1377,13 @@ mod tests {
         make(&root, "wasm32-unknown-unknown/other/file");
         let rel: Vec<String> = contents_except_locks(&td)
             .iter()
-            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .replace('\\', "/")
+            })
             .collect();
         assert_eq!(
             rel,

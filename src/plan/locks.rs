@@ -852,7 +852,7 @@ mod tests {
             paths.sort();
             paths
                 .iter()
-                .map(|p| crate::sys::probe::identity(&std::fs::metadata(p).unwrap()))
+                .map(|p| crate::sys::fs::lstat(p).unwrap().id)
                 .collect()
         });
         ids[n as usize]

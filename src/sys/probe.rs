@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use crate::sys::fs::{FileId, Stat};
+use crate::sys::fs::{Kind, file_stat, lstat};
 
 /// Why a lock file could not be opened, in words for the user.
 #[derive(Debug, thiserror::Error)]
@@ -54,24 +54,6 @@ fn is_loop(_: &io::Error) -> bool {
     false
 }
 
-/// A file's identity (device and inode on Unix).
-pub fn identity(m: &std::fs::Metadata) -> FileId {
-    Stat::of_metadata(m).id
-}
-
-/// An open file's identity: from its handle on Windows (volume serial number and file index,
-/// which std's `Metadata` does not give on stable), else as [`identity`].
-pub fn identity_of(file: &File) -> io::Result<FileId> {
-    #[cfg(windows)]
-    {
-        crate::sys::process::file_id(file)
-    }
-    #[cfg(not(windows))]
-    {
-        file.metadata().map(|m| identity(&m))
-    }
-}
-
 #[cfg(unix)]
 fn open_no_follow(path: &Path) -> io::Result<File> {
     use rustix::fs::{Mode, OFlags};
@@ -100,21 +82,19 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
 /// Opens the lock file at `path` read-only, as described above. The file returned is the
 /// regular file that `path` named when it was looked at.
 pub fn open_lock_file(path: &Path) -> Result<File, OpenError> {
-    let before = path.symlink_metadata().map_err(classify)?;
-    if before.file_type().is_symlink() {
-        return Err(OpenError::Symlink);
-    }
-    if !before.is_file() {
-        return Err(OpenError::NotRegular);
+    let before = lstat(path).map_err(classify)?;
+    match before.kind {
+        Kind::File => {}
+        Kind::Symlink => return Err(OpenError::Symlink),
+        Kind::Dir | Kind::Other => return Err(OpenError::NotRegular),
     }
     let file = open_no_follow(path).map_err(classify)?;
-    let after = file.metadata().map_err(OpenError::Io)?;
+    let after = file_stat(&file).map_err(OpenError::Io)?;
     // Replaced between the look and the open: whatever it is now, it is not what we looked at.
-    if after.file_type().is_symlink() {
-        return Err(OpenError::Symlink);
-    }
-    if !after.is_file() || identity(&after) != identity(&before) {
-        return Err(OpenError::NotRegular);
+    match after.kind {
+        Kind::Symlink => return Err(OpenError::Symlink),
+        Kind::File if after.id == before.id => {}
+        _ => return Err(OpenError::NotRegular),
     }
     Ok(file)
 }

@@ -1,4 +1,8 @@
 //! Integration tests: the real cargo, a local registry, our binary.
+//!
+//! Unix only: they run the machine's cargo and Unix tools (`flock`, `unshare`, signals).
+//! On Windows the unit tests run instead (under Wine in CI: `.ci/cross`).
+#![cfg(unix)]
 
 mod support;
 

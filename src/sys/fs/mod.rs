@@ -39,9 +39,14 @@ mod unix;
 #[cfg(unix)]
 use unix as imp;
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+#[cfg(not(any(unix, windows)))]
 mod unsupported;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 use unsupported as imp;
 
 /// What a directory entry is, seen without following it.
@@ -87,11 +92,62 @@ pub struct Stat {
     pub modified: SystemTime,
 }
 
+#[cfg(unix)]
 impl Stat {
-    /// The facts std already read (for code that has a `Metadata` from a path walk).
+    /// The facts std already read (Unix: every field is in `Metadata`).
     pub fn of_metadata(m: &std::fs::Metadata) -> Stat {
         imp::stat_of_metadata(m)
     }
+}
+
+impl FileId {
+    /// The identity as two numbers (device or volume, then index), for plain tables.
+    pub fn pair(self) -> (u64, u64) {
+        (self.device, self.index)
+    }
+}
+
+/// The facts of `path` itself: a symlink (on Windows, any reparse point) in its last
+/// component is described, not followed. For read-only code that walks by path; anything
+/// that deletes or locks uses a [`Dir`].
+pub fn lstat(path: &Path) -> io::Result<Stat> {
+    imp::lstat(path)
+}
+
+/// The facts of an entry of [`std::fs::read_dir`], not following it (on Unix a `fstatat`
+/// relative to the listed directory).
+pub fn entry_stat(entry: &std::fs::DirEntry) -> io::Result<Stat> {
+    imp::entry_stat(entry)
+}
+
+/// The facts of an open file.
+pub fn file_stat(file: &File) -> io::Result<Stat> {
+    imp::file_stat(file)
+}
+
+/// Opens the regular file at `path` for reading without moving its access time (Linux's
+/// `O_NOATIME`). `Unsupported` where that cannot be promised: then the caller must not read
+/// a file whose atime it relies on.
+pub fn open_noatime(path: &Path) -> io::Result<File> {
+    imp::open_noatime(path)
+}
+
+/// Facts of the filesystem holding a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Filesystem {
+    /// Reading a file moves its access time (true under Linux's `relatime` and `strictatime`;
+    /// false on a `noatime` mount, and on Windows, where NTFS keeps last-access times only
+    /// when configured to and then only to the hour: treated as absent).
+    pub keeps_atime: bool,
+    /// A network or user-space filesystem (NFS, SMB/CIFS, 9p, FUSE, AFS, Ceph): locks and
+    /// times there are only as good as the server's.
+    pub network: bool,
+}
+
+/// The facts of the filesystem holding `path` (following symlinks). A path that cannot be
+/// examined is taken to be on a local filesystem that keeps atimes, as before.
+pub fn filesystem(path: &Path) -> Filesystem {
+    imp::filesystem(path)
 }
 
 /// One entry of a directory listing.
@@ -116,13 +172,17 @@ struct SymlinkRefused;
 
 impl std::fmt::Display for SymlinkRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("it is a symlink, which is never followed")
+        if cfg!(windows) {
+            f.write_str("it is a symlink or junction (a reparse point), which is never followed")
+        } else {
+            f.write_str("it is a symlink, which is never followed")
+        }
     }
 }
 
 impl std::error::Error for SymlinkRefused {}
 
-#[cfg_attr(not(unix), allow(dead_code))]
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn symlink_refused() -> io::Error {
     io::Error::other(SymlinkRefused)
 }
@@ -138,7 +198,9 @@ fn check_name(name: &OsStr) -> io::Result<()> {
         || name == "."
         || name == ".."
         || name.as_encoded_bytes().contains(&b'/')
-        || (cfg!(windows) && name.as_encoded_bytes().contains(&b'\\'));
+        || (cfg!(windows)
+            && (name.as_encoded_bytes().contains(&b'\\')
+                || name.as_encoded_bytes().contains(&b':')));
     if bad {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -248,6 +310,47 @@ impl Dir {
     pub fn try_clone(&self) -> io::Result<Dir> {
         self.0.try_clone().map(Dir)
     }
+}
+
+/// Tests: makes a symlink at `link` to `target` (on Windows a directory symlink when
+/// `target` is a directory, else a file symlink).
+#[cfg(test)]
+pub(crate) fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    #[cfg(unix)]
+    return std::os::unix::fs::symlink(target, link);
+    #[cfg(windows)]
+    return {
+        let link = link.as_ref();
+        if target.as_ref().is_dir() {
+            std::os::windows::fs::symlink_dir(target, link)?;
+        } else {
+            std::os::windows::fs::symlink_file(target, link)?;
+        }
+        // Wine 8 says yes and makes nothing.
+        match link.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "symlinks cannot be made here",
+            )),
+        }
+    };
+}
+
+/// Tests: true, after saying so, where symlinks cannot be made (Windows without the
+/// privilege or Developer Mode; Wine 8, which has no reparse points at all). A test that
+/// needs them then returns at once.
+#[cfg(test)]
+pub(crate) fn skip_without_symlinks() -> bool {
+    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let can = *CAN.get_or_init(|| {
+        let t = tempfile::tempdir().expect("a temporary directory");
+        symlink(t.path(), t.path().join("link")).is_ok()
+    });
+    if !can {
+        eprintln!("skipped: symlinks cannot be made on this system");
+    }
+    !can
 }
 
 /// How many directory handles a [`DirStack`] keeps open below its top.
@@ -362,10 +465,9 @@ impl<T> DirStack<T> {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
 
     fn tmp() -> (tempfile::TempDir, Dir) {
         let t = tempfile::tempdir().unwrap();
@@ -376,7 +478,8 @@ mod tests {
     #[test]
     fn names_are_single_components() {
         let (_t, d) = tmp();
-        for bad in ["", ".", "..", "a/b", "/etc"] {
+        let windows: &[&str] = if cfg!(windows) { &["a\\b", "c:d"] } else { &[] };
+        for &bad in ["", ".", "..", "a/b", "/etc"].iter().chain(windows) {
             let e = d.stat(bad).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
         }
@@ -384,6 +487,9 @@ mod tests {
 
     #[test]
     fn symlinks_are_refused_or_described_never_followed() {
+        if skip_without_symlinks() {
+            return;
+        }
         let (t, d) = tmp();
         let outside = t.path().join("outside");
         std::fs::create_dir(&outside).unwrap();
@@ -419,6 +525,115 @@ mod tests {
         );
     }
 
+    #[test]
+    fn removal_by_handle_counts_links_and_copes_with_read_only_files() {
+        let (t, d) = tmp();
+        std::fs::create_dir(t.path().join("d")).unwrap();
+        std::fs::write(t.path().join("d/f"), "12345").unwrap();
+        std::fs::hard_link(t.path().join("d/f"), t.path().join("d/g")).unwrap();
+        let mut ro = std::fs::metadata(t.path().join("d/f"))
+            .unwrap()
+            .permissions();
+        ro.set_readonly(true);
+        std::fs::set_permissions(t.path().join("d/f"), ro).unwrap();
+        let sub = d.open_dir("d").unwrap();
+        let mut names: Vec<_> = sub.entries().unwrap().into_iter().map(|e| e.name).collect();
+        names.sort();
+        assert_eq!(names, ["f", "g"]);
+        let (f, g) = (sub.stat("f").unwrap(), sub.stat("g").unwrap());
+        assert_eq!((f.kind, f.len, f.links), (Kind::File, 5, 2));
+        assert_eq!(f.id, g.id, "hard links are one file");
+        assert_ne!(f.id, d.stat("d").unwrap().id);
+        assert_eq!(
+            d.remove_dir("d").unwrap_err().kind(),
+            io::ErrorKind::DirectoryNotEmpty
+        );
+        assert_eq!(
+            d.remove_file("d").unwrap_err().kind(),
+            io::ErrorKind::IsADirectory
+        );
+        assert_eq!(
+            sub.remove_dir("f").unwrap_err().kind(),
+            io::ErrorKind::NotADirectory
+        );
+        // Read-only, and open elsewhere (std shares deletion): removed all the same.
+        let held = File::open(t.path().join("d/g")).unwrap();
+        sub.remove_file("f").unwrap();
+        // Without POSIX delete semantics (FAT, Wine) the name goes with the last handle.
+        drop(held);
+        assert_eq!(sub.stat("g").unwrap().links, 1);
+        sub.remove_file("g").unwrap();
+        assert_eq!(sub.stat("g").unwrap_err().kind(), io::ErrorKind::NotFound);
+        drop(sub);
+        d.remove_dir("d").unwrap();
+        assert!(!t.path().join("d").exists());
+    }
+
+    #[test]
+    fn files_are_created_here_renamed_by_handle_and_only_regular_ones_opened() {
+        let (t, d) = tmp();
+        let create = FileOptions {
+            write: true,
+            create: true,
+        };
+        std::io::Write::write_all(&mut d.open_file("lock", create).unwrap(), b"x").unwrap();
+        assert_eq!(std::fs::read(t.path().join("lock")).unwrap(), b"x");
+        d.create_dir("sub").unwrap();
+        assert_eq!(
+            d.create_dir("sub").unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            d.open_file("sub", FileOptions::default())
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
+        let sub = d.open_dir("sub").unwrap();
+        d.rename("lock", &sub, "moved").unwrap();
+        assert_eq!(std::fs::read(t.path().join("sub/moved")).unwrap(), b"x");
+        d.create_dir("dir").unwrap();
+        std::fs::write(t.path().join("dir/inside"), "y").unwrap();
+        d.rename("dir", &sub, "dir2").unwrap();
+        assert!(t.path().join("sub/dir2/inside").is_file());
+        assert_eq!(
+            d.rename("nothing", &sub, "x").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        let kinds: Vec<_> = sub.entries().unwrap().into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&Some(Kind::Dir)) || kinds.contains(&None));
+        d.make_writable().unwrap();
+        d.make_dir_accessible("sub").unwrap();
+    }
+
+    /// A junction (a directory reparse point any user may make) is refused, described, and
+    /// removed as itself, never followed.
+    #[cfg(windows)]
+    #[test]
+    fn junctions_are_refused_or_described_never_followed() {
+        let (t, d) = tmp();
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("keep"), "k").unwrap();
+        if let Err(e) = windows::junction(&t.path().join("j"), &outside) {
+            eprintln!("skipped: junctions cannot be made on this system ({e})");
+            return;
+        }
+        assert_eq!(d.stat("j").unwrap().kind, Kind::Symlink);
+        assert!(is_symlink(&d.open_dir("j").unwrap_err()));
+        let opts = FileOptions::default();
+        assert!(is_symlink(&d.open_file("j", opts).unwrap_err()));
+        assert!(is_symlink(&d.make_dir_accessible("j").unwrap_err()));
+        assert_eq!(
+            d.remove_dir("j").unwrap_err().kind(),
+            io::ErrorKind::NotADirectory
+        );
+        d.remove_file("j").unwrap();
+        assert!(outside.join("keep").is_file(), "the target is untouched");
+        assert!(t.path().join("j").symlink_metadata().is_err());
+    }
+
+    #[cfg(unix)]
     #[test]
     fn rename_across_filesystems_is_crosses_devices() {
         // /dev/shm is tmpfs on Linux; skip where it is not another filesystem.

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{Entry, FileId, FileOptions, Kind, Stat};
+use super::{Entry, FileId, FileOptions, Filesystem, Kind, Stat};
 
 /// A directory opened for reading its entries.
 #[derive(Debug)]
@@ -90,6 +90,98 @@ pub fn stat_of_metadata(m: &std::fs::Metadata) -> Stat {
         links: m.nlink(),
         accessed: time(m.atime(), m.atime_nsec().max(0) as u64),
         modified: time(m.mtime(), m.mtime_nsec().max(0) as u64),
+    }
+}
+
+pub fn lstat(path: &Path) -> io::Result<Stat> {
+    path.symlink_metadata().map(|m| stat_of_metadata(&m))
+}
+
+pub fn entry_stat(entry: &std::fs::DirEntry) -> io::Result<Stat> {
+    // std's `DirEntry::metadata` is `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
+    entry.metadata().map(|m| stat_of_metadata(&m))
+}
+
+pub fn file_stat(file: &File) -> io::Result<Stat> {
+    rustix::fs::fstat(file).map(|s| stat_of(&s)).map_err(err)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn open_noatime(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NOATIME | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(err)?;
+    Ok(File::from(fd))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn open_noatime(_path: &Path) -> io::Result<File> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "this platform cannot read a file without moving its access time",
+    ))
+}
+
+/// Linux: the mount's `ST_NOATIME` (`statvfs`) and the filesystem's magic (`statfs`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn filesystem(path: &Path) -> Filesystem {
+    use rustix::fs::StatVfsMountFlags;
+    // The magic numbers of `statfs(2)`.
+    const NETWORK: &[u64] = &[
+        0x6969,      // NFS
+        0xff53_4d42, // CIFS
+        0xfe53_4d42, // SMB2
+        0x517b,      // SMB
+        0x0102_1997, // 9p
+        0x6573_5546, // FUSE
+        0x5346_414f, // AFS
+        0x00c3_6400, // Ceph
+    ];
+    let keeps_atime = rustix::fs::statvfs(path)
+        .map(|v| !v.f_flag.contains(StatVfsMountFlags::NOATIME))
+        .unwrap_or(true);
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    let network = rustix::fs::statfs(path)
+        .is_ok_and(|f| NETWORK.contains(&((f.f_type as i64) as u64 & 0xffff_ffff)));
+    Filesystem {
+        keeps_atime,
+        network,
+    }
+}
+
+/// macOS and the BSDs: the mount's flags and filesystem type name (`statfs`).
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+pub fn filesystem(path: &Path) -> Filesystem {
+    const NETWORK: &[&str] = &["nfs", "smbfs", "afpfs", "webdav", "cifs", "ftp", "9p"];
+    match rustix::fs::statfs(path) {
+        Ok(f) => {
+            let name: Vec<u8> = (f.f_fstypename.iter())
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            let name = String::from_utf8_lossy(&name);
+            Filesystem {
+                keeps_atime: (f.f_flags as u64) & (libc::MNT_NOATIME as u64) == 0,
+                network: NETWORK.contains(&name.as_ref()) || name.contains("fuse"),
+            }
+        }
+        Err(_) => Filesystem {
+            keeps_atime: true,
+            network: false,
+        },
+    }
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd"
+)))]
+pub fn filesystem(_path: &Path) -> Filesystem {
+    Filesystem {
+        keeps_atime: true,
+        network: false,
     }
 }
 

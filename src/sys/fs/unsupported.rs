@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use super::{Entry, FileId, FileOptions, Kind, Stat};
+use super::{Entry, FileId, FileOptions, Filesystem, Kind, Stat};
 
 #[derive(Debug)]
 enum Never {}
@@ -21,7 +21,7 @@ fn unsupported() -> io::Error {
     )
 }
 
-pub fn stat_of_metadata(m: &std::fs::Metadata) -> Stat {
+fn stat_of_metadata(m: &std::fs::Metadata) -> Stat {
     let ft = m.file_type();
     Stat {
         kind: if ft.is_symlink() {
@@ -42,6 +42,29 @@ pub fn stat_of_metadata(m: &std::fs::Metadata) -> Stat {
         links: 1,
         accessed: m.accessed().unwrap_or(std::time::UNIX_EPOCH),
         modified: m.modified().unwrap_or(std::time::UNIX_EPOCH),
+    }
+}
+
+pub fn lstat(path: &Path) -> io::Result<Stat> {
+    path.symlink_metadata().map(|m| stat_of_metadata(&m))
+}
+
+pub fn entry_stat(entry: &std::fs::DirEntry) -> io::Result<Stat> {
+    entry.metadata().map(|m| stat_of_metadata(&m))
+}
+
+pub fn file_stat(file: &File) -> io::Result<Stat> {
+    file.metadata().map(|m| stat_of_metadata(&m))
+}
+
+pub fn open_noatime(_path: &Path) -> io::Result<File> {
+    Err(unsupported())
+}
+
+pub fn filesystem(_path: &Path) -> Filesystem {
+    Filesystem {
+        keeps_atime: false,
+        network: false,
     }
 }
 

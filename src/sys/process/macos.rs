@@ -355,7 +355,7 @@ fn probe(path: &Path, file: FileId) -> Held {
         return Held::Unknown;
     };
     // The path may name another file now (the lock file was deleted or replaced).
-    if f.metadata().map(|m| crate::sys::probe::identity(&m)).ok() != Some(file) {
+    if crate::sys::fs::file_stat(&f).map(|st| st.id).ok() != Some(file) {
         return Held::Unknown;
     }
     let mut fl = libc::flock {
