@@ -267,8 +267,10 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     for (path, err) in &outcome.errors {
         out.warn(format!("could not remove `{}`: {err}", path.display()));
     }
-    // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`).
-    let after_bytes = before_bytes.saturating_sub(plan.bytes());
+    // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`); what could
+    // not be removed is still there.
+    let after_bytes =
+        before_bytes.saturating_sub(executor::planned_bytes_of_removed(&plan, &outcome));
     let mut report =
         report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes, &kept);
     report.database_error = db_error.as_ref().map(|e| e.error.to_string());

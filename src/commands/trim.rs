@@ -33,19 +33,25 @@ pub struct Part {
     /// target dir's bytes on disk).
     pub before_bytes: u64,
     pub after_bytes: u64,
-    pub kept: usize,
-    /// Of `kept`, the units kept because their package could not be identified (always 0
-    /// for the home, whose entries are named by registry and package).
+    /// Entries (home) or units (target dir) kept.
+    pub kept_count: usize,
+    /// Of `kept_count`, the units kept because their package could not be identified
+    /// (always 0 for the home, whose entries are named by registry and package).
     pub kept_unknown: usize,
-    pub removed: usize,
-    pub removed_items: Vec<RemovedItem>,
+    /// Entries (home; index cache entries are listed, not counted) or units removed.
+    pub removed_count: usize,
+    /// What was removed (a dry run: what would be), failures left out.
+    pub removed: Vec<RemovedItem>,
     pub skipped: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct RemovedItem {
     pub path: PathBuf,
+    /// A kind of the one vocabulary (`registry-crate`, `unit`, …: docs/json.md).
     pub kind: String,
+    /// Bytes freed: apparent bytes in the home, bytes on disk in a target dir.
+    pub bytes: u64,
     pub reason: String,
 }
 
@@ -63,12 +69,14 @@ pub struct Report {
     pub grace: grace::Report,
 }
 
-fn listed(plan: &Plan) -> Vec<RemovedItem> {
-    plan.items
+fn listed(outcome: &executor::Outcome) -> Vec<RemovedItem> {
+    outcome
+        .items
         .iter()
         .map(|i| RemovedItem {
             path: i.path.clone(),
-            kind: format!("{:?}", i.kind),
+            kind: i.kind.name().to_owned(),
+            bytes: i.bytes,
             reason: i.reason.clone(),
         })
         .collect()
@@ -255,35 +263,43 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     let mtimes = crate::observe::mtimes(plan.items.iter().map(|i| i.path.as_path()));
     let (plan, home_kept) = grace::split_home(plan, &inv, &grace, Untracked::Mtime(&mtimes));
     kept.extend(home_kept);
-    let removed_bytes = plan.bytes();
     let total_entries = inv.entries().count();
-    let home_removed = plan
-        .items
-        .iter()
-        .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
-        .count();
     let mut remover = Remover::new(&home.path)?;
     // Trash a killed run left is emptied under the lock even when nothing else goes.
-    if !args.dry_run && (!plan.items.is_empty() || (lock.is_some() && remover.has_leftover())) {
+    let outcome = if args.dry_run {
+        executor::dry_run(&plan, &remover)
+    } else if !plan.items.is_empty() || (lock.is_some() && remover.has_leftover()) {
         let progress = out.progress("Removing");
         let tick = |n| progress.tick(n);
         let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &tick)?;
         progress.finish();
-        for (path, err) in &outcome.errors {
-            out.warn(format!("could not remove `{}`: {err}", path.display()));
+        outcome
+    } else {
+        executor::Outcome::default()
+    };
+    for (path, err) in &outcome.errors {
+        out.warn(format!("could not remove `{}`: {err}", path.display()));
+        if !args.dry_run {
             code = exit::FAILURE;
         }
     }
     drop(lock);
+    // What was removed, sized as `before` is (a failure removes nothing).
+    let removed_bytes = executor::planned_bytes_of_removed(&plan, &outcome);
+    let home_removed = outcome
+        .items
+        .iter()
+        .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
+        .count();
     report.parts.push(Part {
         part: "home",
         path: home.path.clone(),
         before_bytes: before,
         after_bytes: before.saturating_sub(removed_bytes),
-        kept: total_entries.saturating_sub(home_removed),
+        kept_count: total_entries.saturating_sub(home_removed),
         kept_unknown: 0,
-        removed: home_removed,
-        removed_items: listed(&plan),
+        removed_count: home_removed,
+        removed: listed(&outcome),
         skipped: None,
     });
 
@@ -337,15 +353,16 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             path: dir.clone(),
             before_bytes: td.total_disk_bytes,
             after_bytes: td.total_disk_bytes.saturating_sub(dplan.reclaimed_bytes),
-            kept: dplan.units - dplan.removed_units,
+            kept_count: dplan.units - dplan.removed_units,
             kept_unknown: kept_unknown.get(),
-            removed: dplan.removed_units,
-            removed_items: dplan
+            removed_count: dplan.removed_units,
+            removed: dplan
                 .removals
                 .iter()
                 .map(|r| RemovedItem {
                     path: r.paths.first().cloned().unwrap_or_default(),
                     kind: r.kind.to_string(),
+                    bytes: r.bytes,
                     reason: r.reason.clone(),
                 })
                 .collect(),
