@@ -43,6 +43,7 @@ fn policy(args: &GcArgs, config: &CargoConfig) -> Result<Policy> {
         max_src_size: args.max_src_size,
         max_git_size: args.max_git_size,
         max_download_size: args.max_download_size,
+        origins: Default::default(),
     };
     if let Some(age) = args.max_download_age {
         p.set_max_download_age(age);

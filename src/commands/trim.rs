@@ -21,7 +21,7 @@ use crate::observe::toolchains;
 use crate::observe::walk::Walker;
 use crate::observe::{db, disk_now};
 use crate::plan::grace::{self, Grace, Untracked};
-use crate::plan::{Plan, sweep, trim};
+use crate::plan::{sweep, trim};
 use crate::report::{self, Output};
 
 #[derive(Debug, Serialize)]
@@ -34,12 +34,12 @@ pub struct Part {
     pub before_bytes: u64,
     pub after_bytes: u64,
     /// Entries (home) or units (target dir) kept.
-    pub kept_count: usize,
-    /// Of `kept_count`, the units kept because their package could not be identified
+    pub kept_units: usize,
+    /// Of `kept_units`, the units kept because their package could not be identified
     /// (always 0 for the home, whose entries are named by registry and package).
     pub kept_unknown: usize,
     /// Entries (home; index cache entries are listed, not counted) or units removed.
-    pub removed_count: usize,
+    pub removed_units: usize,
     /// What was removed (a dry run: what would be), failures left out.
     pub removed: Vec<RemovedItem>,
     pub skipped: Option<String>,
@@ -296,9 +296,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         path: home.path.clone(),
         before_bytes: before,
         after_bytes: before.saturating_sub(removed_bytes),
-        kept_count: total_entries.saturating_sub(home_removed),
+        kept_units: total_entries.saturating_sub(home_removed),
         kept_unknown: 0,
-        removed_count: home_removed,
+        removed_units: home_removed,
         removed: listed(&outcome),
         skipped: None,
     });
@@ -353,9 +353,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             path: dir.clone(),
             before_bytes: td.total_disk_bytes,
             after_bytes: td.total_disk_bytes.saturating_sub(dplan.reclaimed_bytes),
-            kept_count: dplan.units - dplan.removed_units,
+            kept_units: dplan.units - dplan.removed_units,
             kept_unknown: kept_unknown.get(),
-            removed_count: dplan.removed_units,
+            removed_units: dplan.removed_units,
             removed: dplan
                 .removals
                 .iter()

@@ -26,10 +26,10 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
     for p in &r.parts {
         t.row(vec![
             format!("{} {}", p.part, p.path.display()),
-            p.kept.to_string(),
+            p.kept_units.to_string(),
             match &p.skipped {
                 Some(why) => format!("skipped ({why})"),
-                None => p.removed.to_string(),
+                None => p.removed_units.to_string(),
             },
             HumanBytes(p.before_bytes).to_string(),
             HumanBytes(p.after_bytes).to_string(),
@@ -48,9 +48,9 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
     }
     text.push_str(&super::grace_lines(&r.grace, detailed));
     if detailed {
-        for p in r.parts.iter().filter(|p| !p.removed_items.is_empty()) {
+        for p in r.parts.iter().filter(|p| !p.removed.is_empty()) {
             let _ = writeln!(text, "\n{}", out.bold(&p.path.display().to_string()));
-            for i in &p.removed_items {
+            for i in &p.removed {
                 let _ = writeln!(text, "  {}  {}", i.path.display(), i.reason);
             }
         }

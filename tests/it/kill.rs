@@ -485,8 +485,8 @@ fn sigkill_during_trim_leaves_a_home_and_target_cargo_builds_from() {
         planned: |v| {
             let mut out = Vec::new();
             for p in v["parts"].as_array().unwrap() {
-                for r in p["removed_items"].as_array().unwrap() {
-                    if r["kind"] != "IndexEntry" {
+                for r in p["removed"].as_array().unwrap() {
+                    if r["kind"] != "index-entry" {
                         out.push(PathBuf::from(r["path"].as_str().unwrap()));
                     }
                 }

@@ -353,12 +353,15 @@ fn trim_empties_a_leftover_trash_with_nothing_else_to_remove() {
         "p2/Cargo.lock",
     ];
     let dry = json(&mut c.janitor(&[&args[..], &["--dry-run"]].concat()));
-    assert_eq!(dry["parts"][0]["removed"], 0, "nothing to trim: {dry}");
+    assert_eq!(
+        dry["parts"][0]["removed_units"], 0,
+        "nothing to trim: {dry}"
+    );
     let before = tree(&c.home);
     let home_trash = leftover(&c.home);
     let reg_trash = leftover(&c.home.join("registry"));
     let v = json(&mut c.janitor(&args));
-    assert_eq!(v["parts"][0]["removed"], 0);
+    assert_eq!(v["parts"][0]["removed_units"], 0);
     assert!(!home_trash.exists());
     assert!(!reg_trash.exists());
     assert_eq!(tree(&c.home), before, "only the trash went");

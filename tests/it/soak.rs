@@ -321,9 +321,9 @@ impl Soak {
             _ => {
                 for p in v["parts"].as_array().into_iter().flatten() {
                     let part = p["part"].as_str().unwrap_or("?");
-                    for r in p["removed_items"].as_array().into_iter().flatten() {
+                    for r in p["removed"].as_array().into_iter().flatten() {
                         let kind = r["kind"].as_str().unwrap_or("?");
-                        if kind != "IndexEntry" {
+                        if kind != "index-entry" {
                             add(format!("trim {part} {kind}"), 1);
                         }
                     }
