@@ -6,6 +6,7 @@ mod exits;
 mod full_disk;
 mod gc;
 mod hermetic;
+mod json_shapes;
 mod kill;
 mod locks;
 mod removal;
