@@ -246,7 +246,7 @@ fn status_gc_sweep_and_trim_print_the_documented_shapes() {
     // p1's target dir, unused for 10 days: units, its incremental cache, the whole dir.
     // (Target dirs are dated by the real clock, not cargo's test clock.)
     crate::sweep::age_times(&c.dir.path().join("p1/target"), 10);
-    let run = |args: &[&str]| json(&mut c.janitor(args).current_dir(c.dir.path().join("p1")));
+    let run = |args: &[&str]| json(c.janitor(args).current_dir(c.dir.path().join("p1")));
     let s = run(&[
         "sweep",
         "--json",
