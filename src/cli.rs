@@ -341,6 +341,10 @@ pub struct TrimArgs {
     /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,
+    /// Do not ask before removing more than a tenth of CARGO_HOME's entries (asked only on a
+    /// terminal, outside --ci; elsewhere such a trim is refused without --yes)
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[cfg(test)]

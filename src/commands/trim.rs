@@ -97,6 +97,102 @@ fn config_in<'a>(
     Ok(&cache.last().expect("just pushed").1)
 }
 
+/// The home's plan: every entry no lockfile pins (with `--ci`, also every source, checkout
+/// and unpinned index entry), less what the grace period keeps.
+struct HomePlan {
+    inv: home::Inventory,
+    plan: crate::plan::Plan,
+    kept: Vec<grace::Kept>,
+    /// The caches' apparent bytes, as `status` sizes them.
+    before: u64,
+}
+
+fn plan_home(
+    home: &CargoHome,
+    keep: &KeepSet,
+    args: &TrimArgs,
+    snapshot: &db::DbRead,
+    out: &Output,
+) -> Result<HomePlan> {
+    if let db::DbRead::Unusable(why) = snapshot {
+        anyhow::bail!("{why}; nothing was removed");
+    }
+    let mut inv = home::scan(&home.path, snapshot.snapshot());
+    if let Some((path, err)) = inv.errors.first() {
+        anyhow::bail!("`{}` {err}; nothing was removed", path.display());
+    }
+    let progress = out.progress("Scanning CARGO_HOME");
+    let tick = |n| progress.tick(n);
+    let mut walker = Walker::with_progress(&tick);
+    home::measure(&mut inv, SizeMode::Stored, &mut walker);
+    progress.finish();
+    let before = inv.cache_bytes();
+    let mut plan = trim::plan_home(&inv, keep, args.ci);
+    if args.ci {
+        plan.items
+            .extend(trim::plan_index(&home::index_cache_entries(&home.path), keep).items);
+    }
+    // Nothing used moments ago goes. Rows are compared with the database's clock; what has
+    // no row (trim does not sync, and a CI cache restores files without their rows) by its
+    // own modification time, on the real clock.
+    let grace = Grace {
+        period: args.grace,
+        db_now: crate::observe::now(),
+        disk_now: disk_now(),
+    };
+    let mtimes = crate::observe::mtimes(plan.items.iter().map(|i| i.path.as_path()));
+    let (plan, kept) = grace::split_home(plan, &inv, &grace, Untracked::Mtime(&mtimes));
+    Ok(HomePlan {
+        inv,
+        plan,
+        kept,
+        before,
+    })
+}
+
+/// Entries (not index entries) a home plan removes.
+fn entries_removed(plan: &crate::plan::Plan) -> usize {
+    (plan.items.iter())
+        .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
+        .count()
+}
+
+/// Outside `--ci` and without `--yes`, a trim that would remove more than a tenth of the
+/// home's entries asks first, on a terminal (a lockfile of another project, a workspace not
+/// built yet: a mistake empties a laptop's cache). Read from a snapshot, before any lock is
+/// taken and before any `--used-by` command runs: nobody waits on the question. Not on a
+/// terminal, it is refused (exit 2). Returns whether to go on.
+fn confirm(home: &CargoHome, keep: &KeepSet, args: &TrimArgs, out: &Output) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal};
+    if args.dry_run || args.ci || args.yes || !home.has_caches() {
+        return Ok(true);
+    }
+    let db_path = home.db_path();
+    db::locate(&db_path)?;
+    let preview = plan_home(home, keep, args, &db::read(&db_path), out)?;
+    let total = preview.inv.entries().count();
+    let removed = entries_removed(&preview.plan);
+    if removed * 10 <= total {
+        return Ok(true);
+    }
+    let what = format!(
+        "trim would remove {removed} of the {total} entries in `{}` ({}), more than a tenth",
+        home.path.display(),
+        crate::units::HumanBytes(preview.plan.bytes())
+    );
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(BadInput(format!(
+            "{what}; not on a terminal to ask: pass --yes to remove them (or --dry-run to list \
+             them); nothing was removed"
+        ))
+        .into());
+    }
+    out.prompt(format!("{what}. Remove them? [y/N] "));
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     let cwd = std::env::current_dir()?;
     // Every path given, checked before anything else.
@@ -159,6 +255,11 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     }
     let lockfiles: Vec<PathBuf> = lockfiles.into_iter().map(|(l, _)| l).collect();
 
+    if !confirm(&home, &keep, args, out)? {
+        out.status("Skipped", "nothing was removed");
+        return Ok(exit::OK);
+    }
+
     // --used-by: the commands run first (they may need what is about to be trimmed); the
     // target dirs are those they used, kept exactly as they reported. One that fails stops
     // everything: nothing is removed.
@@ -204,14 +305,14 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
 
     // CARGO_HOME, under Cargo's MutateExclusive lock.
     let mut on_block = super::locks::blocking_notice(out);
-    let lock = if home.has_caches() {
+    // A dry run takes no lock and waits for nobody: it reads a snapshot, and says so.
+    let lock = if home.has_caches() && !args.dry_run {
         match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
             Ok(l) => Some(l),
             Err(e @ LockError::Busy { .. }) => {
                 out.error(format!("{e}; nothing was removed (--no-wait)"));
                 return Ok(exit::LOCK_BUSY);
             }
-            Err(e) if e.is_read_only() && args.dry_run => None,
             Err(e) => return Err(e.into()),
         }
     } else {
@@ -234,35 +335,18 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         }
         None => db::read(&db_path),
     };
-    if let db::DbRead::Unusable(why) = &snapshot {
-        anyhow::bail!("{why}; nothing was removed");
-    }
-    let mut inv = home::scan(&home.path, snapshot.snapshot());
-    if let Some((path, err)) = inv.errors.first() {
-        anyhow::bail!("`{}` {err}; nothing was removed", path.display());
-    }
-    let progress = out.progress("Scanning CARGO_HOME");
-    let tick = |n| progress.tick(n);
-    let mut walker = Walker::with_progress(&tick);
-    home::measure(&mut inv, SizeMode::Stored, &mut walker);
-    progress.finish();
-    let before = inv.cache_bytes();
-    let mut plan = trim::plan_home(&inv, &keep, args.ci);
-    if args.ci {
-        plan.items
-            .extend(trim::plan_index(&home::index_cache_entries(&home.path), &keep).items);
-    }
-    // Nothing used moments ago goes. Rows are compared with the database's clock; what has
-    // no row (trim does not sync, and a CI cache restores files without their rows) by its
-    // own modification time, on the real clock.
+    let HomePlan {
+        inv,
+        plan,
+        kept: home_kept,
+        before,
+    } = plan_home(&home, &keep, args, &snapshot, out)?;
+    kept.extend(home_kept);
     let grace = Grace {
         period: args.grace,
         db_now: crate::observe::now(),
         disk_now: disk_now(),
     };
-    let mtimes = crate::observe::mtimes(plan.items.iter().map(|i| i.path.as_path()));
-    let (plan, home_kept) = grace::split_home(plan, &inv, &grace, Untracked::Mtime(&mtimes));
-    kept.extend(home_kept);
     let total_entries = inv.entries().count();
     let mut remover = Remover::new(&home.path)?;
     // Trash a killed run left is emptied under the lock even when nothing else goes.
@@ -286,9 +370,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     drop(lock);
     // What was removed, sized as `before` is (a failure removes nothing).
     let removed_bytes = executor::planned_bytes_of_removed(&plan, &outcome);
-    let home_removed = outcome
-        .items
-        .iter()
+    let home_removed = (outcome.items.iter())
         .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
         .count();
     report.parts.push(Part {

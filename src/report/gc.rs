@@ -94,5 +94,8 @@ pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> Stri
             HumanBytes(o.leftover.bytes)
         );
     }
+    if r.dry_run {
+        let _ = writeln!(text, "{}", out.dim(super::SNAPSHOT_NOTE));
+    }
     text
 }

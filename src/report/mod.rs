@@ -118,6 +118,11 @@ impl Output {
     }
 }
 
+/// The last line of every dry run's report: it read without Cargo's locks, waiting for
+/// nobody.
+pub const SNAPSHOT_NOTE: &str = "(a snapshot, read without waiting for Cargo's locks: a build \
+running now can change what a real run removes)";
+
 /// What the grace period kept, in one line ("Kept 12 items used in the last 10 minutes …"),
 /// then, when `detailed`, one line per item. Empty when it kept nothing.
 pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {

@@ -74,6 +74,9 @@ pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> Strin
             );
         }
     }
+    if r.dry_run && criteria {
+        let _ = writeln!(text, "{}", out.dim(super::SNAPSHOT_NOTE));
+    }
     if !criteria {
         let _ = writeln!(
             text,

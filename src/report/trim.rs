@@ -55,5 +55,8 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
             }
         }
     }
+    if r.dry_run {
+        let _ = writeln!(text, "{}", out.dim(super::SNAPSHOT_NOTE));
+    }
     text
 }

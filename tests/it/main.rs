@@ -9,6 +9,7 @@ mod hermetic;
 mod json_shapes;
 mod kill;
 mod locks;
+mod previews;
 mod removal;
 mod soak;
 mod status;

@@ -24,7 +24,9 @@ fn unix_now() -> u64 {
 }
 
 fn trim(env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
-    let mut a = vec!["trim"];
+    // (--yes: these tests remove most of small homes on purpose; the question has its own
+    // test, in previews.rs.)
+    let mut a = vec!["trim", "--yes"];
     a.extend_from_slice(args);
     env.janitor(&a).current_dir(dir).output().unwrap()
 }
@@ -459,7 +461,7 @@ fn another_cargo_home(toolchain: &[&str]) {
     assert!(dep_info.contains(&format!("{}/registry/src/", other.display())));
     assert!(!dep_info.contains(&env.home.display().to_string()));
 
-    let mut cmd = env.janitor(&["trim", "--target-dir", "target", "--json"]);
+    let mut cmd = env.janitor(&["trim", "--yes", "--target-dir", "target", "--json"]);
     if !plus.is_empty() {
         // The toolchain the janitor takes as current.
         cmd.env("RUSTUP_TOOLCHAIN", "nightly");
