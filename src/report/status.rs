@@ -66,7 +66,7 @@ pub fn render(s: &Status, out: &Output) -> String {
         let _ = writeln!(
             text,
             "{}",
-            out.dim("(sizes Cargo stored in .global-cache have no on-disk figure: `status --exact` walks everything)")
+            out.dim("(-: sizes Cargo stored have no on-disk figure; `status --exact` walks all)")
         );
     }
 
@@ -145,8 +145,8 @@ pub fn render(s: &Status, out: &Output) -> String {
 
     let _ = writeln!(
         text,
-        "\nCargo's automatic clean would remove {} today (sources and checkouts unused\n\
-         for 1 month; archives, indexes and git databases unused for 3 months).",
+        "\nCargo's automatic clean would remove {} today (sources and checkouts\n\
+         unused for 1 month; archives, indexes and git databases unused for 3 months).",
         HumanBytes(s.auto_clean_reclaimable_bytes)
     );
     if !s.stale_registries.is_empty() {

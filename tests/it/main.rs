@@ -11,6 +11,7 @@ mod kill;
 mod locks;
 mod previews;
 mod removal;
+mod snapshots;
 mod soak;
 mod status;
 mod sweep;

@@ -3,7 +3,7 @@
 
 use crate::support::*;
 
-const SNAPSHOT: &str = "(a snapshot, read without waiting for Cargo's locks";
+const SNAPSHOT: &str = "(a snapshot, read without waiting for Cargo's locks: builds may change it)";
 
 #[test]
 fn dry_runs_wait_for_nobody_and_say_they_are_a_snapshot() {

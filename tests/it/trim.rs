@@ -581,10 +581,7 @@ fn units_that_cannot_be_identified_are_kept_and_counted() {
     let human = trim(&env, &app, &["--dry-run"]);
     assert_ok(&human, "trim --dry-run (text)");
     assert!(
-        stdout(&human).contains(&format!(
-            "Kept 5 units in {} whose package could not be identified",
-            app.join("target").display()
-        )),
+        stdout(&human).contains("Kept 5 units in target whose package could not be identified\n"),
         "{}",
         stdout(&human)
     );
