@@ -6,13 +6,26 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The duration grammar, at the end of the `--help` of every subcommand with a duration flag
-/// (one grammar for all of them: [`crate::units::parse_duration`]).
-pub const DURATION_HELP: &str = "DURATION: Cargo's \"N seconds|minutes|hours|days|weeks|months\" \
+/// (one grammar for all of them: [`crate::units::parse_duration`]). A macro, so that each
+/// subcommand's examples can come before it (`concat!`).
+macro_rules! duration_help {
+    () => {
+        "DURATION: Cargo's \"N seconds|minutes|hours|days|weeks|months\" \
 (\"30 days\", \"10 minutes\"; a month is 30.436875 days), or a short unit: ms, s, min, h, d, w \
 (\"500ms\", \"30s\", \"5min\", \"2h\", \"7d\", \"2w\"). A fraction is allowed (\"1.5h\", \"0.5s\"), \
 \"0\" alone is zero, and `m` is refused (minutes or months?). Ages, grace periods and timeouts \
 count whole seconds, a fraction rounded up. (In cargo config, only Cargo's own form is accepted, \
-as in Cargo.)";
+as in Cargo.)"
+    };
+}
+pub const DURATION_HELP: &str = duration_help!();
+
+/// A subcommand's examples, then the duration grammar.
+macro_rules! examples {
+    ($($line:literal),+ $(,)?) => {
+        concat!("Examples:\n", $("  ", $line, "\n",)+ "\n", duration_help!())
+    };
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -40,6 +53,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The Cargo home to work on [default: $CARGO_HOME, else ~/.cargo]
     #[arg(long, global = true, value_name = "PATH")]
@@ -58,6 +72,10 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// What is in CARGO_HOME: sizes, last use, what Cargo's automatic clean would remove
+    #[command(after_help = "Examples:\n  \
+        cargo janitor status            # the home's components, registries, what to do next\n  \
+        cargo janitor status --top 10   # also the 10 largest sources, archives and git repos\n  \
+        cargo janitor status --exact    # walk everything instead of Cargo's stored sizes")]
     Status(StatusArgs),
     /// Clean CARGO_HOME like `cargo clean gc`, on stable, under Cargo's locks
     #[command(
@@ -67,23 +85,46 @@ pub enum Command {
         the values of [cache.global-clean] in cargo config. With any limit given, only the \
         given limits apply, as in Cargo.\n\n\
         Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\" (Cargo's grammar).",
-        after_help = DURATION_HELP
+        after_help = examples!(
+            "cargo janitor gc -n                       # what Cargo's automatic clean removes",
+            "cargo janitor gc --max-download-age 2w    # unused for two weeks",
+            "cargo janitor gc --max-crate-size 500MiB  # least recently used archives over 500 MiB",
+            "cargo janitor gc --auto                   # for a timer: only when due",
+        )
     )]
     Gc(GcArgs),
     /// Who holds and who waits on every Cargo lock, and why (-v: each holder's process tree)
-    #[command(after_help = DURATION_HELP)]
+    #[command(after_help = examples!(
+        "cargo janitor locks               # every held or awaited lock, and why",
+        "cargo janitor locks -v            # with each holder's process tree",
+        "cargo janitor locks --message \"Blocking waiting for file lock on build directory\"",
+    ))]
     Locks(LocksArgs),
     /// Block until Cargo's locks are free (exit 4 on timeout)
-    #[command(after_help = DURATION_HELP)]
+    #[command(after_help = examples!(
+        "cargo janitor wait --timeout 5min && cargo build",
+        "cargo janitor wait --lock package-cache",
+    ))]
     Wait(WaitArgs),
     /// Run a command (e.g. `cargo build`) and explain any lock wait as it happens
-    #[command(after_help = DURATION_HELP)]
+    #[command(after_help = examples!(
+        "cargo janitor run -- cargo build --release",
+        "cargo janitor run --timeout 10min -- cargo test",
+    ))]
     Run(RunArgs),
     /// Stop a stuck lock holder safely: SIGINT, then SIGTERM, then (with --force) SIGKILL
-    #[command(after_help = DURATION_HELP)]
+    #[command(after_help = examples!(
+        "cargo janitor stop 4242           # asks first, then SIGINT, SIGTERM",
+        "cargo janitor stop 4242:8812345 --yes --force",
+    ))]
     Stop(StopArgs),
     /// Remove stale build artifacts inside target dirs, under Cargo's build locks
-    #[command(after_help = DURATION_HELP)]
+    #[command(after_help = examples!(
+        "cargo janitor sweep                         # report this workspace's target dir",
+        "cargo janitor sweep --max-age 30d -n        # what is unused for 30 days",
+        "cargo janitor sweep -r ~/src --toolchains   # units of uninstalled toolchains",
+        "cargo janitor sweep --used-by \"cargo build --release\"",
+    ))]
     Sweep(SweepArgs),
     /// Keep only what the given lockfiles need, in CARGO_HOME and target dirs (CI caches)
     #[command(
@@ -103,9 +144,29 @@ pub enum Command {
         A lockfile that lists no packages, is a manifest (Cargo.toml), has a dependency on a \
         package it does not list (a file cut short), is not TOML, or is of an unknown version \
         is refused: exit 2, nothing removed.",
-        after_help = DURATION_HELP
+        after_help = examples!(
+            "cargo janitor trim -n                       # what this workspace's lockfile does not pin",
+            "cargo janitor trim --ci --grace 0           # before saving a CI cache",
+            "cargo janitor trim --lockfile a/Cargo.lock --lockfile b/Cargo.lock --yes",
+        )
     )]
     Trim(TrimArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout
+    #[command(after_help = "Examples:\n  \
+        cargo janitor completions bash > ~/.local/share/bash-completion/completions/cargo-janitor\n  \
+        cargo janitor completions zsh > ~/.zfunc/_cargo-janitor\n  \
+        cargo janitor completions fish > ~/.config/fish/completions/cargo-janitor.fish")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +177,10 @@ pub struct StatusArgs {
     /// Walk everything instead of using the sizes Cargo stored in .global-cache
     #[arg(long)]
     pub exact: bool,
+    /// Also list the N largest extracted sources, .crate archives and git repositories, with
+    /// their last use
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
 }
 
 /// Arguments as `cargo janitor …` passes them (`cargo-janitor janitor …`) or as typed directly.
@@ -341,6 +406,10 @@ pub struct TrimArgs {
     /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,
+    /// Do not ask before removing more than a tenth of CARGO_HOME's entries (asked only on a
+    /// terminal, outside --ci; elsewhere such a trim is refused without --yes)
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[cfg(test)]

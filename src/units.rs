@@ -256,9 +256,37 @@ pub fn span_words(span: Span) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
+/// `serde-1.0.210` (a source's or archive's directory name) as `serde 1.0.210`: split before
+/// the first `-` that starts a version (`sha-1-0.10.0` is `sha-1 0.10.0`). A name with no
+/// version is returned as it is.
+pub fn name_version(dir: &str) -> String {
+    let is_version = |v: &str| {
+        let core = v.split(['-', '+']).next().unwrap_or("");
+        let parts: Vec<&str> = core.split('.').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    for (i, _) in dir.match_indices('-') {
+        if is_version(&dir[i + 1..]) {
+            return format!("{} {}", &dir[..i], &dir[i + 1..]);
+        }
+    }
+    dir.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_versions_are_split_where_the_version_starts() {
+        assert_eq!(name_version("serde-1.0.210"), "serde 1.0.210");
+        assert_eq!(name_version("sha-1-0.10.0"), "sha-1 0.10.0");
+        assert_eq!(name_version("a-b-2.0.0-rc.1+x"), "a-b 2.0.0-rc.1+x");
+        assert_eq!(name_version("gitdep-1a2b3c"), "gitdep-1a2b3c");
+    }
 
     #[test]
     fn spans_follow_cargo() {

@@ -68,6 +68,19 @@ fn finish(plan: &Plan, counts: Vec<Option<Removed>>, errors: Vec<(PathBuf, Strin
     out
 }
 
+/// The planned bytes (sized as the plan sized them: Cargo's stored sizes in a home) of the
+/// items the outcome says were removed: a "before" minus this is what is left, failures
+/// included.
+pub fn planned_bytes_of_removed(plan: &Plan, outcome: &Outcome) -> u64 {
+    let removed: std::collections::HashSet<&std::path::Path> =
+        outcome.items.iter().map(|i| i.path.as_path()).collect();
+    plan.items
+        .iter()
+        .filter(|i| removed.contains(i.path.as_path()))
+        .map(|i| i.bytes)
+        .sum()
+}
+
 /// What [`execute`] would remove, measured without removing anything.
 pub fn dry_run(plan: &Plan, remover: &Remover) -> Outcome {
     let mut errors: Vec<(PathBuf, String)> = Vec::new();

@@ -43,6 +43,7 @@ fn policy(args: &GcArgs, config: &CargoConfig) -> Result<Policy> {
         max_src_size: args.max_src_size,
         max_git_size: args.max_git_size,
         max_download_size: args.max_download_size,
+        origins: Default::default(),
     };
     if let Some(age) = args.max_download_age {
         p.set_max_download_age(age);
@@ -108,30 +109,36 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         Wait::Block
     };
     let mut on_block = super::locks::blocking_notice(out);
-    let _lock = match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
+    // A dry run takes no lock and waits for nobody: it reads a snapshot (what a build
+    // running now does next can change it), and says so.
+    let acquired = if args.dry_run {
+        Err(None)
+    } else {
+        MutateExclusive::acquire(&home.path, wait, &mut on_block).map_err(Some)
+    };
+    let _lock = match acquired {
+        Err(None) => None,
         Ok(l) => Some(l),
-        Err(LockError::Busy { .. }) if args.auto => {
-            if !quiet_auto {
-                out.status("Skipping", "automatic clean: a cargo is using the cache");
+        Err(Some(e)) => match e {
+            LockError::Busy { .. } if args.auto => {
+                if !quiet_auto {
+                    out.status("Skipping", "automatic clean: a cargo is using the cache");
+                }
+                return Ok(exit::OK);
             }
-            return Ok(exit::OK);
-        }
-        Err(e @ LockError::Busy { .. }) => {
-            out.error(format!("{e}; nothing was removed (--no-wait)"));
-            return Ok(exit::LOCK_BUSY);
-        }
-        Err(e) if e.is_read_only() && args.dry_run => {
-            out.warn(format!("{e}; listing without Cargo's lock"));
-            None
-        }
-        Err(e) if e.is_read_only() => {
-            bail!(
-                "Cargo home `{}` is read-only: nothing can be removed, and nothing was\n\
-                 Caused by: {e}",
-                home.path.display()
-            )
-        }
-        Err(e) => return Err(e.into()),
+            e @ LockError::Busy { .. } => {
+                out.error(format!("{e}; nothing was removed (--no-wait)"));
+                return Ok(exit::LOCK_BUSY);
+            }
+            e if e.is_read_only() => {
+                bail!(
+                    "Cargo home `{}` is read-only: nothing can be removed, and nothing was\n\
+                     Caused by: {e}",
+                    home.path.display()
+                )
+            }
+            e => return Err(e.into()),
+        },
     };
     let now = now();
 
@@ -267,8 +274,10 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     for (path, err) in &outcome.errors {
         out.warn(format!("could not remove `{}`: {err}", path.display()));
     }
-    // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`).
-    let after_bytes = before_bytes.saturating_sub(plan.bytes());
+    // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`); what could
+    // not be removed is still there.
+    let after_bytes =
+        before_bytes.saturating_sub(executor::planned_bytes_of_removed(&plan, &outcome));
     let mut report =
         report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes, &kept);
     report.database_error = db_error.as_ref().map(|e| e.error.to_string());

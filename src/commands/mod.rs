@@ -1,5 +1,6 @@
 //! One thin function per subcommand, composing discover → observe → plan → act → report.
 
+pub mod completions;
 pub mod gc;
 pub mod locks;
 pub mod run;
@@ -26,5 +27,7 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Stop(args) => stop::run(&cli.global, args, out),
         Command::Sweep(args) => sweep::run(&cli.global, args, out),
         Command::Trim(args) => trim::run(&cli.global, args, out),
+        Command::Completions(args) => completions::completions(args.shell),
+        Command::Man => completions::man(),
     }
 }

@@ -29,7 +29,8 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
     let progress = out.progress("Scanning CARGO_HOME");
     let tick = |n| progress.tick(n);
     let mut walker = Walker::with_progress(&tick);
-    let mode = if args.exact {
+    // `--top` sizes its items as `du` does: everything is walked.
+    let mode = if args.exact || args.top.is_some() {
         SizeMode::Exact
     } else {
         SizeMode::Stored
@@ -45,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
         ));
     }
 
-    let status = plan::status::build(&inv, &db, &names, now(), args.exact);
+    let status = plan::status::build(&inv, &db, &names, now(), mode == SizeMode::Exact, args.top);
     if args.json {
         report::json(&status)?;
     } else {

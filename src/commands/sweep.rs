@@ -14,7 +14,7 @@
 //! only inside the profile directories it holds: a busy one is left alone and reported, and
 //! `--all` then empties nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -234,6 +234,12 @@ pub fn act_on_target(
         out.warn(format!("could not remove `{}`: {err}", path.display()));
         code = exit::FAILURE;
     }
+    // What is reported is what went: a removal with any path left is not counted.
+    let failed: HashSet<&Path> = outcome.errors.iter().map(|(p, _)| p.as_path()).collect();
+    let plan = sweep::only_done(plan, &td, |r| {
+        r.kind == "target-dir" && failed.is_empty()
+            || r.kind != "target-dir" && !r.paths.iter().any(|p| failed.contains(p.as_path()))
+    });
     Ok(Acted {
         td,
         plan,

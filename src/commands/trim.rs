@@ -21,7 +21,7 @@ use crate::observe::toolchains;
 use crate::observe::walk::Walker;
 use crate::observe::{db, disk_now};
 use crate::plan::grace::{self, Grace, Untracked};
-use crate::plan::{Plan, sweep, trim};
+use crate::plan::{sweep, trim};
 use crate::report::{self, Output};
 
 #[derive(Debug, Serialize)]
@@ -33,19 +33,25 @@ pub struct Part {
     /// target dir's bytes on disk).
     pub before_bytes: u64,
     pub after_bytes: u64,
-    pub kept: usize,
-    /// Of `kept`, the units kept because their package could not be identified (always 0
-    /// for the home, whose entries are named by registry and package).
+    /// Entries (home) or units (target dir) kept.
+    pub kept_units: usize,
+    /// Of `kept_units`, the units kept because their package could not be identified
+    /// (always 0 for the home, whose entries are named by registry and package).
     pub kept_unknown: usize,
-    pub removed: usize,
-    pub removed_items: Vec<RemovedItem>,
+    /// Entries (home; index cache entries are listed, not counted) or units removed.
+    pub removed_units: usize,
+    /// What was removed (a dry run: what would be), failures left out.
+    pub removed: Vec<RemovedItem>,
     pub skipped: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct RemovedItem {
     pub path: PathBuf,
+    /// A kind of the one vocabulary (`registry-crate`, `unit`, …: docs/json.md).
     pub kind: String,
+    /// Bytes freed: apparent bytes in the home, bytes on disk in a target dir.
+    pub bytes: u64,
     pub reason: String,
 }
 
@@ -63,12 +69,14 @@ pub struct Report {
     pub grace: grace::Report,
 }
 
-fn listed(plan: &Plan) -> Vec<RemovedItem> {
-    plan.items
+fn listed(outcome: &executor::Outcome) -> Vec<RemovedItem> {
+    outcome
+        .items
         .iter()
         .map(|i| RemovedItem {
             path: i.path.clone(),
-            kind: format!("{:?}", i.kind),
+            kind: i.kind.name().to_owned(),
+            bytes: i.bytes,
             reason: i.reason.clone(),
         })
         .collect()
@@ -87,6 +95,102 @@ fn config_in<'a>(
     let config = CargoConfig::load(dir, home)?;
     cache.push((dir.to_owned(), config));
     Ok(&cache.last().expect("just pushed").1)
+}
+
+/// The home's plan: every entry no lockfile pins (with `--ci`, also every source, checkout
+/// and unpinned index entry), less what the grace period keeps.
+struct HomePlan {
+    inv: home::Inventory,
+    plan: crate::plan::Plan,
+    kept: Vec<grace::Kept>,
+    /// The caches' apparent bytes, as `status` sizes them.
+    before: u64,
+}
+
+fn plan_home(
+    home: &CargoHome,
+    keep: &KeepSet,
+    args: &TrimArgs,
+    snapshot: &db::DbRead,
+    out: &Output,
+) -> Result<HomePlan> {
+    if let db::DbRead::Unusable(why) = snapshot {
+        anyhow::bail!("{why}; nothing was removed");
+    }
+    let mut inv = home::scan(&home.path, snapshot.snapshot());
+    if let Some((path, err)) = inv.errors.first() {
+        anyhow::bail!("`{}` {err}; nothing was removed", path.display());
+    }
+    let progress = out.progress("Scanning CARGO_HOME");
+    let tick = |n| progress.tick(n);
+    let mut walker = Walker::with_progress(&tick);
+    home::measure(&mut inv, SizeMode::Stored, &mut walker);
+    progress.finish();
+    let before = inv.cache_bytes();
+    let mut plan = trim::plan_home(&inv, keep, args.ci);
+    if args.ci {
+        plan.items
+            .extend(trim::plan_index(&home::index_cache_entries(&home.path), keep).items);
+    }
+    // Nothing used moments ago goes. Rows are compared with the database's clock; what has
+    // no row (trim does not sync, and a CI cache restores files without their rows) by its
+    // own modification time, on the real clock.
+    let grace = Grace {
+        period: args.grace,
+        db_now: crate::observe::now(),
+        disk_now: disk_now(),
+    };
+    let mtimes = crate::observe::mtimes(plan.items.iter().map(|i| i.path.as_path()));
+    let (plan, kept) = grace::split_home(plan, &inv, &grace, Untracked::Mtime(&mtimes));
+    Ok(HomePlan {
+        inv,
+        plan,
+        kept,
+        before,
+    })
+}
+
+/// Entries (not index entries) a home plan removes.
+fn entries_removed(plan: &crate::plan::Plan) -> usize {
+    (plan.items.iter())
+        .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
+        .count()
+}
+
+/// Outside `--ci` and without `--yes`, a trim that would remove more than a tenth of the
+/// home's entries asks first, on a terminal (a lockfile of another project, a workspace not
+/// built yet: a mistake empties a laptop's cache). Read from a snapshot, before any lock is
+/// taken and before any `--used-by` command runs: nobody waits on the question. Not on a
+/// terminal, it is refused (exit 2). Returns whether to go on.
+fn confirm(home: &CargoHome, keep: &KeepSet, args: &TrimArgs, out: &Output) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal};
+    if args.dry_run || args.ci || args.yes || !home.has_caches() {
+        return Ok(true);
+    }
+    let db_path = home.db_path();
+    db::locate(&db_path)?;
+    let preview = plan_home(home, keep, args, &db::read(&db_path), out)?;
+    let total = preview.inv.entries().count();
+    let removed = entries_removed(&preview.plan);
+    if removed * 10 <= total {
+        return Ok(true);
+    }
+    let what = format!(
+        "trim would remove {removed} of the {total} entries in `{}` ({}), more than a tenth",
+        home.path.display(),
+        crate::units::HumanBytes(preview.plan.bytes())
+    );
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(BadInput(format!(
+            "{what}; not on a terminal to ask: pass --yes to remove them (or --dry-run to list \
+             them); nothing was removed"
+        ))
+        .into());
+    }
+    out.prompt(format!("{what}. Remove them? [y/N] "));
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
@@ -151,6 +255,11 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     }
     let lockfiles: Vec<PathBuf> = lockfiles.into_iter().map(|(l, _)| l).collect();
 
+    if !confirm(&home, &keep, args, out)? {
+        out.status("Skipped", "nothing was removed");
+        return Ok(exit::OK);
+    }
+
     // --used-by: the commands run first (they may need what is about to be trimmed); the
     // target dirs are those they used, kept exactly as they reported. One that fails stops
     // everything: nothing is removed.
@@ -196,14 +305,14 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
 
     // CARGO_HOME, under Cargo's MutateExclusive lock.
     let mut on_block = super::locks::blocking_notice(out);
-    let lock = if home.has_caches() {
+    // A dry run takes no lock and waits for nobody: it reads a snapshot, and says so.
+    let lock = if home.has_caches() && !args.dry_run {
         match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
             Ok(l) => Some(l),
             Err(e @ LockError::Busy { .. }) => {
                 out.error(format!("{e}; nothing was removed (--no-wait)"));
                 return Ok(exit::LOCK_BUSY);
             }
-            Err(e) if e.is_read_only() && args.dry_run => None,
             Err(e) => return Err(e.into()),
         }
     } else {
@@ -226,64 +335,53 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         }
         None => db::read(&db_path),
     };
-    if let db::DbRead::Unusable(why) = &snapshot {
-        anyhow::bail!("{why}; nothing was removed");
-    }
-    let mut inv = home::scan(&home.path, snapshot.snapshot());
-    if let Some((path, err)) = inv.errors.first() {
-        anyhow::bail!("`{}` {err}; nothing was removed", path.display());
-    }
-    let progress = out.progress("Scanning CARGO_HOME");
-    let tick = |n| progress.tick(n);
-    let mut walker = Walker::with_progress(&tick);
-    home::measure(&mut inv, SizeMode::Stored, &mut walker);
-    progress.finish();
-    let before = inv.cache_bytes();
-    let mut plan = trim::plan_home(&inv, &keep, args.ci);
-    if args.ci {
-        plan.items
-            .extend(trim::plan_index(&home::index_cache_entries(&home.path), &keep).items);
-    }
-    // Nothing used moments ago goes. Rows are compared with the database's clock; what has
-    // no row (trim does not sync, and a CI cache restores files without their rows) by its
-    // own modification time, on the real clock.
+    let HomePlan {
+        inv,
+        plan,
+        kept: home_kept,
+        before,
+    } = plan_home(&home, &keep, args, &snapshot, out)?;
+    kept.extend(home_kept);
     let grace = Grace {
         period: args.grace,
         db_now: crate::observe::now(),
         disk_now: disk_now(),
     };
-    let mtimes = crate::observe::mtimes(plan.items.iter().map(|i| i.path.as_path()));
-    let (plan, home_kept) = grace::split_home(plan, &inv, &grace, Untracked::Mtime(&mtimes));
-    kept.extend(home_kept);
-    let removed_bytes = plan.bytes();
     let total_entries = inv.entries().count();
-    let home_removed = plan
-        .items
-        .iter()
-        .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
-        .count();
     let mut remover = Remover::new(&home.path)?;
     // Trash a killed run left is emptied under the lock even when nothing else goes.
-    if !args.dry_run && (!plan.items.is_empty() || (lock.is_some() && remover.has_leftover())) {
+    let outcome = if args.dry_run {
+        executor::dry_run(&plan, &remover)
+    } else if !plan.items.is_empty() || (lock.is_some() && remover.has_leftover()) {
         let progress = out.progress("Removing");
         let tick = |n| progress.tick(n);
         let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &tick)?;
         progress.finish();
-        for (path, err) in &outcome.errors {
-            out.warn(format!("could not remove `{}`: {err}", path.display()));
+        outcome
+    } else {
+        executor::Outcome::default()
+    };
+    for (path, err) in &outcome.errors {
+        out.warn(format!("could not remove `{}`: {err}", path.display()));
+        if !args.dry_run {
             code = exit::FAILURE;
         }
     }
     drop(lock);
+    // What was removed, sized as `before` is (a failure removes nothing).
+    let removed_bytes = executor::planned_bytes_of_removed(&plan, &outcome);
+    let home_removed = (outcome.items.iter())
+        .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
+        .count();
     report.parts.push(Part {
         part: "home",
         path: home.path.clone(),
         before_bytes: before,
         after_bytes: before.saturating_sub(removed_bytes),
-        kept: total_entries.saturating_sub(home_removed),
+        kept_units: total_entries.saturating_sub(home_removed),
         kept_unknown: 0,
-        removed: home_removed,
-        removed_items: listed(&plan),
+        removed_units: home_removed,
+        removed: listed(&outcome),
         skipped: None,
     });
 
@@ -337,15 +435,16 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             path: dir.clone(),
             before_bytes: td.total_disk_bytes,
             after_bytes: td.total_disk_bytes.saturating_sub(dplan.reclaimed_bytes),
-            kept: dplan.units - dplan.removed_units,
+            kept_units: dplan.units - dplan.removed_units,
             kept_unknown: kept_unknown.get(),
-            removed: dplan.removed_units,
-            removed_items: dplan
+            removed_units: dplan.removed_units,
+            removed: dplan
                 .removals
                 .iter()
                 .map(|r| RemovedItem {
                     path: r.paths.first().cloned().unwrap_or_default(),
                     kind: r.kind.to_string(),
+                    bytes: r.bytes,
                     reason: r.reason.clone(),
                 })
                 .collect(),

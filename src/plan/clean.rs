@@ -18,7 +18,7 @@
 
 use std::path::PathBuf;
 
-use super::policy::Policy;
+use super::policy::{Origin, Policy};
 use super::sync::{ChildKind, SyncChanges};
 use super::{ItemKind, Plan, PlanItem, Row};
 use crate::observe::home::{Entry, Inventory};
@@ -212,11 +212,13 @@ fn cutoff(now: u64, age: Span) -> u64 {
     now.saturating_sub(age.secs())
 }
 
-fn age_reason(flag: &str, age: Span, now: u64, ts: u64) -> String {
+/// "last used 2 months ago (default max-src-age 1 month)": the limit, named by where it came
+/// from (`name` is its key, `max-src-age`).
+fn age_reason(name: &str, origin: Origin, age: Span, now: u64, ts: u64) -> String {
     format!(
-        "last used {} ({flag} {})",
+        "last used {} ({})",
         units::ago(now, ts),
-        units::span_words(age)
+        origin.describe(name, &units::span_words(age))
     )
 }
 
@@ -476,7 +478,13 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
             .partition(|r| r.index.timestamp < cut);
         m.registries = keep;
         for r in old {
-            let reason = age_reason("--max-index-age", age, now, r.index.timestamp);
+            let reason = age_reason(
+                "max-index-age",
+                policy.origins.index,
+                age,
+                now,
+                r.index.timestamp,
+            );
             let gone = format!("its registry index was removed ({reason})");
             plan.items.push(item(
                 &r.index,
@@ -511,9 +519,19 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
         }
     }
 
-    for (age, which, flag) in [
-        (policy.max_src_age, Child::Src, "--max-src-age"),
-        (policy.max_crate_age, Child::Crate, "--max-crate-age"),
+    for (age, which, name, origin) in [
+        (
+            policy.max_src_age,
+            Child::Src,
+            "max-src-age",
+            policy.origins.src,
+        ),
+        (
+            policy.max_crate_age,
+            Child::Crate,
+            "max-crate-age",
+            policy.origins.crate_,
+        ),
     ] {
         let Some(age) = age else { continue };
         let cut = cutoff(now, age);
@@ -524,7 +542,7 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
                 Child::Crate => &mut r.crates,
             };
             for t in take_older(list, cut) {
-                let reason = age_reason(flag, age, now, t.timestamp);
+                let reason = age_reason(name, origin, age, now, t.timestamp);
                 let (kind, row) = match which {
                     Child::Src => (
                         ItemKind::RegistrySrc,
@@ -551,7 +569,13 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
         let (old, keep): (Vec<_>, Vec<_>) = m.git.drain(..).partition(|g| g.db.timestamp < cut);
         m.git = keep;
         for g in old {
-            let reason = age_reason("--max-git-db-age", age, now, g.db.timestamp);
+            let reason = age_reason(
+                "max-git-db-age",
+                policy.origins.git_db,
+                age,
+                now,
+                g.db.timestamp,
+            );
             plan.items.push(item(
                 &g.db,
                 ItemKind::GitDb,
@@ -578,7 +602,13 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
         let cut = cutoff(now, age);
         for g in &mut m.git {
             for t in take_older(&mut g.checkouts, cut) {
-                let reason = age_reason("--max-git-co-age", age, now, t.timestamp);
+                let reason = age_reason(
+                    "max-git-co-age",
+                    policy.origins.git_co,
+                    age,
+                    now,
+                    t.timestamp,
+                );
                 plan.items.push(item(
                     &t,
                     ItemKind::GitCheckout,
@@ -665,7 +695,11 @@ mod tests {
         let p = plan(&m, &Policy::auto_defaults(), NOW);
         assert_eq!(paths(&p), ["/s/a-1", "/s/b-1", "/c/a-1.crate"]);
         assert_eq!(p.bytes(), 110);
-        assert!(p.items[0].reason.contains("--max-src-age 1 month"));
+        assert!(
+            p.items[0].reason.contains("(default max-src-age 1 month)"),
+            "{}",
+            p.items[0].reason
+        );
     }
 
     #[test]

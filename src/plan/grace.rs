@@ -207,10 +207,7 @@ pub fn home_uses(inv: &Inventory, untracked: Untracked<'_>) -> HashMap<PathBuf, 
 }
 
 fn kind_name(item: &PlanItem) -> String {
-    serde_json::to_value(item.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    item.kind.name().to_owned()
 }
 
 /// Splits a plan into what may go and what the grace period keeps. `uses` gives each item's

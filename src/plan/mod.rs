@@ -50,6 +50,24 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
+    /// The kind's name in JSON (kebab-case), as every command writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ItemKind::RegistryIndex => "registry-index",
+            ItemKind::RegistryCrate => "registry-crate",
+            ItemKind::RegistrySrc => "registry-src",
+            ItemKind::RegistryCacheDir => "registry-cache-dir",
+            ItemKind::RegistrySrcDir => "registry-src-dir",
+            ItemKind::GitDb => "git-db",
+            ItemKind::GitCheckout => "git-checkout",
+            ItemKind::GitCheckoutsDir => "git-checkouts-dir",
+            ItemKind::Unit => "unit",
+            ItemKind::Incremental => "incremental",
+            ItemKind::TargetDir => "target-dir",
+            ItemKind::IndexEntry => "index-entry",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             ItemKind::RegistryIndex => "registry index",
@@ -105,5 +123,31 @@ pub struct Plan {
 impl Plan {
     pub fn bytes(&self) -> u64 {
         self.items.iter().map(|i| i.bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ItemKind;
+
+    #[test]
+    fn kind_names_are_what_json_says() {
+        use ItemKind::*;
+        for k in [
+            RegistryIndex,
+            RegistryCrate,
+            RegistrySrc,
+            RegistryCacheDir,
+            RegistrySrcDir,
+            GitDb,
+            GitCheckout,
+            GitCheckoutsDir,
+            Unit,
+            Incremental,
+            TargetDir,
+            IndexEntry,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
     }
 }

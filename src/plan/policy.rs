@@ -9,6 +9,55 @@ pub const DEFAULT_MAX_AGE_EXTRACTED: Span = Span(MONTH_SECS);
 /// Cargo's `DEFAULT_MAX_AGE_DOWNLOADED`: `.crate` files, indexes and git databases.
 pub const DEFAULT_MAX_AGE_DOWNLOADED: Span = Span(3 * MONTH_SECS);
 
+/// Where an age limit came from, said in each reason it gives ("last used 2 months ago
+/// (default max-src-age 1 month)"): a limit nobody typed is never shown as a flag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// Its own flag (`--max-src-age`).
+    #[default]
+    Flag,
+    /// `--max-download-age`, smaller than its own flag or given alone.
+    DownloadAge,
+    /// Cargo's automatic-clean default.
+    Default,
+    /// `cache.global-clean.<name>` in cargo config (a file or its `CARGO_…` variable).
+    Config,
+}
+
+impl Origin {
+    /// The limit's words in a reason: `name` is the limit's key (`max-src-age`).
+    pub fn describe(self, name: &str, value: &str) -> String {
+        match self {
+            Origin::Flag => format!("--{name} {value}"),
+            Origin::DownloadAge => format!("--max-download-age {value}"),
+            Origin::Default => format!("default {name} {value}"),
+            Origin::Config => format!("cache.global-clean.{name} {value}"),
+        }
+    }
+}
+
+/// Where each age limit came from (size limits only come from flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Origins {
+    pub index: Origin,
+    pub src: Origin,
+    pub crate_: Origin,
+    pub git_db: Origin,
+    pub git_co: Origin,
+}
+
+impl Origins {
+    fn all(o: Origin) -> Origins {
+        Origins {
+            index: o,
+            src: o,
+            crate_: o,
+            git_db: o,
+            git_co: o,
+        }
+    }
+}
+
 /// The limits of one clean. `None` means "no limit of that kind".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
@@ -21,6 +70,8 @@ pub struct Policy {
     pub max_src_size: Option<u64>,
     pub max_git_size: Option<u64>,
     pub max_download_size: Option<u64>,
+    /// Where the ages came from (for reasons only; not a limit).
+    pub origins: Origins,
 }
 
 impl Policy {
@@ -32,6 +83,7 @@ impl Policy {
             max_crate_age: Some(DEFAULT_MAX_AGE_DOWNLOADED),
             max_git_db_age: Some(DEFAULT_MAX_AGE_DOWNLOADED),
             max_git_co_age: Some(DEFAULT_MAX_AGE_EXTRACTED),
+            origins: Origins::all(Origin::Default),
             ..Policy::default()
         }
     }
@@ -41,12 +93,13 @@ impl Policy {
     /// A malformed value is an error naming the key.
     pub fn from_config(config: &CargoConfig) -> Result<Policy, String> {
         let mut p = Policy::auto_defaults();
-        for (key, slot) in [
-            ("max-src-age", &mut p.max_src_age),
-            ("max-crate-age", &mut p.max_crate_age),
-            ("max-index-age", &mut p.max_index_age),
-            ("max-git-co-age", &mut p.max_git_co_age),
-            ("max-git-db-age", &mut p.max_git_db_age),
+        let o = &mut p.origins;
+        for (key, slot, origin) in [
+            ("max-src-age", &mut p.max_src_age, &mut o.src),
+            ("max-crate-age", &mut p.max_crate_age, &mut o.crate_),
+            ("max-index-age", &mut p.max_index_age, &mut o.index),
+            ("max-git-co-age", &mut p.max_git_co_age, &mut o.git_co),
+            ("max-git-db-age", &mut p.max_git_db_age, &mut o.git_db),
         ] {
             if let Some(v) = config.get_str(&["cache", "global-clean", key]) {
                 let path = ["cache", "global-clean", key];
@@ -54,6 +107,7 @@ impl Policy {
                     units::parse_span(&v)
                         .map_err(|_| config.invalid(&path, units::CONFIG_DURATION, &v))?,
                 );
+                *origin = Origin::Config;
             }
         }
         Ok(p)
@@ -67,20 +121,27 @@ impl Policy {
             || self.max_download_size.is_some()
     }
 
-    /// Whether anything at all is set.
+    /// Whether any limit at all is set.
     pub fn is_empty(&self) -> bool {
-        *self == Policy::default()
+        Policy {
+            origins: Origins::default(),
+            ..*self
+        } == Policy::default()
     }
 
     /// Cargo's `--max-download-age`: every age becomes the smaller of it and what was given.
     pub fn set_max_download_age(&mut self, age: Span) {
-        for slot in [
-            &mut self.max_src_age,
-            &mut self.max_crate_age,
-            &mut self.max_index_age,
-            &mut self.max_git_co_age,
-            &mut self.max_git_db_age,
+        let o = &mut self.origins;
+        for (slot, origin) in [
+            (&mut self.max_src_age, &mut o.src),
+            (&mut self.max_crate_age, &mut o.crate_),
+            (&mut self.max_index_age, &mut o.index),
+            (&mut self.max_git_co_age, &mut o.git_co),
+            (&mut self.max_git_db_age, &mut o.git_db),
         ] {
+            if slot.is_none_or(|s| age < s) {
+                *origin = Origin::DownloadAge;
+            }
             *slot = Some(slot.map_or(age, |s| s.min(age)));
         }
     }

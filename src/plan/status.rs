@@ -29,6 +29,48 @@ pub struct Status {
     /// What Cargo's automatic clean would remove today at its default ages.
     pub auto_clean_reclaimable_bytes: u64,
     pub stale_registries: Vec<StaleRegistry>,
+    /// One row per git repository (its database and its checkouts), largest first.
+    pub git_repos: Vec<GitRepoRow>,
+    /// With `--top N`: the N largest extracted sources, `.crate` archives and git
+    /// repositories, largest first (empty without).
+    pub top: Vec<TopItem>,
+    /// What to run next, with what it frees.
+    pub next_steps: Vec<NextStep>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GitRepoRow {
+    /// `git/db/<name>` and `git/checkouts/<name>`.
+    pub name: String,
+    /// Its database.
+    pub path: PathBuf,
+    pub checkout_count: u64,
+    /// The database and every checkout (a file hard-linked between them once).
+    pub bytes: u64,
+    pub disk_bytes: Option<u64>,
+    /// The newest use of the database or a checkout.
+    pub last_use: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TopItem {
+    /// `registry-src`, `registry-crate`, or `git-db` for a whole repository (its database
+    /// and checkouts).
+    pub kind: &'static str,
+    pub name: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub disk_bytes: Option<u64>,
+    pub last_use: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NextStep {
+    /// The command line, as typed.
+    pub command: String,
+    /// What it would free.
+    pub bytes: u64,
+    pub why: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -137,7 +179,14 @@ fn bytes<'a>(entries: impl Iterator<Item = &'a Entry>) -> (u64, Option<u64>) {
 }
 
 /// Builds the summary from measured facts.
-pub fn build(inv: &Inventory, db: &DbRead, names: &RegistryNames, now: u64, exact: bool) -> Status {
+pub fn build(
+    inv: &Inventory,
+    db: &DbRead,
+    names: &RegistryNames,
+    now: u64,
+    exact: bool,
+    top: Option<usize>,
+) -> Status {
     let regs = &inv.registries;
     let gits = &inv.git;
     let mut components = vec![
@@ -199,6 +248,69 @@ pub fn build(inv: &Inventory, db: &DbRead, names: &RegistryNames, now: u64, exac
     let model = Model::synced(inv, &changes, now, false);
     let auto_clean_reclaimable_bytes = clean::plan(&model, &Policy::auto_defaults(), now).bytes();
 
+    let newest = |es: &[&Entry]| es.iter().filter_map(|e| e.last_use).max();
+    let mut git_repos: Vec<GitRepoRow> = gits
+        .iter()
+        .map(|g| {
+            let all: Vec<&Entry> = g.db.iter().chain(g.checkouts.iter()).collect();
+            let (b, d) = bytes(all.iter().copied());
+            GitRepoRow {
+                name: g.name.clone(),
+                path: inv.root.join("git/db").join(&g.name),
+                checkout_count: g.checkouts.len() as u64,
+                bytes: b,
+                disk_bytes: d,
+                last_use: newest(&all),
+            }
+        })
+        .collect();
+    git_repos.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+
+    let mut items: Vec<TopItem> = Vec::new();
+    if top.is_some() {
+        for r in regs {
+            for (kind, es) in [("registry-src", &r.srcs), ("registry-crate", &r.crates)] {
+                for e in es {
+                    let (b, d) = bytes(std::iter::once(e));
+                    items.push(TopItem {
+                        kind,
+                        name: e.name.clone(),
+                        path: e.path.clone(),
+                        bytes: b,
+                        disk_bytes: d,
+                        last_use: e.last_use,
+                    });
+                }
+            }
+        }
+        for g in &git_repos {
+            items.push(TopItem {
+                kind: "git-db",
+                name: g.name.clone(),
+                path: g.path.clone(),
+                bytes: g.bytes,
+                disk_bytes: g.disk_bytes,
+                last_use: g.last_use,
+            });
+        }
+    }
+    // Largest on disk where measured (what `du` says), else by apparent size.
+    items.sort_by(|a, b| {
+        (b.disk_bytes.unwrap_or(b.bytes))
+            .cmp(&a.disk_bytes.unwrap_or(a.bytes))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    items.truncate(top.unwrap_or(0));
+
+    let mut next_steps = Vec::new();
+    if auto_clean_reclaimable_bytes > 0 {
+        next_steps.push(NextStep {
+            command: "cargo janitor gc".into(),
+            bytes: auto_clean_reclaimable_bytes,
+            why: "what Cargo's automatic clean would remove".into(),
+        });
+    }
+
     let database = match db {
         DbRead::Missing => DatabaseInfo {
             state: "missing",
@@ -235,5 +347,8 @@ pub fn build(inv: &Inventory, db: &DbRead, names: &RegistryNames, now: u64, exac
         total_disk_bytes,
         auto_clean_reclaimable_bytes,
         stale_registries,
+        git_repos,
+        top: items,
+        next_steps,
     }
 }

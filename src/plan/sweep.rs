@@ -48,6 +48,8 @@ impl Criteria {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Removal {
+    /// The first of `paths`: what names the removal (as `path` does in `gc` and `trim`).
+    pub path: PathBuf,
     /// Paths in removal order (a unit's fingerprint first: without it Cargo rebuilds).
     pub paths: Vec<PathBuf>,
     /// `unit`, `incremental` or `target-dir`.
@@ -83,6 +85,7 @@ pub fn unit_removal(u: &Unit, reason: String) -> Removal {
     }
     paths.extend(u.paths.iter().cloned());
     Removal {
+        path: paths.first().cloned().unwrap_or_default(),
         paths,
         kind: "unit",
         package: Some(u.pkg.clone()),
@@ -105,6 +108,7 @@ fn unit_key(u: &Unit) -> &Path {
 /// The removal of one incremental compilation cache.
 pub fn incremental_removal(inc: &Incremental, reason: String) -> Removal {
     Removal {
+        path: inc.path.clone(),
         paths: vec![inc.path.clone()],
         kind: "incremental",
         package: None,
@@ -134,17 +138,38 @@ pub fn keep_recent(mut plan: DirPlan, td: &TargetDir, grace: &Grace) -> DirPlan 
             last_use: r.touched.unwrap_or(0),
         });
     }
+    if go.iter().any(|r| r.kind == "target-dir") {
+        // A whole directory is never split: it went or stayed as one.
+        plan.removals = go;
+        return plan;
+    }
+    recount(plan, td, go)
+}
+
+/// Keeps in `plan` only the removals `done` says were carried out in full (the executor
+/// removed every path of theirs), and counts units and bytes again for those alone: what a
+/// report says was freed is what was. A whole target dir with any failure counts as not
+/// removed.
+pub fn only_done(mut plan: DirPlan, td: &TargetDir, done: impl Fn(&Removal) -> bool) -> DirPlan {
+    if plan.removals.iter().all(&done) {
+        return plan;
+    }
+    let go: Vec<Removal> = plan.removals.drain(..).filter(|r| done(r)).collect();
+    if go.iter().any(|r| r.kind == "target-dir") {
+        plan.removals = go;
+        return plan;
+    }
+    recount(plan, td, go)
+}
+
+/// `plan` with `go` as its removals, its units and bytes counted for them alone.
+fn recount(mut plan: DirPlan, td: &TargetDir, go: Vec<Removal>) -> DirPlan {
     let mut files: HashMap<&Path, &[FileFact]> = HashMap::new();
     for u in &td.units {
         files.insert(unit_key(u), &u.files);
     }
     for inc in &td.incremental {
         files.insert(&inc.path, &inc.files);
-    }
-    if go.iter().any(|r| r.kind == "target-dir") {
-        // A whole directory is never split: it went or stayed as one.
-        plan.removals = go;
-        return plan;
     }
     let freed_files = go
         .iter()
@@ -211,6 +236,7 @@ pub fn plan_dir(
         } else if unused {
             let age = c.max_age.expect("checked");
             plan.removals.push(Removal {
+                path: td.path.clone(),
                 paths: vec![td.path.clone()],
                 kind: "target-dir",
                 package: None,

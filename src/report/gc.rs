@@ -66,8 +66,11 @@ pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> Stri
             );
             let mut t = Table::new(&["", "size", "why"]).left_align(2);
             for i in items {
+                // A unit by its name and version (the heading gives its kind); JSON has the
+                // path.
+                let name = super::entry_name(&i.path, kind.name());
                 t.row(vec![
-                    format!("  {}", i.path.display()),
+                    format!("  {name}"),
                     HumanBytes(i.bytes).to_string(),
                     i.reason.clone(),
                 ]);
@@ -93,6 +96,9 @@ pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> Stri
             o.leftover.files,
             HumanBytes(o.leftover.bytes)
         );
+    }
+    if r.dry_run {
+        let _ = writeln!(text, "{}", out.dim(super::SNAPSHOT_NOTE));
     }
     text
 }

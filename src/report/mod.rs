@@ -118,6 +118,11 @@ impl Output {
     }
 }
 
+/// The last line of every dry run's report: it read without Cargo's locks, waiting for
+/// nobody.
+pub const SNAPSHOT_NOTE: &str =
+    "(a snapshot, read without waiting for Cargo's locks: builds may change it)";
+
 /// What the grace period kept, in one line ("Kept 12 items used in the last 10 minutes …"),
 /// then, when `detailed`, one line per item. Empty when it kept nothing.
 pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
@@ -139,6 +144,73 @@ pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
         }
     }
     text
+}
+
+/// `path` as the human output shows it: relative to the current directory when it is below
+/// it (`target`, `p1/target`), else as given (JSON always has the full path).
+pub fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    match cwd.as_deref().and_then(|c| path.strip_prefix(c).ok()) {
+        Some(rel) if rel.as_os_str().is_empty() => ".".into(),
+        Some(rel) => rel.display().to_string(),
+        None => path.display().to_string(),
+    }
+}
+
+/// A CARGO_HOME entry as the human output names it, its kind being said around it: `serde
+/// 1.0.210` for a source or an archive, `<repo>/<rev>` for a checkout, else its file name.
+pub fn entry_name(path: &std::path::Path, kind: &str) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    match kind {
+        "registry-crate" | "registry-src" => {
+            crate::units::name_version(name.trim_end_matches(".crate"))
+        }
+        "git-checkout" => match path.parent().and_then(|p| p.file_name()) {
+            Some(r) => format!("{}/{name}", r.to_string_lossy()),
+            None => name,
+        },
+        _ => name,
+    }
+}
+
+/// A target-dir unit as the human output names it: `rand (bd4d8cb4)` for
+/// `.fingerprint/rand-bd4d8cb4aac4321b` (legacy layout) or `build/rand/bd4d8cb4aac4321b` (new
+/// layout); anything else by its path below the target dir.
+pub fn unit_name(path: &std::path::Path, target: &std::path::Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy());
+    let short = |h: &str| h.chars().take(8).collect::<String>();
+    match (name, parent) {
+        (Some(n), Some(p)) if p == ".fingerprint" || p == "incremental" => match n.rsplit_once('-')
+        {
+            Some((pkg, hash)) => format!("{pkg} ({})", short(hash)),
+            None => n,
+        },
+        (Some(n), Some(p))
+            if path
+                .parent()
+                .and_then(|q| q.parent())
+                .is_some_and(|q| q.ends_with("build")) =>
+        {
+            format!("{p} ({})", short(&n))
+        }
+        _ => below(path, target),
+    }
+}
+
+/// `path` relative to `root` when it is below it (an item below the target dir or home its
+/// section names), else in full.
+pub fn below(path: &std::path::Path, root: &std::path::Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => path.display().to_string(),
+    }
 }
 
 /// Writes `text` to stdout: the one writer every command's output goes through. An error

@@ -66,27 +66,78 @@ pub fn render(s: &Status, out: &Output) -> String {
         let _ = writeln!(
             text,
             "{}",
-            out.dim("(sizes Cargo stored in .global-cache have no on-disk figure: `status --exact` walks everything)")
+            out.dim("(-: sizes Cargo stored have no on-disk figure; `status --exact` walks all)")
         );
     }
 
     if !s.registries.is_empty() {
         let _ = writeln!(text, "\n{}", out.bold("Registries"));
-        let mut t = Table::new(&["", "url", "index", ".crate", "sources"]).left_align(1);
+        // Named by URL (shorter than the directory's name, and what the user configured);
+        // the directory's name where the URL is unknown. `--json` has both.
+        let mut t = Table::new(&["", "index", ".crate", "sources"]);
+        let mut legacy = false;
         for r in &s.registries {
-            let url = match (&r.url, r.scheme) {
+            let name = match (&r.url, r.scheme) {
                 (Some(u), Some(crate::discover::registry::Scheme::Legacy)) => {
-                    format!("{u} (name from cargo before 1.85)")
+                    legacy = true;
+                    format!("{} *", short_url(u))
                 }
-                (Some(u), _) => u.clone(),
-                (None, _) => "(unknown url)".into(),
+                (Some(u), _) => short_url(u),
+                (None, _) => r.name.clone(),
             };
             t.row(vec![
-                r.name.clone(),
-                url,
+                name,
                 HumanBytes(r.index_bytes).to_string(),
                 format!("{} in {}", HumanBytes(r.crate_bytes), r.crate_count),
                 format!("{} in {}", HumanBytes(r.src_bytes), r.src_count),
+            ]);
+        }
+        text.push_str(&t.render());
+        if legacy {
+            let _ = writeln!(
+                text,
+                "{}",
+                out.dim("* a directory named by cargo before 1.85")
+            );
+        }
+    }
+
+    if !s.git_repos.is_empty() {
+        let _ = writeln!(text, "\n{}", out.bold("Git repositories"));
+        let mut t = Table::new(&["", "checkouts", "size", "last used"]).left_align(3);
+        for g in &s.git_repos {
+            t.row(vec![
+                g.name.clone(),
+                g.checkout_count.to_string(),
+                HumanBytes(g.bytes).to_string(),
+                g.last_use
+                    .map_or_else(|| "untracked".into(), |t| ago(s.now, t)),
+            ]);
+        }
+        text.push_str(&t.render());
+    }
+
+    if !s.top.is_empty() {
+        let _ = writeln!(text, "\n{}", out.bold(&format!("Largest {}", s.top.len())));
+        let mut t = Table::new(&["", "", "on disk", "last used"])
+            .left_align(1)
+            .left_align(3);
+        for i in &s.top {
+            t.row(vec![
+                if i.kind == "git-db" {
+                    i.name.clone()
+                } else {
+                    crate::units::name_version(i.name.trim_end_matches(".crate"))
+                },
+                match i.kind {
+                    "registry-src" => "source",
+                    "registry-crate" => ".crate",
+                    _ => "git repo",
+                }
+                .into(),
+                size(i.disk_bytes.or(Some(i.bytes))),
+                i.last_use
+                    .map_or_else(|| "untracked".into(), |t| ago(s.now, t)),
             ]);
         }
         text.push_str(&t.render());
@@ -94,8 +145,8 @@ pub fn render(s: &Status, out: &Output) -> String {
 
     let _ = writeln!(
         text,
-        "\nCargo's automatic clean would remove {} today \
-         (sources and checkouts unused for 1 month; archives, indexes and git databases unused for 3 months).",
+        "\nCargo's automatic clean would remove {} today (sources and checkouts\n\
+         unused for 1 month; archives, indexes and git databases unused for 3 months).",
         HumanBytes(s.auto_clean_reclaimable_bytes)
     );
     if !s.stale_registries.is_empty() {
@@ -119,5 +170,28 @@ pub fn render(s: &Status, out: &Output) -> String {
             "  Cargo's automatic clean removes them 3 months after it first sees them unused."
         );
     }
+    for n in &s.next_steps {
+        let _ = writeln!(
+            text,
+            "Next: run `{}` to reclaim {} now.",
+            n.command,
+            HumanBytes(n.bytes)
+        );
+    }
+    if s.top.is_empty() {
+        let _ = writeln!(
+            text,
+            "{}",
+            out.dim("(`status --top 10` lists the largest sources, archives and git repos)")
+        );
+    }
     text
+}
+
+/// A registry URL without its protocol (`sparse+https://index.crates.io/` reads
+/// `index.crates.io/`).
+fn short_url(u: &str) -> String {
+    let u = u.strip_prefix("sparse+").unwrap_or(u);
+    let u = u.split_once("://").map_or(u, |(_, rest)| rest);
+    u.to_owned()
 }

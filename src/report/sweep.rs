@@ -24,7 +24,7 @@ pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> Strin
     ]);
     for d in &r.dirs {
         t.row(vec![
-            d.path.display().to_string(),
+            super::shown(&d.path),
             d.units.to_string(),
             d.removed_units.to_string(),
             d.kept_units.to_string(),
@@ -50,15 +50,13 @@ pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> Strin
     text.push_str(&t.render());
     if detailed {
         for d in r.dirs.iter().filter(|d| !d.removed.is_empty()) {
-            let _ = writeln!(text, "\n{}", out.bold(&d.path.display().to_string()));
+            let _ = writeln!(text, "\n{}", out.bold(&super::shown(&d.path)));
             for rm in &d.removed {
                 let what = match (&rm.package, &rm.hash) {
-                    (Some(p), Some(h)) => format!("{p}-{h}"),
-                    _ => rm
-                        .paths
-                        .first()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
+                    (Some(p), Some(h)) => {
+                        format!("{p} ({})", h.chars().take(8).collect::<String>())
+                    }
+                    _ => super::unit_name(&rm.path, &d.path),
                 };
                 let _ = writeln!(text, "  {what}  {}  {}", HumanBytes(rm.bytes), rm.reason);
             }
@@ -70,9 +68,12 @@ pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> Strin
             let _ = writeln!(
                 text,
                 "Left `{}` alone: it appeared while sweeping and a build holds its lock",
-                p.display()
+                super::shown(p)
             );
         }
+    }
+    if r.dry_run && criteria {
+        let _ = writeln!(text, "{}", out.dim(super::SNAPSHOT_NOTE));
     }
     if !criteria {
         let _ = writeln!(

@@ -25,11 +25,11 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
     let mut t = Table::new(&["", "kept", "removed", "before", "after"]);
     for p in &r.parts {
         t.row(vec![
-            format!("{} {}", p.part, p.path.display()),
-            p.kept.to_string(),
+            format!("{} {}", p.part, super::shown(&p.path)),
+            p.kept_units.to_string(),
             match &p.skipped {
                 Some(why) => format!("skipped ({why})"),
-                None => p.removed.to_string(),
+                None => p.removed_units.to_string(),
             },
             HumanBytes(p.before_bytes).to_string(),
             HumanBytes(p.after_bytes).to_string(),
@@ -39,21 +39,30 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
     for p in r.parts.iter().filter(|p| p.kept_unknown > 0) {
         let _ = writeln!(
             text,
-            "Kept {} unit{} in {} whose package could not be identified (no dep-info, or \
-             sources in no registry, git checkout or path package the lockfiles list).",
+            "Kept {} unit{} in {} whose package could not be identified\n  (no dep-info, or \
+             sources in no registry, git checkout or path package the lockfiles\n  list).",
             p.kept_unknown,
             if p.kept_unknown == 1 { "" } else { "s" },
-            p.path.display()
+            super::shown(&p.path)
         );
     }
     text.push_str(&super::grace_lines(&r.grace, detailed));
     if detailed {
-        for p in r.parts.iter().filter(|p| !p.removed_items.is_empty()) {
-            let _ = writeln!(text, "\n{}", out.bold(&p.path.display().to_string()));
-            for i in &p.removed_items {
-                let _ = writeln!(text, "  {}  {}", i.path.display(), i.reason);
+        for p in r.parts.iter().filter(|p| !p.removed.is_empty()) {
+            let _ = writeln!(text, "\n{}", out.bold(&super::shown(&p.path)));
+            for i in &p.removed {
+                // Home entries by name and version (their kind said), units by path.
+                let what = if p.part == "home" {
+                    format!("{} {}", super::entry_name(&i.path, &i.kind), i.kind)
+                } else {
+                    format!("{} {}", super::unit_name(&i.path, &p.path), i.kind)
+                };
+                let _ = writeln!(text, "  {what}  {}", i.reason);
             }
         }
+    }
+    if r.dry_run {
+        let _ = writeln!(text, "{}", out.dim(super::SNAPSHOT_NOTE));
     }
     text
 }

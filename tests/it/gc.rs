@@ -332,7 +332,9 @@ fn dry_run_lists_exactly_what_the_real_run_removes() {
     assert_ok(&out, "gc -n");
     let text = stdout(&out);
     assert!(text.contains("extracted source (5,"), "{text}");
-    assert!(text.contains("--max-src-age 1 month"), "{text}");
+    // No limit was given: the reason says the limit is Cargo's default, never a flag.
+    assert!(text.contains("(default max-src-age 1 month)"), "{text}");
+    assert!(!text.contains("--max-src-age"), "{text}");
     assert!(text.contains("Summary "), "{text}");
     assert!(stderr(&out).contains("no files deleted due to --dry-run"));
 }
@@ -362,6 +364,40 @@ fn config_global_clean_is_used_when_no_option_is_given() {
     let removed = removed_paths(&v, &c.home);
     assert_eq!(removed.len(), 3, "only p1's sources: {removed:?}");
     assert!(removed.iter().all(|p| p.starts_with("registry/src/")));
+    // Each reason names the config key the limit came from.
+    for item in v["removed"].as_array().unwrap() {
+        let reason = item["reason"].as_str().unwrap();
+        assert!(
+            reason.ends_with("(cache.global-clean.max-src-age 50 days)"),
+            "{reason}"
+        );
+    }
+    // A flag is named as the flag, and --max-download-age where it is the smaller.
+    let c = Copy::of(populated());
+    let v = gc_json(
+        &c,
+        now,
+        &[
+            "--max-src-age",
+            "50 days",
+            "--max-download-age",
+            "40 days",
+            "-n",
+        ],
+    );
+    let reasons: Vec<&str> = v["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
+    assert!(!reasons.is_empty(), "{v:#}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("(--max-download-age 40 days)")),
+        "{reasons:?}"
+    );
 }
 
 #[test]

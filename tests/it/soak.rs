@@ -321,9 +321,9 @@ impl Soak {
             _ => {
                 for p in v["parts"].as_array().into_iter().flatten() {
                     let part = p["part"].as_str().unwrap_or("?");
-                    for r in p["removed_items"].as_array().into_iter().flatten() {
+                    for r in p["removed"].as_array().into_iter().flatten() {
                         let kind = r["kind"].as_str().unwrap_or("?");
-                        if kind != "IndexEntry" {
+                        if kind != "index-entry" {
                             add(format!("trim {part} {kind}"), 1);
                         }
                     }
@@ -514,7 +514,7 @@ impl Soak {
     }
 
     fn trim_step(&self, i: usize) {
-        self.janitor("trim", &["trim"]);
+        self.janitor("trim", &["trim", "--yes"]);
         self.pause(i, 3);
     }
 }
@@ -788,7 +788,7 @@ fn run(cfg: Config) {
         assert_ok(&out, &format!("final quiet {}", a.join(" ")));
     };
     quiet(&["sweep", "--max-age", "0 days"]);
-    quiet(&["trim"]);
+    quiet(&["trim", "--yes"]);
     quiet(&["gc", "--max-src-age", "0 days", "--max-crate-age", "0 days"]);
     let integrity = s.check_integrity();
     // Every project builds offline afterwards.

@@ -428,3 +428,116 @@ fn cargo_home_comes_from_the_environment_and_cargo_subcommand_form_works() {
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["cargo_home"], c.home.display().to_string());
 }
+
+#[test]
+fn top_lists_the_largest_items_with_du_sizes_a_row_per_git_repo_and_a_next_step() {
+    let c = Copy::of(populated());
+    let s = status(&c, &["--top", "5"]);
+    let top = s["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5, "{s:#}");
+    let mut last = u64::MAX;
+    for i in top {
+        let path = Path::new(i["path"].as_str().unwrap());
+        // A git repository is its database and its checkouts, in one `du` (a checkout's
+        // objects are hard links into the database: counted once).
+        let du = if i["kind"] == "git-db" {
+            let name = path.file_name().unwrap();
+            let mut du = command("du");
+            du.args(["-s", "-c", "--block-size=1"]).arg(path);
+            for e in std::fs::read_dir(c.home.join("git/checkouts").join(name)).unwrap() {
+                du.arg(e.unwrap().path());
+            }
+            let out = du.output().unwrap();
+            assert_ok(&out, "du -c");
+            let total = stdout(&out).lines().last().unwrap().to_owned();
+            total.split_whitespace().next().unwrap().parse().unwrap()
+        } else {
+            du_disk(path)
+        };
+        assert_eq!(u(&i["disk_bytes"]), du, "{i:#}");
+        assert!(u(&i["disk_bytes"]) <= last, "largest first: {s:#}");
+        last = u(&i["disk_bytes"]);
+    }
+    // Nothing larger was left out: every source and archive is at most the smallest listed.
+    let reg = only_registry(&c.home);
+    for dir in ["registry/src", "registry/cache"] {
+        for e in std::fs::read_dir(c.home.join(dir).join(&reg)).unwrap() {
+            let p = e.unwrap().path();
+            let listed = top.iter().any(|i| i["path"] == p.to_str().unwrap());
+            assert!(listed || du_disk(&p) <= last, "{} left out", p.display());
+        }
+    }
+    // One row per git repository.
+    let repos = s["git_repos"].as_array().unwrap();
+    assert_eq!(repos.len(), 1, "{s:#}");
+    assert_eq!(u(&repos[0]["checkout_count"]), 1);
+    // p1's entries were last used 40 days ago: Cargo's automatic clean would remove them.
+    let steps = s["next_steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{s:#}");
+    assert_eq!(steps[0]["command"], "cargo janitor gc");
+    assert_eq!(steps[0]["bytes"], s["auto_clean_reclaimable_bytes"]);
+    assert!(u(&steps[0]["bytes"]) > 0);
+
+    let out = c
+        .janitor(&["status", "--top", "5"])
+        .env("__CARGO_TEST_LAST_USE_NOW", NOW.to_string())
+        .output()
+        .unwrap();
+    assert_ok(&out, "status --top 5");
+    let text = stdout(&out);
+    assert!(text.contains("\nLargest 5\n"), "{text}");
+    assert!(text.contains("\nGit repositories\n"), "{text}");
+    assert!(
+        text.contains("Next: run `cargo janitor gc` to reclaim "),
+        "{text}"
+    );
+    // Sources as `name version`.
+    assert!(
+        text.contains("alpha 1.0.0") || text.contains("alpha 2.0.0"),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "wider than 80 columns: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    let c = Copy::of(populated());
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = c.janitor(&["completions", shell]).output().unwrap();
+        assert_ok(&out, shell);
+        assert!(stdout(&out).contains("sweep"), "{shell}");
+        assert_eq!(stderr(&out), "");
+    }
+    // The bash script loads without error and registers itself.
+    let out = c.janitor(&["completions", "bash"]).output().unwrap();
+    let script = c.dir.path().join("completion.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let out = command("bash")
+        .arg("--norc")
+        .arg("-c")
+        .arg(format!(
+            "set -e; source '{}'; complete -p cargo-janitor",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&out, "bash: source the completions");
+    assert_eq!(stderr(&out), "");
+    assert!(stdout(&out).contains("cargo-janitor"), "{}", stdout(&out));
+    let out = c.janitor(&["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = c.janitor(&["man"]).output().unwrap();
+    assert_ok(&out, "man");
+    let man = stdout(&out);
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH cargo-janitor 1"),
+        "{man}"
+    );
+    assert!(man.contains("trim"), "{man}");
+}
