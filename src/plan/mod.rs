@@ -12,6 +12,7 @@ pub mod status;
 pub mod stop;
 pub mod sweep;
 pub mod sync;
+pub mod tidy;
 pub mod trim;
 pub mod used_by;
 
