@@ -106,6 +106,21 @@ pub enum Command {
         after_help = DURATION_HELP
     )]
     Trim(TrimArgs),
+    /// Keep CARGO_HOME and every target dir under one disk budget, removing what is cheapest
+    /// to recreate first
+    #[command(
+        long_about = "Keep CARGO_HOME and every target dir under one disk budget (--budget), \
+        or enough free space on their filesystems (--min-free), removing what is cheapest to \
+        recreate first: incremental sessions, then build units by least recent use, then \
+        extracted sources, git checkouts, .crate files and git databases by least recent use, \
+        registry indexes last. Nothing a build holds or used in the grace period is removed, \
+        and what the known lockfiles pin and cannot be recreated offline (.crate files, git \
+        databases) stays unless --hard.\n\n\
+        Exit code 1 when the limits still do not hold afterwards (the reason is printed).\n\n\
+        Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\" (Cargo's grammar).",
+        after_help = DURATION_HELP
+    )]
+    Tidy(crate::commands::tidy::TidyArgs),
 }
 
 #[derive(Debug, Args)]

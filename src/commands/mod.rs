@@ -6,6 +6,7 @@ pub mod run;
 pub mod status;
 pub mod stop;
 pub mod sweep;
+pub mod tidy;
 pub mod trim;
 pub mod used_by;
 pub mod wait;
@@ -26,5 +27,6 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Stop(args) => stop::run(&cli.global, args, out),
         Command::Sweep(args) => sweep::run(&cli.global, args, out),
         Command::Trim(args) => trim::run(&cli.global, args, out),
+        Command::Tidy(args) => tidy::run(&cli.global, args, out),
     }
 }

@@ -520,7 +520,6 @@ pub fn home_plan(
         .filter(|e| !e.is_link)
         .map(|e| &e.path)
         .collect();
-    let sizes: HashMap<&PathBuf, &Entry> = inv.entries().map(|e| (&e.path, e)).collect();
     let chosen: HashSet<&PathBuf> = plan
         .items
         .iter()
@@ -557,11 +556,9 @@ pub fn home_plan(
         .map(|i| PlanItem {
             path: i.path.clone(),
             kind: i.kind,
-            bytes: sizes
-                .get(&i.path)
-                .and_then(|e| e.size)
-                .map_or(0, |s| s.bytes),
-            disk_bytes: sizes.get(&i.path).map(|e| entry_bytes(e)),
+            // As measured for the plan (a scan under the lock is not measured again).
+            bytes: i.bytes,
+            disk_bytes: Some(i.bytes),
             reason: i.reason.clone(),
             row: i.row.clone(),
             after_previous: false,

@@ -12,5 +12,6 @@ mod removal;
 mod soak;
 mod status;
 mod sweep;
+mod tidy;
 mod trim;
 mod used_by;

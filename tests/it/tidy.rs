@@ -1,0 +1,324 @@
+//! `cargo janitor tidy` with the real cargo: one budget over CARGO_HOME and target dirs.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The tier order of the plan, as `--json` lists removals.
+const TIERS: [&str; 7] = [
+    "incremental",
+    "unit",
+    "source",
+    "checkout",
+    "crate",
+    "git-db",
+    "index",
+];
+
+fn tier_rank(t: &Value) -> usize {
+    TIERS
+        .iter()
+        .position(|x| t == x)
+        .unwrap_or_else(|| panic!("unknown tier {t}"))
+}
+
+/// A copy of the populated home with a third project and more build kinds: p1 (debug, two
+/// generations of its git dependency's lockfile pin; a git dependency), p2 (debug and
+/// release), p3 (alpha 1.1, debug). Returns the copy and its three target dirs.
+fn world() -> (Copy, Vec<std::path::PathBuf>) {
+    let c = Copy::of(populated());
+    // The copy moved the home: rebuild so every unit is fresh where it now is.
+    for p in ["p1", "p2"] {
+        assert_ok(
+            &c.cargo(p, &["build", "--offline"]).output().unwrap(),
+            "rebuild in the copy",
+        );
+    }
+    assert_ok(
+        &c.cargo("p2", &["build", "--release", "--offline"])
+            .output()
+            .unwrap(),
+        "p2 release",
+    );
+    let p3 = c.dir.path().join("p3");
+    std::fs::create_dir_all(p3.join("src")).unwrap();
+    std::fs::write(
+        p3.join("Cargo.toml"),
+        "[package]\nname = \"p3\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nalpha = \"=1.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(p3.join("src/main.rs"), "fn main() {}\n").unwrap();
+    assert_ok(&c.cargo("p3", &["build"]).output().unwrap(), "p3");
+    let targets = ["p1", "p2", "p3"]
+        .iter()
+        .map(|p| c.dir.path().join(p).join("target"))
+        .collect();
+    (c, targets)
+}
+
+fn tidy_json(c: &Copy, args: &[&str]) -> (Value, i32) {
+    let mut a = vec!["tidy", "--json"];
+    a.extend_from_slice(args);
+    let out = c.janitor(&a).output().unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code == 0 || code == 1,
+        "tidy {args:?}: exit {code}\n{}",
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    (v, code)
+}
+
+fn strs(targets: &[std::path::PathBuf]) -> Vec<&str> {
+    targets.iter().map(|t| t.to_str().unwrap()).collect()
+}
+
+#[test]
+fn a_third_of_the_budget_removes_cheapest_first_and_every_project_still_builds_offline() {
+    let (c, targets) = world();
+    let t = strs(&targets);
+    // Everything here was built seconds ago: this test is about the budget's order, not about
+    // age, so the grace period (which would keep all of it) is off.
+    let mut base = vec!["--grace", "0 seconds"];
+    base.extend(&t);
+    let mut measure = vec!["--dry-run", "--budget", "1000gb"];
+    measure.extend(&base);
+    let (before, code) = tidy_json(&c, &measure);
+    assert_eq!(code, 0);
+    assert!(before["removed"].as_array().unwrap().is_empty());
+    let total = before["before_bytes"].as_u64().unwrap();
+    let budget = (total / 3).to_string();
+
+    let mut args = vec!["--budget", budget.as_str()];
+    args.extend(&base);
+    let mut dry_args = vec!["--dry-run"];
+    dry_args.extend(&args);
+    let (dry, dry_code) = tidy_json(&c, &dry_args);
+    let (real, code) = tidy_json(&c, &args);
+    assert_eq!(code, 0, "{real:#}");
+    assert_eq!(dry_code, code);
+    assert_eq!(
+        dry["removed"], real["removed"],
+        "the dry run lists the real run"
+    );
+    assert_eq!(real["met"], true);
+    assert!(real["after_bytes"].as_u64().unwrap() <= total / 3);
+
+    // The order: tiers never go back, so no .crate went while an incremental session or a
+    // unit remained.
+    let removed = real["removed"].as_array().unwrap();
+    let ranks: Vec<usize> = removed.iter().map(|r| tier_rank(&r["tier"])).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    let after_all_units = ranks.iter().position(|r| *r > 1);
+    let (now, code) = tidy_json(&c, &measure);
+    assert_eq!(code, 0);
+    if after_all_units.is_some() {
+        // The home was touched only once no unit or session was left in any target dir.
+        for target in &targets {
+            for profile in ["debug", "release"] {
+                let fp = target.join(profile).join(".fingerprint");
+                if fp.exists() {
+                    assert!(dirs_in(&fp).is_empty(), "{} still has units", fp.display());
+                }
+                let inc = target.join(profile).join("incremental");
+                if inc.exists() {
+                    assert!(dirs_in(&inc).is_empty(), "{}", inc.display());
+                }
+            }
+        }
+    }
+    // Afterwards, measured again: within the budget.
+    assert!(
+        now["before_bytes"].as_u64().unwrap() <= total / 3,
+        "{now:#}"
+    );
+    // Every removed path is gone.
+    for r in removed {
+        let p = std::path::Path::new(r["path"].as_str().unwrap());
+        assert!(p.symlink_metadata().is_err(), "{} still there", p.display());
+    }
+    // The pinned .crate files stay (they cannot be recreated offline), so every project still
+    // builds offline and locked.
+    let reg = c.registry_dir();
+    for krate in [
+        "alpha-1.0.0",
+        "alpha-1.1.0",
+        "alpha-2.0.0",
+        "beta-0.1.0",
+        "delta-1.0.0",
+    ] {
+        assert!(
+            c.home
+                .join("registry/cache")
+                .join(&reg)
+                .join(format!("{krate}.crate"))
+                .is_file(),
+            "{krate}.crate"
+        );
+    }
+    for p in ["p1", "p2", "p3"] {
+        let out = c
+            .cargo(p, &["build", "--offline", "--locked"])
+            .output()
+            .unwrap();
+        assert_ok(&out, &format!("{p} builds offline after tidy"));
+    }
+}
+
+#[test]
+fn a_budget_just_under_the_total_takes_incremental_sessions_only_and_builds_stay_fresh() {
+    let (c, targets) = world();
+    let t = strs(&targets);
+    let incremental: u64 = targets
+        .iter()
+        .map(|t| t.join("debug/incremental"))
+        .filter(|p| p.exists())
+        .map(|p| du_disk(&p))
+        .sum();
+    assert!(incremental > 0, "debug builds of binaries are incremental");
+    // Built seconds ago: the grace period is off (this is about the order).
+    let mut measure = vec!["--dry-run", "--budget", "1000gb", "--grace", "0 seconds"];
+    measure.extend(&t);
+    let (before, _) = tidy_json(&c, &measure);
+    let total = before["before_bytes"].as_u64().unwrap();
+    let budget = (total - 1).to_string();
+    let mut args = vec!["--budget", budget.as_str(), "--grace", "0 seconds"];
+    args.extend(&t);
+    let (v, code) = tidy_json(&c, &args);
+    assert_eq!(code, 0, "{v:#}");
+    let removed = v["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 1, "one session is enough: {v:#}");
+    assert_eq!(removed[0]["tier"], "incremental");
+    assert_eq!(removed[0]["kind"], "incremental");
+    // Every unit stayed: every dependency is Fresh.
+    for p in ["p1", "p2", "p3"] {
+        let out = c
+            .cargo(p, &["build", "--offline", "--locked", "-v"])
+            .output()
+            .unwrap();
+        assert_ok(&out, p);
+        let err = stderr(&out);
+        assert!(!err.contains("Compiling alpha"), "{p}: {err}");
+        assert!(err.contains("Fresh alpha"), "{p}: {err}");
+    }
+}
+
+#[test]
+fn the_lockfiles_keep_what_cannot_be_recreated_offline_unless_hard() {
+    let (c, targets) = world();
+    let t = strs(&targets);
+    let reg = c.registry_dir();
+    let crate_file = |k: &str| {
+        c.home
+            .join("registry/cache")
+            .join(&reg)
+            .join(format!("{k}.crate"))
+    };
+    // Built seconds ago: the grace period is off (this is about the keep-set).
+    let mut args = vec!["--budget", "0", "--grace", "0 seconds"];
+    args.extend(&t);
+    let (v, code) = tidy_json(&c, &args);
+    assert_eq!(code, 1, "a budget of 0 cannot hold with pinned entries");
+    assert_eq!(v["met"], false);
+    assert!(v["kept_pinned"].as_u64().unwrap() > 0);
+    assert_eq!(v["lockfiles"].as_array().unwrap().len(), 3);
+    assert!(crate_file("alpha-1.0.0").is_file());
+    assert!(c.home.join("registry/index").join(&reg).is_dir());
+    // Every extracted source went (re-extracted from its .crate offline).
+    assert!(dirs_in(&c.home.join("registry/src").join(&reg)).is_empty());
+    let out = c
+        .cargo("p1", &["build", "--offline", "--locked"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "p1 builds offline");
+
+    let out = c
+        .janitor(&["tidy", "--budget", "0", "--grace", "0 seconds"])
+        .args(&t)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("--hard removes them"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut hard = vec!["--hard"];
+    hard.extend(&args);
+    let (v, _) = tidy_json(&c, &hard);
+    assert_eq!(v["kept_pinned"], 0);
+    assert!(!crate_file("alpha-1.0.0").exists());
+    assert!(!c.home.join("registry/index").join(&reg).exists());
+}
+
+#[test]
+fn a_build_running_during_the_run_is_not_broken_and_its_units_survive() {
+    let c = Copy::of(populated());
+    let target = c.dir.path().join("p1/target");
+    let other = c.dir.path().join("p2/target");
+    let (build, hold) = held_build(&c, "p1");
+    let mut build = Guard(build);
+    // The grace period is on (default): the held build uses its units now.
+    let mut tidy = c
+        .janitor(&[
+            "tidy",
+            "--json",
+            "--budget",
+            "0",
+            target.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        tidy.try_wait().unwrap().is_none(),
+        "tidy waits for the build"
+    );
+    std::fs::remove_file(&hold).unwrap();
+    assert!(build.wait().success(), "the build tidy waited for succeeds");
+    let out = tidy.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The build's units were built moments ago: kept, and the next build is Fresh.
+    assert!(v["grace"]["kept"].as_u64().unwrap() > 0);
+    assert!(
+        v["removed"].as_array().unwrap().iter().all(|r| !r["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(target.to_str().unwrap())),
+        "{v:#}"
+    );
+    // (With the held build's environment: gamma's build script reruns when it changes.)
+    let out = c
+        .cargo("p1", &["build", "--offline", "-v"])
+        .env("JANITOR_TEST_HOLD", &hold)
+        .output()
+        .unwrap();
+    assert_ok(&out, "p1 after tidy");
+    assert!(!stderr(&out).contains("Compiling"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_limits_are_refused_and_nothing_is_removed() {
+    let c = Copy::of(populated());
+    let before = paths_under(&c.home);
+    for (args, needle) in [
+        (vec!["tidy"], "needs a limit"),
+        (vec!["tidy", "--budget", "10 parsecs"], "invalid size"),
+        (vec!["tidy", "--min-free", "120%"], "percentage"),
+    ] {
+        let out = c.janitor(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(paths_under(&c.home), before);
+}
