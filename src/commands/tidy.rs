@@ -24,6 +24,7 @@ use crate::act::remove::Remover;
 use crate::cli::GlobalArgs;
 use crate::discover::lockfile::{self, KeepSet};
 use crate::discover::paths::{self, Need};
+use crate::discover::policy::{self as policy_file, PolicyFile};
 use crate::discover::{CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
 use crate::observe::home::{self, Inventory, SizeMode};
@@ -72,6 +73,19 @@ pub struct TidyArgs {
     /// projects
     #[arg(long, value_name = "PATH")]
     pub lockfile: Vec<PathBuf>,
+    /// Also remove what was unused this long, even when the limits hold
+    #[arg(long, value_name = "DURATION", value_parser = span)]
+    pub max_age: Option<Span>,
+    /// Never touch a target dir at or under this path (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub exclude: Vec<PathBuf>,
+    /// The policy file [default: $CARGO_JANITOR_POLICY, else cargo-janitor/policy.toml in
+    /// the user's config directory, if it exists]; flags override it
+    #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
+    pub policy: Option<PathBuf>,
+    /// Read no policy file
+    #[arg(long)]
+    pub no_policy: bool,
     /// Never remove what was used this recently, whatever the budget says: a cargo may be
     /// between two of its locks, about to use it ("0" turns this off) [default: 10 minutes]
     #[arg(long, value_name = "DURATION", value_parser = span)]
@@ -133,6 +147,8 @@ pub struct Removed {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub dry_run: bool,
+    /// The policy file read, if any.
+    pub policy: Option<PathBuf>,
     pub budget_bytes: Option<u64>,
     pub min_free: Option<String>,
     pub hard: bool,
@@ -159,7 +175,29 @@ pub struct Settings {
     pub min_free: Option<MinFree>,
     pub hard: bool,
     pub grace: Span,
+    pub max_age: Option<Span>,
     pub lockfiles: Vec<PathBuf>,
+    pub exclude: Vec<PathBuf>,
+    /// The policy file read, if any (its roots and target dirs apply when no PATH is given).
+    pub policy: Option<PolicyFile>,
+}
+
+impl Settings {
+    /// The flags over the policy file: a limit given on the command line replaces the file's;
+    /// lockfiles and exclusions add up.
+    pub fn resolve(args: &TidyArgs, policy: Option<PolicyFile>) -> Settings {
+        let p = policy.clone().unwrap_or_default();
+        Settings {
+            budget: args.budget.or(p.budget),
+            min_free: args.min_free.or(p.min_free),
+            hard: args.hard || p.hard.unwrap_or(false),
+            grace: args.grace.or(p.grace).unwrap_or(grace::DEFAULT),
+            max_age: args.max_age.or(p.max_age),
+            lockfiles: args.lockfile.iter().chain(&p.lockfiles).cloned().collect(),
+            exclude: args.exclude.iter().chain(&p.exclude).cloned().collect(),
+            policy,
+        }
+    }
 }
 
 /// Refuses caches on a network filesystem unless `force` (see [`kind`]): a clear error naming
@@ -185,8 +223,62 @@ pub fn refuse_network_fs(paths: &[&Path], force: bool, flag_for: &str) -> Result
     Ok(())
 }
 
-/// The target dirs to work on.
-fn target_dirs(args: &TidyArgs, cwd: &Path, home: &CargoHome) -> Result<Vec<PathBuf>> {
+/// The target dirs to work on: the PATHs given; else the policy file's roots (searched) and
+/// target dirs (those that are not target dirs now are left out, with a warning: a project
+/// may be gone); else the current workspace's. Less the excluded.
+fn target_dirs(
+    args: &TidyArgs,
+    s: &Settings,
+    cwd: &Path,
+    home: &CargoHome,
+    out: &Output,
+) -> Result<Vec<PathBuf>> {
+    let mut dirs = given_target_dirs(args, s, cwd, home, out)?;
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+    let excluded: Vec<PathBuf> = s.exclude.iter().map(|e| canon(&cwd.join(e))).collect();
+    dirs.retain(|d| !excluded.iter().any(|e| canon(d).starts_with(e)));
+    Ok(dirs)
+}
+
+fn given_target_dirs(
+    args: &TidyArgs,
+    s: &Settings,
+    cwd: &Path,
+    home: &CargoHome,
+    out: &Output,
+) -> Result<Vec<PathBuf>> {
+    if args.paths.is_empty()
+        && !args.recursive
+        && let Some(p) = &s.policy
+        && (!p.roots.is_empty() || !p.target_dirs.is_empty())
+    {
+        let mut found = Vec::new();
+        for r in &p.roots {
+            if r.is_dir() {
+                target::find_target_dirs(r, args.hidden, &mut found);
+            } else {
+                out.warn(format!(
+                    "`{}` (roots, in `{}`) is not a directory; left out",
+                    r.display(),
+                    p.path.display()
+                ));
+            }
+        }
+        for t in &p.target_dirs {
+            if target::is_target_dir(t) {
+                found.push(t.clone());
+            } else {
+                out.warn(format!(
+                    "`{}` (target-dirs, in `{}`) is not a Cargo target directory; left out",
+                    t.display(),
+                    p.path.display()
+                ));
+            }
+        }
+        found.sort();
+        found.dedup();
+        return Ok(found);
+    }
     let (need, form) = if args.recursive {
         (Need::SearchRoot, "PATH (with --recursive)")
     } else {
@@ -283,21 +375,20 @@ fn scan_home(home: &CargoHome, out: &Output) -> Result<(Inventory, HashMap<PathB
 }
 
 pub fn run(global: &GlobalArgs, args: &TidyArgs, out: &Output) -> Result<i32> {
-    let settings = Settings {
-        budget: args.budget,
-        min_free: args.min_free,
-        hard: args.hard,
-        grace: args.grace.unwrap_or(grace::DEFAULT),
-        lockfiles: args.lockfile.clone(),
+    let policy = if args.no_policy {
+        None
+    } else {
+        policy_file::load(args.policy.as_deref())?
     };
+    let settings = Settings::resolve(args, policy);
     run_with(global, args, &settings, out)
 }
 
 pub fn run_with(global: &GlobalArgs, args: &TidyArgs, s: &Settings, out: &Output) -> Result<i32> {
-    if s.budget.is_none() && s.min_free.is_none() {
+    if s.budget.is_none() && s.min_free.is_none() && s.max_age.is_none() {
         return Err(BadInput(
-            "tidy needs a limit: --budget SIZE, --min-free SIZE|PERCENT, or both (or a policy \
-             file that sets them)"
+            "tidy needs a limit: --budget SIZE, --min-free SIZE|PERCENT or --max-age DURATION \
+             (or a policy file that sets one)"
                 .into(),
         )
         .into());
@@ -307,7 +398,7 @@ pub fn run_with(global: &GlobalArgs, args: &TidyArgs, s: &Settings, out: &Output
         .map(|l| paths::check(&cwd, l, Need::Lockfile, "--lockfile"))
         .collect::<Result<Vec<_>, _>>()?;
     let home = CargoHome::resolve(global.cargo_home.as_deref())?;
-    let dirs = target_dirs(args, &cwd, &home)?;
+    let dirs = target_dirs(args, s, &cwd, &home, out)?;
     let home_exists = home.path.is_dir();
     let mut roots: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     if home_exists {
@@ -359,6 +450,7 @@ pub fn run_with(global: &GlobalArgs, args: &TidyArgs, s: &Settings, out: &Output
         min_free: s.min_free,
         hard: s.hard,
         grace,
+        max_age: s.max_age,
     };
     let facts = Facts {
         home: inv
@@ -543,6 +635,7 @@ pub fn run_with(global: &GlobalArgs, args: &TidyArgs, s: &Settings, out: &Output
     let met = s.budget.is_none_or(|b| after <= b) && fs_met;
     let report = Report {
         dry_run: args.dry_run,
+        policy: s.policy.as_ref().map(|p| p.path.clone()),
         budget_bytes: s.budget,
         min_free: s.min_free.map(|m| m.to_string()),
         hard: s.hard,

@@ -35,13 +35,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::grace::{self, Grace, Kept, Untracked, Use};
+use super::grace::{self, Clock, Grace, Kept, Untracked, Use};
 use super::sweep::{self, DirPlan, freed, incremental_removal, unit_key, unit_removal};
 use super::{ItemKind, Plan, PlanItem, Row};
 use crate::discover::lockfile::KeepSet;
 use crate::observe::home::{Entry, Inventory};
 use crate::observe::target_dir::TargetDir;
-use crate::units::{self, HumanBytes};
+use crate::units::{self, HumanBytes, Span};
 
 /// The eviction tiers, cheapest to recreate first (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -123,6 +123,8 @@ pub struct Policy {
     /// The budget wins over the lockfiles' keep-set.
     pub hard: bool,
     pub grace: Grace,
+    /// Also take what was unused this long, whether or not the limits need it.
+    pub max_age: Option<Span>,
 }
 
 /// One filesystem holding a cache: its identity (the device number), size and free space
@@ -179,8 +181,9 @@ struct Candidate {
     row: Row,
     /// Bytes on disk it frees.
     bytes: u64,
-    /// Its last use, for the LRU order (unix seconds; 0 when unknown).
+    /// Its last use, for the LRU order (unix seconds; 0 when unknown), and the clock it is on.
     last_use: u64,
+    clock: Clock,
     /// Its uses, for the grace period.
     uses: Vec<Use>,
     /// Kept by the lockfiles unless `hard`.
@@ -232,10 +235,9 @@ fn entry_bytes(e: &Entry) -> u64 {
 
 fn home_candidates(h: &HomeFacts<'_>, keep: &KeepSet, out: &mut Vec<Candidate>) {
     let uses = grace::home_uses(h.inv, Untracked::Mtime(h.mtimes));
-    let last = |e: &Entry| {
-        e.last_use
-            .or_else(|| h.mtimes.get(&e.path).copied())
-            .unwrap_or(0)
+    let last = |e: &Entry| match e.last_use {
+        Some(t) => (t, Clock::Db),
+        None => (h.mtimes.get(&e.path).copied().unwrap_or(0), Clock::Disk),
     };
     let mut push = |e: &Entry, tier, kind, row, pinned, requires: Vec<PathBuf>| {
         if e.is_link {
@@ -249,7 +251,8 @@ fn home_candidates(h: &HomeFacts<'_>, keep: &KeepSet, out: &mut Vec<Candidate>) 
             kind,
             row,
             bytes: entry_bytes(e),
-            last_use: last(e),
+            last_use: last(e).0,
+            clock: last(e).1,
             uses: uses.get(&e.path).cloned().unwrap_or_default(),
             pinned,
             requires,
@@ -338,6 +341,7 @@ fn target_candidates(i: usize, t: &TargetFacts<'_>, out: &mut Vec<Candidate>) {
             row: Row::None,
             bytes: freed(inc.files.iter()).0,
             last_use: inc.last_use.or(inc.touched).unwrap_or(0),
+            clock: Clock::Disk,
             uses: inc.touched.map(Use::disk).into_iter().collect(),
             pinned: false,
             requires: vec![],
@@ -354,6 +358,7 @@ fn target_candidates(i: usize, t: &TargetFacts<'_>, out: &mut Vec<Candidate>) {
             bytes: freed(u.files.iter()).0,
             // On a noatime mount the last build stands for the last use.
             last_use: u.last_use.or(u.modified).unwrap_or(0),
+            clock: Clock::Disk,
             uses: u.touched.map(Use::disk).into_iter().collect(),
             pinned: false,
             requires: vec![],
@@ -361,10 +366,19 @@ fn target_candidates(i: usize, t: &TargetFacts<'_>, out: &mut Vec<Candidate>) {
     }
 }
 
-fn reason(c: &Candidate, policy: &Policy, for_budget: bool, now: u64) -> String {
-    let why = match (for_budget, policy.budget, policy.min_free) {
-        (true, Some(b), _) => format!("over --budget {}", HumanBytes(b)),
-        (_, _, Some(m)) => format!("short of --min-free {m}"),
+/// Why a candidate is taken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Why {
+    Budget,
+    MinFree,
+    MaxAge,
+}
+
+fn reason(c: &Candidate, policy: &Policy, why: Why, now: u64) -> String {
+    let why = match (why, policy.budget, policy.min_free, policy.max_age) {
+        (Why::Budget, Some(b), _, _) => format!("over --budget {}", HumanBytes(b)),
+        (Why::MinFree, _, Some(m), _) => format!("short of --min-free {m}"),
+        (_, _, _, Some(a)) => format!("unused for over {} (max-age)", units::span_words(a)),
         _ => "over the budget".to_owned(),
     };
     let used = if c.last_use == 0 {
@@ -423,8 +437,16 @@ pub fn plan(facts: &Facts<'_>, policy: &Policy, now: u64) -> TidyPlan {
     let mut taken: HashSet<PathBuf> = HashSet::new();
     for c in cands {
         let fs_short = short.get(&c.device).copied().unwrap_or(0);
-        if over_left == 0 && fs_short == 0 {
-            if short.values().all(|s| *s == 0) {
+        let clock_now = match c.clock {
+            Clock::Db => policy.grace.db_now,
+            Clock::Disk => policy.grace.disk_now,
+        };
+        let aged = c.last_use > 0
+            && policy
+                .max_age
+                .is_some_and(|a| clock_now.saturating_sub(c.last_use) >= a.secs());
+        if over_left == 0 && fs_short == 0 && !aged {
+            if policy.max_age.is_none() && short.values().all(|s| *s == 0) {
                 break;
             }
             continue;
@@ -448,7 +470,13 @@ pub fn plan(facts: &Facts<'_>, policy: &Policy, now: u64) -> TidyPlan {
         if !c.requires.iter().all(|p| taken.contains(p)) {
             continue;
         }
-        let for_budget = over_left > 0;
+        let why = if over_left > 0 {
+            Why::Budget
+        } else if fs_short > 0 {
+            Why::MinFree
+        } else {
+            Why::MaxAge
+        };
         over_left = over_left.saturating_sub(c.bytes);
         if let Some(s) = short.get_mut(&c.device) {
             *s = s.saturating_sub(c.bytes);
@@ -456,7 +484,7 @@ pub fn plan(facts: &Facts<'_>, policy: &Policy, now: u64) -> TidyPlan {
         plan.planned_bytes += c.bytes;
         taken.insert(c.path.clone());
         plan.items.push(Item {
-            reason: reason(&c, policy, for_budget, now),
+            reason: reason(&c, policy, why, now),
             tier: c.tier,
             root: c.root,
             path: c.path,
@@ -591,6 +619,7 @@ mod tests {
             min_free: None,
             hard: false,
             grace: grace(600),
+            max_age: None,
         }
     }
 
@@ -884,11 +913,36 @@ mod tests {
             min_free: Some(MinFree::parse("52%").unwrap()),
             hard: false,
             grace: grace(600),
+            max_age: None,
         };
         let got = run(&inv, &td, &KeepSet::default(), &p);
         assert_eq!(paths(&got), ["/h/registry/src/reg/alpha-1.0.0"]);
         assert!(got.items[0].reason.contains("--min-free 52.0%"));
         assert_eq!(got.short_bytes[&1], 200);
+        assert!(got.met);
+    }
+
+    #[test]
+    fn max_age_takes_what_was_unused_that_long_even_within_the_budget() {
+        let (inv, td) = world();
+        let p = Policy {
+            max_age: Some(Span(7 * DAY)),
+            ..policy(1_000_000)
+        };
+        let got = run(&inv, &td, &KeepSet::default(), &p);
+        // Unused for 8 and 9 days: the old source, the checkout, the old .crate and the git
+        // database (after its checkout).
+        assert_eq!(
+            paths(&got),
+            [
+                "/h/registry/src/reg/alpha-1.0.0",
+                "/h/git/checkouts/g-1234/abcdef0",
+                "/h/registry/cache/reg/alpha-1.0.0.crate",
+                "/h/git/db/g-1234",
+            ]
+        );
+        let r = &got.items[0].reason;
+        assert!(r.contains("unused for over 7 days (max-age)"), "{r}");
         assert!(got.met);
     }
 

@@ -322,3 +322,97 @@ fn bad_limits_are_refused_and_nothing_is_removed() {
     }
     assert_eq!(paths_under(&c.home), before);
 }
+
+#[test]
+fn the_policy_file_sets_the_budget_and_target_dirs_and_flags_override_it() {
+    let (c, targets) = world();
+    let policy = c.dir.path().join("policy.toml");
+    // Built seconds ago: the grace period is off (this is about where settings come from).
+    std::fs::write(
+        &policy,
+        format!(
+            "budget = \"1 GiB\"\ngrace = \"0 seconds\"\ntarget-dirs = [\"{}\", \"{}\", \"gone/target\"]\nexclude = [\"p3\"]\n",
+            targets[0].display(),
+            targets[2].display(),
+        ),
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let (v, code) = tidy_json(&c, &["--dry-run", "--policy", p]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["policy"], p);
+    assert_eq!(v["budget_bytes"], 1024u64 * 1024 * 1024);
+    assert_eq!(v["grace"]["seconds"], 0);
+    // p1 from the file; p3 excluded; the missing one left out.
+    let roots: Vec<&str> = v["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roots,
+        [c.home.to_str().unwrap(), targets[0].to_str().unwrap()]
+    );
+    // A flag overrides the file's budget; PATHs replace its target dirs.
+    let (v, code) = tidy_json(
+        &c,
+        &[
+            "--dry-run",
+            "--policy",
+            p,
+            "--budget",
+            "1kb",
+            targets[1].to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "1 kB cannot hold");
+    assert_eq!(v["budget_bytes"], 1000);
+    assert_eq!(v["roots"][1]["path"], targets[1].to_str().unwrap());
+    // The environment variable names it too.
+    let out = c
+        .janitor(&["tidy", "--json", "--dry-run"])
+        .env("CARGO_JANITOR_POLICY", &policy)
+        .output()
+        .unwrap();
+    assert_ok(&out, "tidy with $CARGO_JANITOR_POLICY");
+}
+
+#[test]
+fn a_bad_policy_file_is_refused_naming_the_file_the_key_and_the_form() {
+    let c = Copy::of(populated());
+    let before = paths_under(&c.home);
+    let policy = c.dir.path().join("policy.toml");
+    for (text, needles) in [
+        ("budget = 5\n", vec!["`budget`", "a size string", "found 5"]),
+        ("min-free = \"lots\"\n", vec!["`min-free`", "percentage"]),
+        (
+            "budgett = \"1 GiB\"\n",
+            vec!["unknown key `budgett`", "budget, min-free"],
+        ),
+        (
+            "roots = \"~/src\"\n",
+            vec!["`roots`", "an array of path strings"],
+        ),
+        ("budget = \n", vec!["as TOML"]),
+    ] {
+        std::fs::write(&policy, text).unwrap();
+        let out = c
+            .janitor(&["tidy", "--policy", policy.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = stderr(&out);
+        assert!(err.contains(policy.to_str().unwrap()), "{text}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{text}: {err}");
+        }
+    }
+    let out = c
+        .janitor(&["tidy", "--policy", "missing.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing.toml"), "{}", stderr(&out));
+    assert_eq!(paths_under(&c.home), before);
+}
