@@ -193,6 +193,10 @@ pub struct GcArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Work on caches on a network filesystem (NFS, SMB, 9p, FUSE), where Cargo's locks do
+    /// not reach the other machines using them
+    #[arg(long)]
+    pub force_network_fs: bool,
     /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,
@@ -317,6 +321,10 @@ pub struct SweepArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Work on caches on a network filesystem (NFS, SMB, 9p, FUSE), where Cargo's locks do
+    /// not reach the other machines using them
+    #[arg(long)]
+    pub force_network_fs: bool,
     /// Skip a target dir whose build lock is busy (exit code 3) instead of waiting
     #[arg(long)]
     pub no_wait: bool,
@@ -353,6 +361,10 @@ pub struct TrimArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Work on caches on a network filesystem (NFS, SMB, 9p, FUSE), where Cargo's locks do
+    /// not reach the other machines using them
+    #[arg(long)]
+    pub force_network_fs: bool,
     /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,

@@ -2,6 +2,7 @@
 
 pub mod gc;
 pub mod locks;
+pub mod network;
 pub mod run;
 pub mod status;
 pub mod stop;

@@ -200,29 +200,6 @@ impl Settings {
     }
 }
 
-/// Refuses caches on a network filesystem unless `force` (see [`kind`]): a clear error naming
-/// the path, the filesystem and the flag. A path whose filesystem cannot be read is not
-/// refused here (what reads it next reports the problem).
-pub fn refuse_network_fs(paths: &[&Path], force: bool, flag_for: &str) -> Result<()> {
-    if force {
-        return Ok(());
-    }
-    for p in paths {
-        if let Ok(f) = kind::facts(p)
-            && let Some(k) = f.network
-        {
-            return Err(BadInput(format!(
-                "`{}` is on a network filesystem ({k}): Cargo's locks do not reach the other \
-                 machines using it, so nothing here can be removed safely; nothing was removed. \
-                 Pass --force-network-fs to {flag_for} if only this machine uses it",
-                p.display()
-            ))
-            .into());
-        }
-    }
-    Ok(())
-}
-
 /// The target dirs to work on: the PATHs given; else the policy file's roots (searched) and
 /// target dirs (those that are not target dirs now are left out, with a warning: a project
 /// may be gone); else the current workspace's. Less the excluded.
@@ -404,7 +381,7 @@ pub fn run_with(global: &GlobalArgs, args: &TidyArgs, s: &Settings, out: &Output
     if home_exists {
         roots.insert(0, &home.path);
     }
-    refuse_network_fs(&roots, args.force_network_fs, "tidy")?;
+    super::network::refuse(&roots, args.force_network_fs, "tidy")?;
     let (keep, lockfiles) = keep_set(&lockfiles_given, &dirs, &home)?;
 
     // Observe: every target dir (on all cores), the home, and their filesystems.

@@ -416,3 +416,71 @@ fn a_bad_policy_file_is_refused_naming_the_file_the_key_and_the_form() {
     assert!(stderr(&out).contains("missing.toml"), "{}", stderr(&out));
     assert_eq!(paths_under(&c.home), before);
 }
+
+#[test]
+fn caches_on_a_network_filesystem_are_refused_unless_forced() {
+    let c = Copy::of(populated());
+    let before = paths_under(&c.home);
+    let p1 = c.dir.path().join("p1");
+    let target = p1.join("target");
+    let targets_before = paths_under(&target);
+    // The sys layer's test hook: paths under these read as NFS.
+    let fake = std::env::join_paths([&c.home, &target]).unwrap();
+    let t = target.to_str().unwrap();
+    for (args, refused) in [
+        (vec!["gc", "--max-download-age", "1 day"], c.home.clone()),
+        (vec!["sweep", "--incremental", t], target.clone()),
+        (vec!["trim", "--ci"], c.home.clone()),
+        (vec!["tidy", "--budget", "0", t], c.home.clone()),
+        (
+            vec!["tidy", "--budget", "0", "--dry-run", t],
+            c.home.clone(),
+        ),
+    ] {
+        let out = c
+            .janitor(&args)
+            .current_dir(&p1)
+            .env("__CARGO_JANITOR_TEST_NETWORK_FS", &fake)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "`{}` is on a network filesystem (nfs)",
+                refused.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("--force-network-fs"), "{args:?}: {err}");
+        assert!(err.contains("nothing was removed"), "{args:?}: {err}");
+    }
+    assert_eq!(paths_under(&c.home), before);
+    assert_eq!(paths_under(&target), targets_before);
+
+    // status says so; --force-network-fs goes ahead.
+    let out = c
+        .janitor(&["status"])
+        .env("__CARGO_JANITOR_TEST_NETWORK_FS", &fake)
+        .output()
+        .unwrap();
+    assert_ok(&out, "status");
+    assert!(
+        stderr(&out).contains("is on a network filesystem (nfs)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = c
+        .janitor(&[
+            "tidy",
+            "--json",
+            "--budget",
+            "1000gb",
+            "--force-network-fs",
+            t,
+        ])
+        .env("__CARGO_JANITOR_TEST_NETWORK_FS", &fake)
+        .output()
+        .unwrap();
+    assert_ok(&out, "tidy --force-network-fs");
+}
