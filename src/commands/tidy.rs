@@ -34,6 +34,7 @@ use crate::observe::{db, disk_now};
 use crate::plan::grace::{self, Grace, Kept};
 use crate::plan::tidy::{self, Facts, HomeFacts, MinFree, Root, Space, TargetFacts, Tier};
 use crate::plan::{ItemKind, Plan};
+use crate::report::metrics::{self, Metrics};
 use crate::report::{self, Output};
 use crate::sys::fs::kind;
 use crate::units::{self, HumanBytes, Span};
@@ -86,6 +87,13 @@ pub struct TidyArgs {
     /// Read no policy file
     #[arg(long)]
     pub no_policy: bool,
+    /// Write the run's figures to FILE in the Prometheus text format (for node_exporter's
+    /// textfile collector), replacing it atomically; also after a failed run
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// Append one JSON line per run to FILE
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     /// Never remove what was used this recently, whatever the budget says: a cargo may be
     /// between two of its locks, about to use it ("0" turns this off) [default: 10 minutes]
     #[arg(long, value_name = "DURATION", value_parser = span)]
@@ -352,16 +360,163 @@ fn scan_home(home: &CargoHome, out: &Output) -> Result<(Inventory, HashMap<PathB
 }
 
 pub fn run(global: &GlobalArgs, args: &TidyArgs, out: &Output) -> Result<i32> {
-    let policy = if args.no_policy {
-        None
-    } else {
-        policy_file::load(args.policy.as_deref())?
+    let result = (|| {
+        let policy = if args.no_policy {
+            None
+        } else {
+            policy_file::load(args.policy.as_deref())?
+        };
+        let settings = Settings::resolve(args, policy);
+        run_with(global, args, &settings, out)
+    })();
+    if args.metrics.is_none() && args.log.is_none() {
+        return result.map(|(code, _)| code);
+    }
+    let (code, m) = match result {
+        Ok((code, mut m)) => {
+            m.exit_code = code;
+            m.success = code == exit::OK;
+            (Ok(code), m)
+        }
+        Err(e) => {
+            let m = Metrics {
+                error: Some(format!("{e:#}")),
+                dry_run: args.dry_run,
+                exit_code: if e.chain().any(|c| c.is::<BadInput>()) {
+                    exit::BAD_INPUT
+                } else {
+                    exit::FAILURE
+                },
+                ..Metrics::default()
+            };
+            (Err(e), m)
+        }
     };
-    let settings = Settings::resolve(args, policy);
-    run_with(global, args, &settings, out)
+    let m = Metrics {
+        time: disk_now(),
+        ..m
+    };
+    if let Some(path) = &args.metrics
+        && let Err(e) = metrics::write_atomic(path, &metrics::render(&m))
+    {
+        out.warn(format!(
+            "could not write the metrics file `{}`: {e}",
+            path.display()
+        ));
+    }
+    if let Some(path) = &args.log {
+        let line = LogLine {
+            time: m.time,
+            dry_run: m.dry_run,
+            exit_code: m.exit_code,
+            met: m.met,
+            total_bytes: m.total_bytes,
+            reclaimed_bytes: m.reclaimed_bytes,
+            removed: m.removed.iter().map(|r| r.1).sum(),
+            busy_skipped: m.busy_skipped,
+            error: m.error.clone(),
+        };
+        if let Err(e) = metrics::append_line(path, &line) {
+            out.warn(format!(
+                "could not append to the log `{}`: {e}",
+                path.display()
+            ));
+        }
+    }
+    code
 }
 
-pub fn run_with(global: &GlobalArgs, args: &TidyArgs, s: &Settings, out: &Output) -> Result<i32> {
+/// One line of the run log (`--log`).
+#[derive(Debug, Serialize)]
+struct LogLine {
+    /// Unix seconds when the run ended.
+    time: u64,
+    dry_run: bool,
+    exit_code: i32,
+    /// Whether the limits held afterwards.
+    met: bool,
+    /// Bytes on disk of CARGO_HOME and the target dirs after the run.
+    total_bytes: u64,
+    reclaimed_bytes: u64,
+    removed: u64,
+    busy_skipped: u64,
+    error: Option<String>,
+}
+
+/// The figures of a run for `--metrics`: the home as `status --exact` sees it now (scanned
+/// again after a real run), and the report's.
+fn run_metrics(
+    home: &CargoHome,
+    inv: Option<&Inventory>,
+    r: &Report,
+    out: &Output,
+) -> Result<Metrics> {
+    let fresh;
+    let inv = match inv {
+        Some(i) if r.dry_run || r.removed.iter().all(|x| x.tier <= Tier::Unit) => Some(i),
+        Some(_) => {
+            fresh = scan_home(home, out)?.0;
+            Some(&fresh)
+        }
+        None => None,
+    };
+    let components = inv.map_or_else(Vec::new, |inv| {
+        let db = db::read(&home.db_path());
+        let names = crate::discover::RegistryNames::with_urls(std::iter::empty());
+        crate::plan::status::build(inv, &db, &names, crate::observe::now(), true)
+            .components
+            .into_iter()
+            .map(|c| {
+                (
+                    c.kind.to_string(),
+                    c.count,
+                    c.bytes,
+                    c.disk_bytes.unwrap_or(0),
+                )
+            })
+            .collect()
+    });
+    let mut removed: Vec<(String, u64)> = Vec::new();
+    for x in &r.removed {
+        let t = serde_json::to_value(x.tier)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match removed.iter_mut().find(|(n, _)| *n == t) {
+            Some(e) => e.1 += 1,
+            None => removed.push((t, 1)),
+        }
+    }
+    Ok(Metrics {
+        dry_run: r.dry_run,
+        components,
+        target_dirs: r
+            .roots
+            .iter()
+            .filter(|x| x.part == "target")
+            .map(|x| (x.path.clone(), x.after_bytes))
+            .collect(),
+        free: r
+            .filesystems
+            .iter()
+            .map(|f| (f.path.clone(), f.free_after_bytes))
+            .collect(),
+        total_bytes: r.after_bytes,
+        budget_bytes: r.budget_bytes,
+        met: r.met,
+        reclaimed_bytes: r.reclaimed_bytes,
+        removed,
+        busy_skipped: r.roots.iter().filter(|x| x.skipped.is_some()).count() as u64,
+        ..Metrics::default()
+    })
+}
+
+pub fn run_with(
+    global: &GlobalArgs,
+    args: &TidyArgs,
+    s: &Settings,
+    out: &Output,
+) -> Result<(i32, Metrics)> {
     if s.budget.is_none() && s.min_free.is_none() && s.max_age.is_none() {
         return Err(BadInput(
             "tidy needs a limit: --budget SIZE, --min-free SIZE|PERCENT or --max-age DURATION \
@@ -642,7 +797,12 @@ pub fn run_with(global: &GlobalArgs, args: &TidyArgs, s: &Settings, out: &Output
     if !met && !args.json {
         out.warn(unmet_reason(&report));
     }
-    Ok(code)
+    let m = if args.metrics.is_some() || args.log.is_some() {
+        run_metrics(&home, inv.as_ref(), &report, out)?
+    } else {
+        Metrics::default()
+    };
+    Ok((code, m))
 }
 
 /// Why the budget does not hold, in words.

@@ -484,3 +484,135 @@ fn caches_on_a_network_filesystem_are_refused_unless_forced() {
         .unwrap();
     assert_ok(&out, "tidy --force-network-fs");
 }
+
+/// The value of the sample `name` (with its labels, as written) in a metrics text.
+fn sample(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_pass_promtool_and_equal_status_and_the_log_gets_a_line_per_run() {
+    let (c, targets) = world();
+    let t = strs(&targets);
+    let metrics = c.dir.path().join("metrics/cargo_janitor.prom");
+    std::fs::create_dir_all(metrics.parent().unwrap()).unwrap();
+    let log = c.dir.path().join("runs.jsonl");
+    // Built seconds ago: the grace period is off (this is about the figures).
+    let (before, _) = tidy_json(
+        &c,
+        &["--dry-run", "--budget", "1000gb", "--grace", "0", t[0]],
+    );
+    let budget = (before["before_bytes"].as_u64().unwrap() / 2).to_string();
+    let mut args = vec![
+        "--budget",
+        &budget,
+        "--grace",
+        "0",
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+    ];
+    args.extend(&t);
+    let (v, code) = tidy_json(&c, &args);
+    assert_eq!(code, 0, "{v:#}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let out = command("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&metrics).unwrap())
+        .output()
+        .unwrap();
+    assert_ok(&out, &format!("promtool check metrics\n{text}"));
+    assert_eq!(
+        std::fs::read_dir(metrics.parent().unwrap())
+            .unwrap()
+            .count(),
+        1,
+        "only the metrics file is left beside it"
+    );
+
+    assert_eq!(sample(&text, "cargo_janitor_last_run_success"), 1);
+    assert_eq!(sample(&text, "cargo_janitor_limits_met"), 1);
+    assert_eq!(
+        sample(&text, "cargo_janitor_reclaimed_bytes"),
+        v["reclaimed_bytes"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sample(&text, "cargo_janitor_total_disk_bytes"),
+        v["after_bytes"].as_u64().unwrap()
+    );
+    for (i, target) in targets.iter().enumerate() {
+        assert_eq!(
+            sample(
+                &text,
+                &format!(
+                    "cargo_janitor_target_dir_disk_bytes{{path=\"{}\"}}",
+                    target.display()
+                )
+            ),
+            v["roots"][i + 1]["after_bytes"].as_u64().unwrap()
+        );
+    }
+    // The home's figures are status's.
+    let status = json(&mut c.janitor(&["status", "--exact", "--json"]));
+    for comp in status["components"].as_array().unwrap() {
+        let kind = comp["kind"].as_str().unwrap();
+        assert_eq!(
+            sample(
+                &text,
+                &format!("cargo_janitor_home_bytes{{component=\"{kind}\"}}")
+            ),
+            comp["bytes"].as_u64().unwrap(),
+            "{kind}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                &format!("cargo_janitor_home_disk_bytes{{component=\"{kind}\"}}")
+            ),
+            comp["disk_bytes"].as_u64().unwrap(),
+            "{kind}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                &format!("cargo_janitor_home_entries{{component=\"{kind}\"}}")
+            ),
+            comp["count"].as_u64().unwrap(),
+            "{kind}"
+        );
+    }
+
+    // A failed run (a bad policy file) still writes the file: not a success.
+    let bad = c.dir.path().join("bad.toml");
+    std::fs::write(&bad, "budget = 1\n").unwrap();
+    let out = c
+        .janitor(&[
+            "tidy",
+            "--policy",
+            bad.to_str().unwrap(),
+            "--metrics",
+            metrics.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert_eq!(sample(&text, "cargo_janitor_last_run_success"), 0);
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["exit_code"], 0);
+    assert_eq!(lines[0]["reclaimed_bytes"], v["reclaimed_bytes"]);
+    assert_eq!(lines[1]["exit_code"], 2);
+    assert!(lines[1]["error"].as_str().unwrap().contains("`budget`"));
+}
