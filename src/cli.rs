@@ -121,6 +121,8 @@ pub enum Command {
         after_help = DURATION_HELP
     )]
     Tidy(crate::commands::tidy::TidyArgs),
+    /// Run `tidy` by itself: a systemd user timer, a launchd agent or a Task Scheduler task
+    Schedule(crate::commands::schedule::ScheduleArgs),
 }
 
 #[derive(Debug, Args)]

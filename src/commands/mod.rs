@@ -4,6 +4,7 @@ pub mod gc;
 pub mod locks;
 pub mod network;
 pub mod run;
+pub mod schedule;
 pub mod status;
 pub mod stop;
 pub mod sweep;
@@ -29,5 +30,6 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Sweep(args) => sweep::run(&cli.global, args, out),
         Command::Trim(args) => trim::run(&cli.global, args, out),
         Command::Tidy(args) => tidy::run(&cli.global, args, out),
+        Command::Schedule(args) => schedule::run(&cli.global, args, out),
     }
 }

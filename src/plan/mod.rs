@@ -8,6 +8,7 @@ pub mod clean;
 pub mod grace;
 pub mod locks;
 pub mod policy;
+pub mod schedule;
 pub mod status;
 pub mod stop;
 pub mod sweep;

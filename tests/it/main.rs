@@ -9,6 +9,7 @@ mod hermetic;
 mod kill;
 mod locks;
 mod removal;
+mod schedule;
 mod soak;
 mod status;
 mod sweep;
