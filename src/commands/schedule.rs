@@ -82,6 +82,7 @@ pub struct ScheduleArgs {
 #[derive(Debug, Subcommand)]
 pub enum Action {
     /// Write the job's files and activate the job
+    #[command(after_help = crate::cli::DURATION_HELP)]
     Install(InstallArgs),
     /// Deactivate the job and delete its files
     Remove(WhereArgs),

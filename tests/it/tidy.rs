@@ -616,3 +616,58 @@ fn metrics_pass_promtool_and_equal_status_and_the_log_gets_a_line_per_run() {
     assert_eq!(lines[1]["exit_code"], 2);
     assert!(lines[1]["error"].as_str().unwrap().contains("`budget`"));
 }
+
+/// `--min-free` on a small tmpfs of our own, mounted in a user and mount namespace (nothing
+/// outside this test sees it).
+#[test]
+fn min_free_on_a_small_tmpfs_is_met_afterwards() {
+    let c = Copy::of(populated());
+    let small = c.dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let probe = command("unshare").args(["-Urm", "true"]).output().unwrap();
+    if !probe.status.success() {
+        eprintln!("skipped: no user namespaces here ({})", stderr(&probe));
+        return;
+    }
+    // Inside the namespace: a tmpfs 1.5 times the size of the home and p1's target dir, both
+    // copied onto it; then ask for a third of what they use to be free on top of what is.
+    let script = r#"set -eu
+small=$1; home=$2; target=$3; janitor=$4
+used=$(du -s --block-size=1 "$home" "$target" | awk '{s+=$1} END {print s}')
+size=$(( (used * 3 / 2 / 1048576 + 1) * 1048576 ))
+mount -t tmpfs -o size=$size tmpfs "$small"
+cp -a "$home" "$small/cargo-home"
+mkdir "$small/p1" && cp -a "$target" "$small/p1/target"
+avail=$(df --output=avail -B1 "$small" | tail -1 | tr -d ' ')
+want=$(( avail + used / 3 ))
+echo "want=$want"
+"$janitor" --cargo-home "$small/cargo-home" tidy --json --grace 0 --min-free "$want" "$small/p1/target" > "$small/../tidy.json" || echo "exit=$?"
+echo "after=$(df --output=avail -B1 "$small" | tail -1 | tr -d ' ')"
+"#;
+    // Copied seconds ago: the grace period is off (this is about free space, not age).
+    let out = command("unshare")
+        .args(["-Urm", "bash", "-c", script, "bash"])
+        .arg(&small)
+        .arg(&c.home)
+        .arg(c.dir.path().join("p1/target"))
+        .arg(env!("CARGO_BIN_EXE_cargo-janitor"))
+        .output()
+        .unwrap();
+    assert_ok(&out, "tidy --min-free in a namespace");
+    let text = stdout(&out);
+    let field = |k: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(!text.contains("exit="), "{text}\n{}", stderr(&out));
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(c.dir.path().join("tidy.json")).unwrap()).unwrap();
+    assert_eq!(v["met"], true, "{v:#}");
+    assert!(field("after") >= field("want"), "{text}\n{v:#}");
+    let fs = &v["filesystems"][0];
+    assert_eq!(fs["min_free_bytes"].as_u64(), Some(field("want")));
+    assert!(!v["removed"].as_array().unwrap().is_empty());
+}
