@@ -415,6 +415,8 @@ mod tests {
             flag!(vec!["sweep", "--max-age"], Sweep, |a| secs(a.max_age)),
             flag!(vec!["sweep", "--grace"], Sweep, |a| secs(Some(a.grace))),
             flag!(vec!["trim", "--grace"], Trim, |a| secs(Some(a.grace))),
+            flag!(vec!["tidy", "--grace"], Tidy, |a| secs(a.grace)),
+            flag!(vec!["tidy", "--max-age"], Tidy, |a| secs(a.max_age)),
             flag!(vec!["wait", "--timeout"], Wait, |a| secs(a.timeout)),
             flag!(vec!["stop", "1", "--grace"], Stop, |a| secs(Some(a.grace))),
             flag!(vec!["locks", "--sample"], Locks, |a| a.sample.as_millis()),
