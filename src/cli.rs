@@ -502,7 +502,9 @@ mod tests {
     fn every_subcommand_with_a_duration_flag_documents_the_grammar() {
         use clap::CommandFactory;
         let cmd = Cli::command();
-        for name in ["gc", "locks", "wait", "run", "stop", "sweep", "trim", "tidy"] {
+        for name in [
+            "gc", "locks", "wait", "run", "stop", "sweep", "trim", "tidy",
+        ] {
             let mut sub = cmd.find_subcommand(name).unwrap().clone();
             let help = sub.render_help().to_string();
             assert!(help.contains("DURATION: Cargo's"), "{name}: {help}");

@@ -822,14 +822,14 @@ fn unmet_reason(r: &Report) -> String {
     if r.roots.iter().any(|x| x.skipped.is_some()) {
         why.push("caches a build held (--no-wait)".into());
     }
+    let when = if r.dry_run { " after this plan" } else { "" };
     if why.is_empty() {
-        why.push("nothing else can be removed (the rest is not Cargo's caches)".into());
+        return format!(
+            "the limits do not hold{when}: nothing else can be removed (what is left is not \
+             Cargo's caches)"
+        );
     }
-    format!(
-        "the budget does not hold{}: kept {}",
-        if r.dry_run { " after this plan" } else { "" },
-        why.join(", ")
-    )
+    format!("the limits do not hold{when}: kept {}", why.join(", "))
 }
 
 fn render(r: &Report, detailed: bool) -> String {
