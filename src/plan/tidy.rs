@@ -942,7 +942,7 @@ mod tests {
             ]
         );
         let r = &got.items[0].reason;
-        assert!(r.contains("unused for over 7 days (max-age)"), "{r}");
+        assert!(r.contains("unused for over 1 week (max-age)"), "{r}");
         assert!(got.met);
     }
 
