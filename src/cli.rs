@@ -151,6 +151,23 @@ pub enum Command {
         )
     )]
     Trim(TrimArgs),
+    /// Keep CARGO_HOME and every target dir under one disk budget, removing what is cheapest
+    /// to recreate first
+    #[command(
+        long_about = "Keep CARGO_HOME and every target dir under one disk budget (--budget), \
+        or enough free space on their filesystems (--min-free), removing what is cheapest to \
+        recreate first: incremental sessions, then build units by least recent use, then \
+        extracted sources, git checkouts, .crate files and git databases by least recent use, \
+        registry indexes last. Nothing a build holds or used in the grace period is removed, \
+        and what the known lockfiles pin and cannot be recreated offline (.crate files, git \
+        databases) stays unless --hard.\n\n\
+        Exit code 1 when the limits still do not hold afterwards (the reason is printed).\n\n\
+        Sizes: \"N[.N] b|kb|mb|gb|kib|mib|gib\" (Cargo's grammar).",
+        after_help = DURATION_HELP
+    )]
+    Tidy(crate::commands::tidy::TidyArgs),
+    /// Run `tidy` by itself: a systemd user timer, a launchd agent or a Task Scheduler task
+    Schedule(crate::commands::schedule::ScheduleArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout
     #[command(after_help = "Examples:\n  \
         cargo janitor completions bash > ~/.local/share/bash-completion/completions/cargo-janitor\n  \
@@ -243,6 +260,10 @@ pub struct GcArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Work on caches on a network filesystem (NFS, SMB, 9p, FUSE), where Cargo's locks do
+    /// not reach the other machines using them
+    #[arg(long)]
+    pub force_network_fs: bool,
     /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,
@@ -367,6 +388,10 @@ pub struct SweepArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Work on caches on a network filesystem (NFS, SMB, 9p, FUSE), where Cargo's locks do
+    /// not reach the other machines using them
+    #[arg(long)]
+    pub force_network_fs: bool,
     /// Skip a target dir whose build lock is busy (exit code 3) instead of waiting
     #[arg(long)]
     pub no_wait: bool,
@@ -403,6 +428,10 @@ pub struct TrimArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Work on caches on a network filesystem (NFS, SMB, 9p, FUSE), where Cargo's locks do
+    /// not reach the other machines using them
+    #[arg(long)]
+    pub force_network_fs: bool,
     /// If a Cargo lock is busy, exit with code 3 instead of waiting
     #[arg(long)]
     pub no_wait: bool,
@@ -455,6 +484,8 @@ mod tests {
             flag!(vec!["sweep", "--max-age"], Sweep, |a| secs(a.max_age)),
             flag!(vec!["sweep", "--grace"], Sweep, |a| secs(Some(a.grace))),
             flag!(vec!["trim", "--grace"], Trim, |a| secs(Some(a.grace))),
+            flag!(vec!["tidy", "--grace"], Tidy, |a| secs(a.grace)),
+            flag!(vec!["tidy", "--max-age"], Tidy, |a| secs(a.max_age)),
             flag!(vec!["wait", "--timeout"], Wait, |a| secs(a.timeout)),
             flag!(vec!["stop", "1", "--grace"], Stop, |a| secs(Some(a.grace))),
             flag!(vec!["locks", "--sample"], Locks, |a| a.sample.as_millis()),
@@ -540,7 +571,9 @@ mod tests {
     fn every_subcommand_with_a_duration_flag_documents_the_grammar() {
         use clap::CommandFactory;
         let cmd = Cli::command();
-        for name in ["gc", "locks", "wait", "run", "stop", "sweep", "trim"] {
+        for name in [
+            "gc", "locks", "wait", "run", "stop", "sweep", "trim", "tidy",
+        ] {
             let mut sub = cmd.find_subcommand(name).unwrap().clone();
             let help = sub.render_help().to_string();
             assert!(help.contains("DURATION: Cargo's"), "{name}: {help}");

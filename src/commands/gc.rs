@@ -73,6 +73,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let cwd = std::env::current_dir()?;
     let config = CargoConfig::load(&cwd, &home)?;
     let policy = policy(args, &config)?;
+    super::network::refuse(&[&home.path], args.force_network_fs, "gc")?;
     let freq = if args.auto {
         let f = frequency(&config)?;
         if f == Frequency::Never {

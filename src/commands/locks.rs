@@ -58,6 +58,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
         })?),
     };
     let (home, mut found) = candidates(global, &args.paths)?;
+    super::network::note(&home.path, out);
     // A path from `-vv` is probed too, wherever it is.
     if let Some(p) = meaning.as_ref().and_then(|m| m.path.as_ref())
         && vocab::classify(p).is_some()

@@ -3,10 +3,13 @@
 pub mod completions;
 pub mod gc;
 pub mod locks;
+pub mod network;
 pub mod run;
+pub mod schedule;
 pub mod status;
 pub mod stop;
 pub mod sweep;
+pub mod tidy;
 pub mod trim;
 pub mod used_by;
 pub mod wait;
@@ -29,5 +32,7 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Trim(args) => trim::run(&cli.global, args, out),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man => completions::man(),
+        Command::Tidy(args) => tidy::run(&cli.global, args, out),
+        Command::Schedule(args) => schedule::run(&cli.global, args, out),
     }
 }

@@ -18,6 +18,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
     let urls = config.registry_urls();
     let names = RegistryNames::with_urls(urls.iter().map(String::as_str));
 
+    super::network::note(&home.path, out);
     let db = db::read(&home.db_path());
     if let Some(note) = db.note() {
         out.warn(note);

@@ -324,6 +324,8 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
         ));
     }
     let dirs = dirs(global, args)?;
+    let roots: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    super::network::refuse(&roots, args.force_network_fs, "sweep")?;
     let now = now();
     let dry_run = args.dry_run || !c.any();
     let mut report = Report {

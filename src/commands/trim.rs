@@ -284,6 +284,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             );
         }
     }
+    let mut roots: Vec<&Path> = vec![&home.path];
+    roots.extend(targets.iter().map(PathBuf::as_path));
+    super::network::refuse(&roots, args.force_network_fs, "trim")?;
     // The current toolchain, as rustup picks it in the (first) workspace.
     let current = toolchains::current(workspaces.first().unwrap_or(&cwd));
     let wait = if args.no_wait {

@@ -8,6 +8,7 @@ pub mod cargo_home;
 pub mod config;
 pub mod lockfile;
 pub mod paths;
+pub mod policy;
 pub mod registry;
 pub mod target;
 

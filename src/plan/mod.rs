@@ -8,10 +8,12 @@ pub mod clean;
 pub mod grace;
 pub mod locks;
 pub mod policy;
+pub mod schedule;
 pub mod status;
 pub mod stop;
 pub mod sweep;
 pub mod sync;
+pub mod tidy;
 pub mod trim;
 pub mod used_by;
 

@@ -98,7 +98,7 @@ pub fn unit_removal(u: &Unit, reason: String) -> Removal {
 
 /// The first path of a unit's removal (its fingerprint in the legacy layout, its
 /// `build/<pkg>/<hash>` directory in the new one): what identifies the unit in a plan.
-fn unit_key(u: &Unit) -> &Path {
+pub fn unit_key(u: &Unit) -> &Path {
     match (u.layout, u.paths.first()) {
         (Layout::New, Some(p)) => p,
         _ => &u.fingerprint,

@@ -9,6 +9,7 @@
 
 pub mod gc;
 pub mod locks;
+pub mod metrics;
 pub mod progress;
 pub mod status;
 pub mod sweep;

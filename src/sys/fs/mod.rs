@@ -34,6 +34,8 @@ use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
+pub mod kind;
+
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
