@@ -47,6 +47,7 @@ pub fn network_kind(magic: u32) -> Option<&'static str> {
     })
 }
 
+#[cfg(unix)]
 fn faked_network(path: &Path) -> bool {
     std::env::var_os("__CARGO_JANITOR_TEST_NETWORK_FS").is_some_and(|v| {
         std::env::split_paths(&v).any(|p| !p.as_os_str().is_empty() && path.starts_with(&p))

@@ -63,8 +63,6 @@ mod unsupported;
 #[cfg(windows)]
 mod windows;
 
-#[cfg(windows)]
-pub(crate) use windows::file_id;
 
 use std::collections::BTreeMap;
 use std::fmt;
