@@ -63,7 +63,6 @@ mod unsupported;
 #[cfg(windows)]
 mod windows;
 
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
