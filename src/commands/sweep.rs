@@ -176,6 +176,28 @@ pub struct Acted {
     pub code: i32,
 }
 
+/// A dry run's outcome is the plan made without locks ([`Acted`] as is); a real run acts
+/// through [`act_on_target`]. The one place `sweep`, `trim`, `--used-by` and `tidy` choose.
+pub fn act_or_preview(
+    dry_run: bool,
+    dir: &Path,
+    td: TargetDir,
+    plan: DirPlan,
+    wait: Wait,
+    plan_of: &dyn Fn(&TargetDir) -> DirPlan,
+    out: &Output,
+) -> Result<Acted> {
+    if dry_run {
+        return Ok(Acted {
+            td,
+            plan,
+            skipped: None,
+            code: exit::OK,
+        });
+    }
+    act_on_target(dir, td, plan, wait, plan_of, out)
+}
+
 /// Carries out a target dir's plan: takes its build locks (waiting, naming the holder, or
 /// giving up), scans and plans again under them (a build may have used units meanwhile),
 /// locks the profile directories that appeared meanwhile or leaves them alone (see the module
@@ -375,16 +397,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
             Wait::Block
         };
         let first_plan = plan_of(&first);
-        let done = if dry_run {
-            Acted {
-                td: first,
-                plan: first_plan,
-                skipped: None,
-                code: exit::OK,
-            }
-        } else {
-            act_on_target(dir, first, first_plan, wait, &plan_of, out)?
-        };
+        let done = act_or_preview(dry_run, dir, first, first_plan, wait, &plan_of, out)?;
         code = code.max(done.code);
         let (td, plan, skipped) = (done.td, done.plan, done.skipped);
         let project = dir

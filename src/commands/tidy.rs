@@ -630,16 +630,8 @@ pub fn run_with(
             tidy::dir_plan(td, &selected, &g)
         };
         let first = plan_of(&td);
-        let acted = if args.dry_run || selected.is_empty() {
-            super::sweep::Acted {
-                td,
-                plan: first,
-                skipped: None,
-                code: exit::OK,
-            }
-        } else {
-            super::sweep::act_on_target(dir, td, first, wait, &plan_of, out)?
-        };
+        let preview = args.dry_run || selected.is_empty();
+        let acted = super::sweep::act_or_preview(preview, dir, td, first, wait, &plan_of, out)?;
         code = code.max(acted.code);
         let mut dplan = acted.plan;
         kept.append(&mut dplan.kept);

@@ -420,16 +420,15 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             sweep::keep_recent(p.plan, td, &grace)
         };
         let first_plan = plan_of(&first);
-        let done = if args.dry_run {
-            super::sweep::Acted {
-                td: first,
-                plan: first_plan,
-                skipped: None,
-                code: exit::OK,
-            }
-        } else {
-            super::sweep::act_on_target(dir, first, first_plan, wait, &plan_of, out)?
-        };
+        let done = super::sweep::act_or_preview(
+            args.dry_run,
+            dir,
+            first,
+            first_plan,
+            wait,
+            &plan_of,
+            out,
+        )?;
         code = code.max(done.code);
         let (td, mut dplan, skipped) = (done.td, done.plan, done.skipped);
         kept.append(&mut dplan.kept);

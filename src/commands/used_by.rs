@@ -479,7 +479,7 @@ pub fn read_record(dir: &Path, out: &Output) -> Option<HashMap<String, u64>> {
 /// `sweep --used-by …`: runs the commands, then in each target and build dir they used
 /// removes every unit they did not report (under the build locks, as every sweep).
 pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) -> Result<i32> {
-    use super::sweep::{Acted, DirReport, Report, act_on_target};
+    use super::sweep::{DirReport, Report, act_or_preview};
     use crate::act::lock::Wait;
     use crate::exit;
     use crate::observe::target_dir;
@@ -523,16 +523,7 @@ pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) ->
             p
         };
         let first_plan = plan_of(&first);
-        let done = if dry_run {
-            Acted {
-                td: first,
-                plan: first_plan,
-                skipped: None,
-                code: exit::OK,
-            }
-        } else {
-            act_on_target(dir, first, first_plan, wait, &plan_of, out)?
-        };
+        let done = act_or_preview(dry_run, dir, first, first_plan, wait, &plan_of, out)?;
         code = code.max(done.code);
         let (td, plan, skipped) = (done.td, done.plan, done.skipped);
         report.removed_units += plan.removed_units;
