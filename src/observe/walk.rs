@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::sys::fs::{Dir, DirStack, Entry, FileId, Kind, ListBuf, OPEN_DIRS, Stat};
@@ -157,8 +157,11 @@ struct Job {
 /// that was entered.
 struct Listing {
     slot: u32,
-    entries: Vec<(OsString, Stat, u32)>,
+    entries: Entries,
 }
+
+/// A directory's entries: name, facts, and the slot of its own listing (`NO_SLOT`: none).
+type Entries = Vec<(OsString, Stat, u32)>;
 
 struct Queue {
     jobs: Vec<Job>,
@@ -360,6 +363,42 @@ impl Shared<'_> {
     }
 }
 
+/// How many threads a walk or a [`map_on_all_cores`] uses.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+/// `f` of every item, on all cores, in the items' order: for the work that follows a walk
+/// (one target dir's units from its tree).
+pub fn map_on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return out;
+            };
+            out.push((i, f(item)));
+        }
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads().min(items.len()))
+            .map(|_| s.spawn(work))
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            all.extend(h.join().expect("a worker thread panicked"));
+        }
+        all
+    });
+    all.sort_by_key(|&(i, _)| i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Walks every root, on all cores, without following symlinks, never opening a file.
 /// Threads share directories (not whole roots), so one big root is walked by all of them.
 /// `progress` is called now and then with the entries seen so far.
@@ -419,10 +458,7 @@ pub fn walk(roots: &[(Root<'_>, Skip<'_>)], progress: Option<&dyn Fn(u64)>) -> V
         entries: AtomicU64::new(0),
         skips: &skips,
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
+    let threads = threads();
     let mut locals: Vec<Local> = Vec::new();
     std::thread::scope(|s| {
         let helpers: Vec<_> = (1..threads)
@@ -442,7 +478,7 @@ pub fn walk(roots: &[(Root<'_>, Skip<'_>)], progress: Option<&dyn Fn(u64)>) -> V
         }
     });
     // Put the listings in their slots, then lay each tree out in pre-order.
-    let mut by_slot: Vec<Option<Vec<(OsString, Stat, u32)>>> = Vec::new();
+    let mut by_slot: Vec<Option<Entries>> = Vec::new();
     by_slot.resize_with(shared.slots.load(Ordering::Relaxed) as usize, || None);
     for local in &mut locals {
         for l in local.listings.drain(..) {
@@ -462,7 +498,7 @@ pub fn walk(roots: &[(Root<'_>, Skip<'_>)], progress: Option<&dyn Fn(u64)>) -> V
 }
 
 /// Appends the listing of `slot` and everything below it to `tree`, in pre-order.
-fn lay_out(tree: &mut Tree, slot: u32, by_slot: &mut [Option<Vec<(OsString, Stat, u32)>>]) {
+fn lay_out(tree: &mut Tree, slot: u32, by_slot: &mut [Option<Entries>]) {
     type Frame = (usize, std::vec::IntoIter<(OsString, Stat, u32)>);
     let take =
         |by_slot: &mut [Option<Vec<_>>], s: u32| by_slot[s as usize].take().unwrap_or_default();
