@@ -789,4 +789,59 @@ mod tests {
             Usage::default()
         );
     }
+
+    /// Deeper than [`SHARED_DEPTH`]: the subtree below it is walked on one thread with a
+    /// bounded number of handles, and laid out in pre-order with the rest.
+    #[test]
+    fn deep_trees_are_walked_whole_in_pre_order() {
+        let t = tempfile::tempdir().unwrap();
+        let top = t.path().join("top");
+        let mut d = top.clone();
+        let depth = SHARED_DEPTH as usize + 40;
+        for i in 0..depth {
+            d.push(format!("d{i}"));
+        }
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("f"), b"12345").unwrap();
+        fs::write(top.join("g"), b"1").unwrap();
+        let trees = walk(&[(Root::Path(&top), Skip::Nothing)], None);
+        let tree = &trees[0];
+        assert!(tree.errors.is_empty(), "{:?}", tree.errors);
+        // The root, `depth` directories, and the two files.
+        assert_eq!(tree.nodes.len(), depth + 3);
+        for (i, n) in tree.nodes.iter().enumerate() {
+            assert!(n.end as usize > i && n.end as usize <= tree.nodes.len());
+            if i > 0 {
+                let p = n.parent as usize;
+                assert!(p < i && tree.nodes[p].end >= n.end, "pre-order at {i}");
+            }
+        }
+        let f = (tree.nodes.iter()).position(|n| n.name == "f").unwrap();
+        assert_eq!(tree.path_of(f), d.join("f"));
+        assert_eq!(Walker::new().usage(&top).bytes, 6);
+    }
+
+    /// A directory that cannot be listed is an error of the walk, with its path, and the
+    /// rest is counted.
+    #[cfg(unix)]
+    #[test]
+    fn unreadable_directories_are_errors_not_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("shut")).unwrap();
+        fs::write(t.path().join("shut/x"), b"123").unwrap();
+        fs::write(t.path().join("open"), b"12").unwrap();
+        fs::set_permissions(t.path().join("shut"), fs::Permissions::from_mode(0o000)).unwrap();
+        if fs::read_dir(t.path().join("shut")).is_ok() {
+            eprintln!("skipped: this user reads any directory (root)");
+            return;
+        }
+        let mut w = Walker::new();
+        let u = w.usage(t.path());
+        fs::set_permissions(t.path().join("shut"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(u.bytes, 2);
+        assert_eq!(w.errors.len(), 1, "{:?}", w.errors);
+        assert_eq!(w.errors[0].0, t.path().join("shut"));
+        assert_eq!(w.errors[0].1.kind(), io::ErrorKind::PermissionDenied);
+    }
 }
