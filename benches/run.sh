@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
 # Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|sweep|trim|all]
+#   or benches/run.sh real TREE (sweep --recursive over a tree of real target dirs; not in `all`)
 # Needs hyperfine (installed from Debian's packages if missing) and, for `gc`, a nightly
 # toolchain for the `cargo +nightly clean gc -Zgc` baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
+if [ "$what" = real ]; then
+    # A tree of target dirs of real builds, given (nothing is generated). Side by side with
+    # du -s, repeated: the machine is shared, so the spread between rounds is reported too.
+    tree=${2:?usage: benches/run.sh real TREE}
+    cargo build --release --locked --bin cargo-janitor
+    bin=$PWD/target/release/cargo-janitor
+    echo "tree: $(find "$tree" | wc -l) entries, $(du -sh "$tree" | cut -f1)"
+    for round in 1 2 3; do
+        hyperfine -N --warmup 2 --runs 10 --export-json "/tmp/janitor-real-$round.json" \
+            "du -s $tree" \
+            "$bin sweep -r $tree --max-age 30days --dry-run -q" >/dev/null
+        python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print("round %s: du %.1f ms, sweep %.1f ms, %.2fx" % (sys.argv[2], r[0]["mean"]*1e3, r[1]["mean"]*1e3, r[1]["mean"]/r[0]["mean"]))' "/tmp/janitor-real-$round.json" "$round"
+    done
+    exit 0
+fi
 data=${BENCH_DATA:-$PWD/bench-data}
 mkdir -p "$data"
 

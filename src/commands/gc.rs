@@ -234,6 +234,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let mut walker = Walker::with_progress(&tick);
     home::measure(&mut inv, SizeMode::Cargo, &mut walker);
     progress.finish();
+    out.warn_unread(&walker.errors);
     let before_bytes = inv.cache_bytes();
 
     // Plan.

@@ -38,14 +38,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
     };
     home::measure(&mut inv, mode, &mut walker);
     progress.finish();
-    if let Some((path, err)) = walker.errors.first() {
-        out.warn(format!(
-            "could not read {} entr{} (first: `{}`: {err}); sizes leave them out",
-            walker.errors.len(),
-            if walker.errors.len() == 1 { "y" } else { "ies" },
-            path.display()
-        ));
-    }
+    out.warn_unread(&walker.errors);
 
     let status = plan::status::build(&inv, &db, &names, now(), mode == SizeMode::Exact, args.top);
     if args.json {

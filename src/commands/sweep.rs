@@ -363,6 +363,12 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     let progress = out.progress("Sweeping");
     // Scan every dir first, on all cores (each scan is independent and read-only).
     let scans = target_dir::scan_all(&dirs);
+    out.warn_unread(
+        &scans
+            .iter()
+            .flat_map(|td| td.errors.clone())
+            .collect::<Vec<_>>(),
+    );
     for (i, (dir, first)) in dirs.iter().zip(scans).enumerate() {
         progress.tick(i as u64);
         // The record of use, where there is one, gives the last use of the units in it.

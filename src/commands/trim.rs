@@ -126,6 +126,7 @@ fn plan_home(
     let mut walker = Walker::with_progress(&tick);
     home::measure(&mut inv, SizeMode::Stored, &mut walker);
     progress.finish();
+    out.warn_unread(&walker.errors);
     let before = inv.cache_bytes();
     let mut plan = trim::plan_home(&inv, keep, args.ci);
     if args.ci {
@@ -390,6 +391,12 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
 
     // Target dirs, each under its build locks.
     let scans = target_dir::scan_all(&targets);
+    out.warn_unread(
+        &scans
+            .iter()
+            .flat_map(|td| td.errors.clone())
+            .collect::<Vec<_>>(),
+    );
     if let Some(s) = &mut session {
         s.resolve(&scans.iter().collect::<Vec<_>>(), out);
         if !args.dry_run {

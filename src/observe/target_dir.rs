@@ -30,9 +30,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::sys::fs::{self as sysfs, Kind, Stat};
+use super::walk;
+use crate::sys::fs::{self as sysfs, Kind};
 
 /// Which layout a unit came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -45,7 +47,8 @@ pub enum Layout {
 /// One file of a unit, with what deleting it frees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileFact {
-    pub path: PathBuf,
+    /// Shared: a unit's files are clones of the scan's, not new paths.
+    pub path: Arc<Path>,
     pub key: (u64, u64),
     pub nlink: u64,
     pub bytes: u64,
@@ -60,50 +63,61 @@ fn unix_secs(t: SystemTime) -> u64 {
 
 /// A whole directory walked once, in pre-order: a directory's subtree is the contiguous run
 /// of entries after it, up to `end`.
-struct Tree {
+struct Tree<'w> {
+    walk: &'w walk::Tree,
     facts: Vec<FileFact>,
     end: Vec<usize>,
     atime: Vec<u64>,
     mtime: Vec<u64>,
+    /// When each entry was touched itself (see [`Tree::touched`]).
+    touch: Vec<u64>,
 }
 
-impl Tree {
-    fn walk(root: &Path) -> Tree {
+impl<'w> Tree<'w> {
+    /// The facts of a walk's nodes, each with its path.
+    fn of(w: &'w walk::Tree) -> Tree<'w> {
+        let n = w.nodes.len();
         let mut t = Tree {
-            facts: Vec::new(),
-            end: Vec::new(),
-            atime: Vec::new(),
-            mtime: Vec::new(),
+            walk: w,
+            facts: Vec::with_capacity(n),
+            end: Vec::with_capacity(n),
+            atime: Vec::with_capacity(n),
+            mtime: Vec::with_capacity(n),
+            touch: Vec::with_capacity(n),
         };
-        if let Ok(st) = sysfs::lstat(root) {
-            t.visit(root.to_owned(), &st);
+        for (i, node) in w.nodes.iter().enumerate() {
+            let st = &node.stat;
+            let path: Arc<Path> = if i == 0 {
+                w.path.as_path().into()
+            } else {
+                t.facts[node.parent as usize].path.join(&node.name).into()
+            };
+            let (atime, mtime) = (unix_secs(st.accessed), unix_secs(st.modified));
+            // Not the atime of directories (our own listing moves it), nor of the files some
+            // command of ours reads: `.json` and `.d` (`--toolchains`, `trim`) and
+            // `CACHEDIR.TAG` (every command that finds target dirs).
+            let name = node.name.as_encoded_bytes();
+            let read_by_us = name.ends_with(b".json")
+                || name.ends_with(b".d")
+                || (i > 0 && name == b"CACHEDIR.TAG");
+            t.touch.push(if st.kind == Kind::Dir || read_by_us {
+                mtime
+            } else {
+                mtime.max(atime)
+            });
+            t.facts.push(FileFact {
+                path,
+                key: st.id.pair(),
+                nlink: st.links,
+                bytes: if st.kind == Kind::File { st.len } else { 0 },
+                disk_bytes: st.allocated,
+                is_dir: st.kind == Kind::Dir,
+            });
+            t.atime.push(atime);
+            t.mtime.push(mtime);
+            t.end.push(node.end as usize);
         }
         t
-    }
-
-    fn visit(&mut self, path: PathBuf, st: &Stat) {
-        let i = self.facts.len();
-        let is_dir = st.kind == Kind::Dir;
-        self.facts.push(FileFact {
-            path,
-            key: st.id.pair(),
-            nlink: st.links,
-            bytes: if st.kind == Kind::File { st.len } else { 0 },
-            disk_bytes: st.allocated,
-            is_dir,
-        });
-        self.atime.push(unix_secs(st.accessed));
-        self.mtime.push(unix_secs(st.modified));
-        self.end.push(i + 1);
-        if is_dir && let Ok(rd) = fs::read_dir(&self.facts[i].path) {
-            for e in rd.filter_map(Result::ok) {
-                // fstatat relative to the directory, never following symlinks.
-                if let Ok(cst) = sysfs::entry_stat(&e) {
-                    self.visit(e.path(), &cst);
-                }
-            }
-        }
-        self.end[i] = self.facts.len();
     }
 
     /// Direct children of entry `i`.
@@ -120,12 +134,8 @@ impl Tree {
         })
     }
 
-    fn name(&self, i: usize) -> String {
-        self.facts[i]
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+    fn name(&self, i: usize) -> std::borrow::Cow<'w, str> {
+        self.walk.nodes[i].name.to_string_lossy()
     }
 
     /// The facts of entry `i` and everything below it.
@@ -138,20 +148,7 @@ impl Tree {
     /// files some command of ours reads: `.json` and `.d` (`--toolchains`, `trim`) and
     /// `CACHEDIR.TAG` (every command that finds target dirs).
     fn touched(&self, i: usize) -> Option<u64> {
-        (i..self.end[i])
-            .map(|j| {
-                let f = &self.facts[j];
-                let name = f.path.as_os_str().to_string_lossy();
-                let read_by_us = name.ends_with(".json")
-                    || name.ends_with(".d")
-                    || name.ends_with("/CACHEDIR.TAG");
-                if f.is_dir || read_by_us {
-                    self.mtime[j]
-                } else {
-                    self.mtime[j].max(self.atime[j])
-                }
-            })
-            .max()
+        self.touch[i..self.end[i]].iter().copied().max()
     }
 }
 
@@ -310,13 +307,23 @@ fn profiles(t: &Tree) -> Vec<usize> {
     out
 }
 
-/// Scans a target or build directory into units (one walk: `read_dir` and `stat` only).
+/// Scans a target or build directory into units (one walk: listings and `stat`s only).
 pub fn scan(dir: &Path) -> TargetDir {
+    scan_all(std::slice::from_ref(&dir.to_owned()))
+        .pop()
+        .unwrap_or_default()
+}
+
+/// A target dir from its walk.
+fn of_walk(w: &walk::Tree) -> TargetDir {
     let mut td = TargetDir {
-        path: dir.to_owned(),
+        path: w.path.clone(),
+        errors: (w.errors.iter())
+            .map(|(p, e)| (p.clone(), e.to_string()))
+            .collect(),
         ..TargetDir::default()
     };
-    let t = Tree::walk(dir);
+    let t = Tree::of(w);
     if t.facts.is_empty() {
         return td;
     }
@@ -329,7 +336,7 @@ pub fn scan(dir: &Path) -> TargetDir {
     }
     for p in profiles(&t) {
         scan_profile(&t, p, &mut td);
-        td.profiles.push(t.facts[p].path.clone());
+        td.profiles.push(t.facts[p].path.to_path_buf());
     }
     // Lock files anywhere, and the newest touch of every file outside the trash.
     let trash = child_named(&t, 0, crate::act::remove::TRASH);
@@ -371,7 +378,7 @@ fn child_named(t: &Tree, i: usize, name: &str) -> Option<usize> {
 }
 
 fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
-    let profile = t.facts[p].path.clone();
+    let profile = t.facts[p].path.to_path_buf();
     let mut units: BTreeMap<String, Unit> = BTreeMap::new();
     let new_unit = |pkg: &str, hash: &str, layout: Layout, fingerprint: PathBuf| Unit {
         pkg: pkg.to_owned(),
@@ -395,7 +402,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
             if !is_hash(hash) {
                 continue;
             }
-            let mut u = new_unit(pkg, hash, Layout::Legacy, t.facts[c].path.clone());
+            let mut u = new_unit(pkg, hash, Layout::Legacy, t.facts[c].path.to_path_buf());
             u.last_use = fingerprint_atime(t, c);
             u.add(t, c);
             units.insert(hash.to_owned(), u);
@@ -420,17 +427,17 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
                 if !is_hash(&hash) {
                     continue;
                 }
-                let mut u = new_unit(&name, &hash, Layout::New, t.facts[fp].path.clone());
+                let mut u = new_unit(&name, &hash, Layout::New, t.facts[fp].path.to_path_buf());
                 u.last_use = fingerprint_atime(t, fp);
-                u.paths.push(t.facts[h].path.clone());
+                u.paths.push(t.facts[h].path.to_path_buf());
                 u.add(t, h);
-                units.insert(hash, u);
+                units.insert(hash.into_owned(), u);
             }
         }
     }
     for (hash, c) in legacy_build {
         if let Some(u) = units.get_mut(&hash) {
-            u.paths.push(t.facts[c].path.clone());
+            u.paths.push(t.facts[c].path.to_path_buf());
             u.add(t, c);
         }
     }
@@ -444,7 +451,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
             if let Some(hash) = hash_in_name(&name)
                 && let Some(u) = units.get_mut(hash)
             {
-                u.paths.push(t.facts[c].path.clone());
+                u.paths.push(t.facts[c].path.to_path_buf());
                 u.add(t, c);
             }
         }
@@ -467,9 +474,9 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
             }
             if let Some(hash) = by_inode.get(&f.key)
                 && let Some(u) = units.get_mut(hash)
-                && !u.paths.contains(&f.path)
+                && !u.paths.iter().any(|p| *p == *f.path)
             {
-                u.paths.push(f.path.clone());
+                u.paths.push(f.path.to_path_buf());
                 u.add(t, c);
             }
         }
@@ -480,7 +487,7 @@ fn scan_profile(t: &Tree, p: usize, td: &mut TargetDir) {
         for c in t.children(inc).filter(|&c| t.facts[c].is_dir) {
             let last_use = (c..t.end[c]).map(|i| t.mtime[i]).max();
             td.incremental.push(Incremental {
-                path: t.facts[c].path.clone(),
+                path: t.facts[c].path.to_path_buf(),
                 profile: profile.clone(),
                 last_use,
                 touched: t.touched(c),
@@ -976,30 +983,13 @@ pub fn restrict(mut td: TargetDir, held: &[PathBuf]) -> TargetDir {
     td
 }
 
-/// Scans the dirs on all cores, keeping their order.
+/// Scans the dirs, keeping their order: one walk of them all on all cores (threads share
+/// directories, so one big dir is walked by all of them), then each dir's units.
 pub fn scan_all(dirs: &[PathBuf]) -> Vec<TargetDir> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<TargetDir>>> =
-        dirs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(d) = dirs.get(i) else { break };
-                    *slots[i].lock().expect("poisoned") = Some(scan(d));
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| m.into_inner().expect("poisoned").unwrap_or_default())
-        .collect()
+    let roots: Vec<_> = (dirs.iter())
+        .map(|d| (walk::Root::Path(d), walk::Skip::Nothing))
+        .collect();
+    walk::map_on_all_cores(&walk::walk(&roots, None), of_walk)
 }
 
 #[cfg(test)]

@@ -356,7 +356,7 @@ mod tests {
 
     fn fact(path: &str, ino: u64, nlink: u64, bytes: u64) -> FileFact {
         FileFact {
-            path: path.into(),
+            path: Path::new(path).into(),
             key: (1, ino),
             nlink,
             bytes,

@@ -640,7 +640,7 @@ mod tests {
 
     fn file(path: &str, ino: u64, bytes: u64) -> FileFact {
         FileFact {
-            path: path.into(),
+            path: std::path::Path::new(path).into(),
             key: (1, ino),
             nlink: 1,
             bytes,

@@ -337,7 +337,7 @@ mod tests {
         // The last unit in scan order is the run.
         let fp = units[2].fingerprint.clone();
         units[2].files.push(crate::observe::target_dir::FileFact {
-            path: fp.join("run-build-script-build-script-build"),
+            path: fp.join("run-build-script-build-script-build").into(),
             key: (0, 1),
             nlink: 1,
             bytes: 16,

@@ -73,7 +73,7 @@ impl Reported {
 fn unit_reported(u: &Unit, ids: &HashSet<(u64, u64)>, names: &HashSet<&Path>) -> bool {
     u.files
         .iter()
-        .any(|f| ids.contains(&f.key) || names.contains(f.path.as_path()))
+        .any(|f| ids.contains(&f.key) || names.contains(&*f.path))
 }
 
 /// The hashes of the units of `td` the commands reported.
@@ -292,7 +292,7 @@ mod tests {
 
     fn fact(path: &str, ino: u64, is_dir: bool) -> FileFact {
         FileFact {
-            path: path.into(),
+            path: Path::new(path).into(),
             key: (1, ino),
             nlink: 1,
             bytes: 100,

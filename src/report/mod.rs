@@ -76,6 +76,19 @@ impl Output {
         let _ = writeln!(std::io::stderr(), "{label}: {msg}");
     }
 
+    /// The one warning for entries a walk could not read (one line, however many): what
+    /// was printed is sized without them.
+    pub fn warn_unread<E: std::fmt::Display>(&self, errors: &[(std::path::PathBuf, E)]) {
+        if let Some((path, err)) = errors.first() {
+            self.warn(format!(
+                "could not read {} entr{} (first: `{}`: {err}); sizes leave them out",
+                errors.len(),
+                if errors.len() == 1 { "y" } else { "ies" },
+                path.display()
+            ));
+        }
+    }
+
     /// `error: …` on stderr.
     pub fn error(&self, msg: impl std::fmt::Display) {
         let label = self.paint(self.color_stderr, "1;31", "error");

@@ -160,6 +160,10 @@ pub struct Entry {
     pub kind: Option<Kind>,
 }
 
+/// A buffer for [`Dir::read_once`], kept by a walker between directories.
+#[derive(Default)]
+pub struct ListBuf(imp::ListBuf);
+
 /// How [`Dir::open_file`] opens a regular file (always for reading).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileOptions {
@@ -247,6 +251,15 @@ impl Dir {
     /// Every entry but `.` and `..`, in the order the filesystem lists them.
     pub fn entries(&self) -> io::Result<Vec<Entry>> {
         self.0.entries()
+    }
+
+    /// The entries of a directory this handle has not listed before, read from the handle's
+    /// own position into `out` (cleared first), with `buf` reused between calls: one
+    /// `getdents` per buffer-full on Linux, no second handle. For walkers, which list each
+    /// handle they open once; [`Dir::entries`] lists from the start every time.
+    pub fn read_once(&self, buf: &mut ListBuf, out: &mut Vec<Entry>) -> io::Result<()> {
+        out.clear();
+        self.0.read_once(&mut buf.0, out)
     }
 
     /// Removes the non-directory `name` (a symlink itself, never its target).

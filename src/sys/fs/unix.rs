@@ -185,6 +185,24 @@ pub fn filesystem(_path: &Path) -> Filesystem {
     }
 }
 
+/// What a listing says an entry is (`None`: the filesystem does not say; `stat` it).
+fn kind_of(t: FileType) -> Option<Kind> {
+    match t {
+        FileType::RegularFile => Some(Kind::File),
+        FileType::Directory => Some(Kind::Dir),
+        FileType::Symlink => Some(Kind::Symlink),
+        FileType::Unknown => None,
+        _ => Some(Kind::Other),
+    }
+}
+
+/// Bytes of `getdents` buffer: most directories of a target dir in one call.
+const LIST_BUF: usize = 64 << 10;
+
+/// The `getdents` buffer of [`Dir::read_once`], allocated on first use.
+#[derive(Default)]
+pub struct ListBuf(Vec<std::mem::MaybeUninit<u8>>);
+
 impl Dir {
     pub fn open(path: &Path) -> io::Result<Dir> {
         let fd =
@@ -226,19 +244,31 @@ impl Dir {
             if name == b"." || name == b".." {
                 continue;
             }
-            let kind = match e.file_type() {
-                FileType::RegularFile => Some(Kind::File),
-                FileType::Directory => Some(Kind::Dir),
-                FileType::Symlink => Some(Kind::Symlink),
-                FileType::Unknown => None,
-                _ => Some(Kind::Other),
-            };
             out.push(Entry {
                 name: OsString::from(OsStr::from_bytes(name)),
-                kind,
+                kind: kind_of(e.file_type()),
             });
         }
         Ok(out)
+    }
+
+    pub fn read_once(&self, buf: &mut ListBuf, out: &mut Vec<Entry>) -> io::Result<()> {
+        if buf.0.is_empty() {
+            buf.0 = vec![std::mem::MaybeUninit::uninit(); LIST_BUF];
+        }
+        let mut d = rustix::fs::RawDir::new(&self.fd, &mut buf.0);
+        while let Some(e) = d.next() {
+            let e = e.map_err(err)?;
+            let name = e.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            out.push(Entry {
+                name: OsString::from(OsStr::from_bytes(name)),
+                kind: kind_of(e.file_type()),
+            });
+        }
+        Ok(())
     }
 
     pub fn remove_file(&self, name: &OsStr) -> io::Result<()> {

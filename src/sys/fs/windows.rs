@@ -374,6 +374,10 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(b[at..at + 4].try_into().expect("four bytes"))
 }
 
+/// Windows lists with a fresh handle each time ([`Dir::entries`]): nothing to keep.
+#[derive(Default)]
+pub struct ListBuf;
+
 impl Dir {
     pub fn open(path: &Path) -> io::Result<Dir> {
         let f = std::fs::OpenOptions::new()
@@ -428,6 +432,11 @@ impl Dir {
 
     pub fn metadata(&self) -> io::Result<Stat> {
         stat_handle(self.h.as_handle())
+    }
+
+    pub fn read_once(&self, _buf: &mut ListBuf, out: &mut Vec<Entry>) -> io::Result<()> {
+        out.extend(self.entries()?);
+        Ok(())
     }
 
     pub fn entries(&self) -> io::Result<Vec<Entry>> {
