@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::Path;
 
-use cargo_janitor::act::db;
+use cargo_janitor::for_examples as db;
 
 /// A small deterministic generator, so that two runs make identical homes.
 struct Rng(u64);

@@ -65,19 +65,6 @@ pub const TRASH: &str = ".janitor-trash";
 /// The suffix of a unit's record in the trash ([`Remover::begin_unit`]).
 const RECORD: &str = ".unit";
 
-/// Files we never remove, wherever they are.
-const PROTECTED: &[&str] = &[
-    ".package-cache",
-    ".package-cache-mutate",
-    ".global-cache",
-    ".global-cache-journal",
-    ".global-cache-wal",
-    ".global-cache-shm",
-    ".cargo-lock",
-    ".cargo-build-lock",
-    ".cargo-artifact-lock",
-];
-
 /// How often what is being emptied may change under us (entries added, a directory swapped
 /// for a symlink) before we give up on it and report it.
 const CHANGES: u32 = 64;
@@ -237,7 +224,7 @@ impl Remover {
             }
         }
         if let Some(name) = names.last().and_then(|n| n.to_str())
-            && PROTECTED.contains(&name)
+            && crate::cargo::locks::PROTECTED.contains(&name)
         {
             bail!("refusing to remove `{}`: Cargo needs it", path.display());
         }

@@ -236,6 +236,7 @@ impl CargoConfig {
         })
     }
 
+    #[cfg(test)]
     /// A config built from TOML text, for tests.
     pub fn from_toml(text: &str) -> Result<CargoConfig> {
         Ok(CargoConfig {

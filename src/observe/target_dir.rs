@@ -774,12 +774,6 @@ fn own_source(u: &Unit) -> Option<UnitSource> {
     })
 }
 
-/// Where a unit's sources came from, from its own dep-info alone (not read: signal files,
-/// so no atime we use moves).
-pub fn unit_source(u: &Unit) -> UnitSource {
-    own_source(u).unwrap_or(UnitSource::Unknown)
-}
-
 /// For each unit, the units it depends on by fingerprint (a build-script run depends on its
 /// compiled build script). Fingerprint values are read with `O_NOATIME`.
 pub fn dependency_links(td: &TargetDir) -> HashMap<String, Vec<String>> {

@@ -75,6 +75,7 @@ pub struct Tree {
 }
 
 impl Tree {
+    #[cfg(test)]
     /// The path of node `i` (the root's path joined with the names down to it).
     pub fn path_of(&self, i: usize) -> PathBuf {
         let mut names = Vec::new();
@@ -88,19 +89,6 @@ impl Tree {
             p.push(n);
         }
         p
-    }
-
-    /// The direct children of node `i`.
-    pub fn children(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        let end = self.nodes[i].end as usize;
-        let mut j = i + 1;
-        std::iter::from_fn(move || {
-            (j < end).then(|| {
-                let c = j;
-                j = self.nodes[j].end as usize;
-                c
-            })
-        })
     }
 }
 

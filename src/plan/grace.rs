@@ -92,15 +92,6 @@ pub struct Grace {
 }
 
 impl Grace {
-    /// No grace period (`--grace "0 seconds"`).
-    pub fn off() -> Grace {
-        Grace {
-            period: Span(0),
-            db_now: 0,
-            disk_now: 0,
-        }
-    }
-
     /// Whether a use at `u` is within the period: less than the period before now on its
     /// clock, or later than now (a clock skew, or a time from the future: not old). A period
     /// of zero keeps nothing.

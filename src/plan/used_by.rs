@@ -41,7 +41,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::grace::Grace;
-use super::sweep::{self, DirPlan, Removal};
+use super::sweep::{self, DirPlan};
 use crate::observe::target_dir::{Incremental, TargetDir, Unit};
 
 /// One path a command reported, with its package and its identity when it could be read.
@@ -212,11 +212,6 @@ pub fn plan_dir(td: &TargetDir, keep: &Keep, grace: &Grace) -> (DirPlan, usize) 
     plan.reclaimed_bytes = disk;
     plan.reclaimed_apparent_bytes = apparent;
     (sweep::keep_recent(plan, td, grace), reported)
-}
-
-/// Removals of a plan that are units (for counting in reports).
-pub fn unit_removals(plan: &DirPlan) -> impl Iterator<Item = &Removal> {
-    plan.removals.iter().filter(|r| r.kind == "unit")
 }
 
 /// Which signal `--max-age`, `--max-size` and `--all` use in a directory.

@@ -116,12 +116,6 @@ pub fn lstat(path: &Path) -> io::Result<Stat> {
     imp::lstat(path)
 }
 
-/// The facts of an entry of [`std::fs::read_dir`], not following it (on Unix a `fstatat`
-/// relative to the listed directory).
-pub fn entry_stat(entry: &std::fs::DirEntry) -> io::Result<Stat> {
-    imp::entry_stat(entry)
-}
-
 /// The facts of an open file.
 pub fn file_stat(file: &File) -> io::Result<Stat> {
     imp::file_stat(file)

@@ -97,11 +97,6 @@ pub fn lstat(path: &Path) -> io::Result<Stat> {
     path.symlink_metadata().map(|m| stat_of_metadata(&m))
 }
 
-pub fn entry_stat(entry: &std::fs::DirEntry) -> io::Result<Stat> {
-    // std's `DirEntry::metadata` is `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
-    entry.metadata().map(|m| stat_of_metadata(&m))
-}
-
 pub fn file_stat(file: &File) -> io::Result<Stat> {
     rustix::fs::fstat(file).map(|s| stat_of(&s)).map_err(err)
 }

@@ -335,10 +335,6 @@ pub fn lstat(path: &Path) -> io::Result<Stat> {
     stat_handle(f.as_handle())
 }
 
-pub fn entry_stat(entry: &std::fs::DirEntry) -> io::Result<Stat> {
-    lstat(&entry.path())
-}
-
 pub fn file_stat(file: &File) -> io::Result<Stat> {
     stat_handle(file.as_handle())
 }
