@@ -29,6 +29,7 @@ pub struct FsFacts {
 }
 
 /// The network filesystem a Linux `statfs` magic number names, if it is one.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn network_kind(magic: u32) -> Option<&'static str> {
     Some(match magic {
         0x6969 => "nfs",

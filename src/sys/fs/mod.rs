@@ -97,6 +97,7 @@ pub struct Stat {
 #[cfg(unix)]
 impl Stat {
     /// The facts std already read (Unix: every field is in `Metadata`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub fn of_metadata(m: &std::fs::Metadata) -> Stat {
         imp::stat_of_metadata(m)
     }

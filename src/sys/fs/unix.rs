@@ -192,11 +192,12 @@ fn kind_of(t: FileType) -> Option<Kind> {
 }
 
 /// Bytes of `getdents` buffer: most directories of a target dir in one call.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 const LIST_BUF: usize = 64 << 10;
 
 /// The `getdents` buffer of [`Dir::read_once`], allocated on first use.
 #[derive(Default)]
-pub struct ListBuf(Vec<std::mem::MaybeUninit<u8>>);
+pub struct ListBuf(#[allow(dead_code)] Vec<std::mem::MaybeUninit<u8>>);
 
 impl Dir {
     pub fn open(path: &Path) -> io::Result<Dir> {
@@ -247,6 +248,14 @@ impl Dir {
         Ok(out)
     }
 
+    /// Elsewhere (macOS: no `getdents`; rustix has no raw listing) a fresh listing.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub fn read_once(&self, _buf: &mut ListBuf, out: &mut Vec<Entry>) -> io::Result<()> {
+        out.extend(self.entries()?);
+        Ok(())
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     pub fn read_once(&self, buf: &mut ListBuf, out: &mut Vec<Entry>) -> io::Result<()> {
         if buf.0.is_empty() {
             buf.0 = vec![std::mem::MaybeUninit::uninit(); LIST_BUF];

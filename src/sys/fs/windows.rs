@@ -364,7 +364,7 @@ pub fn filesystem(path: &Path) -> Filesystem {
 
 /// A buffer for `NtQueryDirectoryFile`, aligned as its records need.
 #[repr(C, align(8))]
-struct ListBuf([u8; 64 * 1024]);
+struct QueryBuf([u8; 64 * 1024]);
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(b[at..at + 4].try_into().expect("four bytes"))
@@ -443,7 +443,7 @@ impl Dir {
             nt::FILE_OPEN,
             nt::FILE_DIRECTORY_FILE,
         )?;
-        let mut buf = Box::new(ListBuf([0; 64 * 1024]));
+        let mut buf = Box::new(QueryBuf([0; 64 * 1024]));
         let mut out = Vec::new();
         let name_at = offset_of!(nt::FILE_DIRECTORY_INFORMATION, FileName);
         loop {

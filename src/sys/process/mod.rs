@@ -77,6 +77,9 @@ pub use crate::sys::fs::FileId;
 /// A process's scheduling state, in the words every platform can fill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+// Each platform constructs its own subset: Linux all, macOS all but `Idle`, Windows only
+// `Unknown` (no API gives a process's state there).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub enum ProcState {
     Running,
     Sleeping,
@@ -88,7 +91,7 @@ pub enum ProcState {
     Traced,
     /// Exited and not yet reaped: it holds no locks any more.
     Zombie,
-    /// An idle kernel thread.
+    /// An idle kernel thread (Linux only).
     Idle,
     Unknown,
 }
