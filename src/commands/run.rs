@@ -125,9 +125,10 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
                 && since.elapsed() >= t
             {
                 out.error(format!(
-                    "blocked on a Cargo lock for {}s: stopping `{}` (process group {pid})",
+                    "blocked on a Cargo lock for {}s: stopping `{}` ({})",
                     since.elapsed().as_secs(),
-                    args.command.join(" ")
+                    args.command.join(" "),
+                    child.describe()
                 ));
                 child.stop(&deepest_first(&look.snap, pid), Rung::Terminate);
                 let deadline = Instant::now() + Duration::from_secs(3);

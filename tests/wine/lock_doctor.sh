@@ -108,7 +108,8 @@ rc=$?
 janitor run --timeout 3s -- "$BIN/locker.exe" wait "$LOCK" > "$T/run.out" 2> "$T/run.err"
 rc=$?
 [ $rc = 4 ] && grep -q "is blocked on the package-cache lock .*, probably held by pid $H " "$T/run.err" \
-    && ok "run: the holder line names pid $H; exit 4 after --timeout" \
+    && grep -q "stopping .* (the job of process [0-9]*)" "$T/run.err" \
+    && ok "run: the holder line names pid $H; exit 4 after --timeout, ending its job" \
     || { bad "run: rc $rc"; cat "$T/run.out" "$T/run.err"; }
 
 # 4. refusals: no --force; a start that is not the holder's

@@ -29,7 +29,8 @@
 //! shorter ladder, not one whose steps silently do nothing.
 //!
 //! [`supervise`] starts `run`'s command: in the terminal's foreground group, or in a process
-//! group of its own with our SIGINT, SIGTERM and SIGHUP forwarded to it.
+//! group of its own with our SIGINT, SIGTERM and SIGHUP forwarded to it. On Windows in a job
+//! object of its own ([`job`]).
 //!
 //! # Platforms
 //!
@@ -50,6 +51,8 @@ mod attribute;
 #[cfg(unix)]
 #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
 mod darwin;
+#[cfg(windows)]
+mod job;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
@@ -515,15 +518,21 @@ pub enum Supervision {
 #[derive(Debug)]
 pub struct Supervised {
     child: Child,
+    #[cfg_attr(windows, allow(dead_code))]
     how: Supervision,
     done: bool,
+    /// Windows: the job it runs in ([`job`]).
+    #[cfg(windows)]
+    job: job::Job,
 }
 
 /// Starts `cmd` under `how`.
 pub fn supervise(cmd: Command, how: Supervision) -> io::Result<Supervised> {
     #[cfg(unix)]
     let child = unix::spawn_supervised(cmd, how)?;
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    let (child, job) = job::spawn_supervised(cmd, how)?;
+    #[cfg(not(any(unix, windows)))]
     let child = {
         let mut cmd = cmd;
         cmd.spawn()?
@@ -532,12 +541,27 @@ pub fn supervise(cmd: Command, how: Supervision) -> io::Result<Supervised> {
         child,
         how,
         done: false,
+        #[cfg(windows)]
+        job,
     })
 }
 
 impl Supervised {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What [`Supervised::stop`] stops, in words: "process group 123" on Unix, "the job of
+    /// process 123" on Windows.
+    pub fn describe(&self) -> String {
+        #[cfg(windows)]
+        {
+            self.job.describe()
+        }
+        #[cfg(not(windows))]
+        {
+            format!("process group {}", self.child.id())
+        }
     }
 
     /// Its exit code ([`exit_code`]) once it has exited.
@@ -566,7 +590,12 @@ impl Supervised {
         }
         #[cfg(unix)]
         unix::stop_supervised(self.child.id(), self.how, tree, rung);
-        #[cfg(not(unix))]
+        #[cfg(windows)]
+        {
+            let _ = tree;
+            self.job.stop(&mut self.child, rung);
+        }
+        #[cfg(not(any(unix, windows)))]
         {
             let _ = (tree, rung, self.how);
             let _ = self.child.kill();
@@ -578,6 +607,8 @@ impl Supervised {
             self.done = true;
             #[cfg(unix)]
             unix::forget_supervised(self.how);
+            #[cfg(windows)]
+            self.job.forget();
         }
     }
 }
