@@ -294,6 +294,7 @@ mod tests {
             age: None,
             start: start.parse::<StartStamp>().unwrap(),
             uid: None,
+            parent_exited: false,
         };
         let snap = |v: Vec<ProcInfo>| Snapshot {
             procs: v.into_iter().map(|p| (p.pid, p)).collect(),

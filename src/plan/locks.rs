@@ -632,7 +632,8 @@ fn holder(
         .procs
         .get(&1)
         .is_some_and(|p| SHELLS.contains(&base(&p.name).as_str()));
-    let orphaned = (parent == 1 && !init_is_shell)
+    let orphaned = info.is_some_and(|p| p.parent_exited)
+        || (parent == 1 && !init_is_shell)
         || snap
             .procs
             .get(&parent)
@@ -828,6 +829,7 @@ mod tests {
             age: Some(Duration::from_secs(10 + pid as u64)),
             start: StartStamp::from_raw(100),
             uid: Some(0),
+            parent_exited: false,
         }
     }
 
@@ -1131,6 +1133,25 @@ mod tests {
         let r = diagnose(&child_only);
         assert_eq!(r.locks[0].holders[0].pid, 51);
         assert_eq!(r.locks[0].holders[0].verdict, Verdict::Orphaned);
+    }
+
+    #[test]
+    fn a_holder_whose_parent_exited_on_windows_is_orphaned() {
+        // Windows adopts no orphans: the sys layer makes such a process parentless and says
+        // its parent exited. A parentless process whose parent did not exit (a service
+        // started by the system) is not an orphan.
+        let mut gone = proc(61, 0, "cargo.exe", ProcState::Unknown);
+        gone.parent_exited = true;
+        let r = diagnose(&look(
+            vec![gone],
+            vec![uses(61, "/h/.package-cache", Some(Mode::Exclusive), None)],
+        ));
+        assert_eq!(r.locks[0].holders[0].verdict, Verdict::Orphaned);
+        let r = diagnose(&look(
+            vec![proc(62, 0, "cargo.exe", ProcState::Unknown)],
+            vec![uses(62, "/h/.package-cache", Some(Mode::Exclusive), None)],
+        ));
+        assert_ne!(r.locks[0].holders[0].verdict, Verdict::Orphaned);
     }
 
     fn probed(path: &str, probe: Probe, error: Option<&str>, f: Option<FileId>) -> Probed {

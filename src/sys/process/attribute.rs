@@ -225,6 +225,7 @@ mod tests {
             age: None,
             start: StartStamp::from_raw(start),
             uid: None,
+            parent_exited: false,
         }
     }
 

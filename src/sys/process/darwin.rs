@@ -402,6 +402,7 @@ pub fn proc_info(bsd: &Bsd, facts: &Facts, now: Duration, timebase: (u32, u32)) 
         age: bsd.start.and_then(|s| age(s, now)),
         start: bsd.start.map(start_stamp).unwrap_or_default(),
         uid: Some(bsd.uid),
+        parent_exited: false,
     }
 }
 

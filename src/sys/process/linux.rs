@@ -173,6 +173,7 @@ fn read_proc(pid: u32, uptime: Option<Duration>) -> Option<ProcInfo> {
         age: uptime.map(|u| u.saturating_sub(ticks(stat.start_ticks))),
         start: StartStamp::from_raw(stat.start_ticks),
         uid: fs::metadata(&dir).ok().map(|m| m.uid()),
+        parent_exited: false,
     })
 }
 

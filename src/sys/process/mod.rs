@@ -188,6 +188,9 @@ pub struct ProcInfo {
     pub start: StartStamp,
     /// Its owner, where the platform has numeric users.
     pub uid: Option<u32>,
+    /// Its parent exited and nothing adopted it: Windows, where `ppid` is then 0. (On Unix
+    /// init or a subreaper adopts an orphan, which `ppid` shows; this is always false.)
+    pub parent_exited: bool,
 }
 
 impl ProcInfo {
@@ -648,6 +651,7 @@ mod tests {
             age: Some(Duration::from_secs(age)),
             start: StartStamp(age),
             uid: None,
+            parent_exited: false,
         }
     }
 

@@ -222,6 +222,7 @@ mod tests {
             age: Some(Duration::from_secs(age)),
             start: StartStamp::from_raw(1000 - age),
             uid: Some(501),
+            parent_exited: false,
         }
     }
 

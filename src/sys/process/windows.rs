@@ -313,11 +313,13 @@ fn processes() -> io::Result<BTreeMap<u32, ProcInfo>> {
                 age: t.map(|(created, _)| hundred_ns(now.saturating_sub(created))),
                 start: StartStamp::from_raw(t.map_or(0, |t| t.0)),
                 uid: None,
+                parent_exited: false,
             },
         );
     }
     // A parent created after its child is another process that got the pid of the real,
-    // exited parent.
+    // exited parent. Windows adopts no orphans: a process whose parent is gone (or reused)
+    // is parentless, and orphaned.
     let starts: BTreeMap<u32, StartStamp> = procs.iter().map(|(p, i)| (*p, i.start)).collect();
     for p in procs.values_mut() {
         let unknown = StartStamp::default();
@@ -325,8 +327,9 @@ fn processes() -> io::Result<BTreeMap<u32, ProcInfo>> {
             || starts
                 .get(&p.ppid)
                 .is_none_or(|parent| *parent != unknown && p.start != unknown && *parent > p.start);
-        if reused {
+        if reused && p.ppid != 0 {
             p.ppid = 0;
+            p.parent_exited = true;
         }
     }
     Ok(procs)
