@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::cargo::locks as vocab;
 use crate::discover::{CargoConfig, CargoHome};
-use crate::observe::lockfiles::{self, LockFiles, Probed};
-use crate::sys::process::{ProcInfo, ProcessTable, Snapshot};
+use crate::observe::lockfiles::{self, LockFiles, Probe, Probed};
+use crate::sys::fs::FileId;
+use crate::sys::process::{Mode, ProcInfo, ProcessTable, Snapshot};
 
 /// The lock files to probe: the Cargo home's, and those of these target or build dirs.
 pub fn lock_files(home: &Path, dirs: &[PathBuf]) -> LockFiles {
@@ -88,7 +89,7 @@ pub fn look_since(
 #[allow(clippy::too_many_arguments)]
 fn finish(
     table: &dyn ProcessTable,
-    snap: Snapshot,
+    mut snap: Snapshot,
     blind: Option<String>,
     files: &[PathBuf],
     cpu: Option<BTreeMap<u32, f64>>,
@@ -97,6 +98,23 @@ fn finish(
     only_waited: bool,
 ) -> Look {
     let probes: Vec<Probed> = files.iter().map(|f| lockfiles::probe(f)).collect();
+    // Held, but by no process the snapshot saw: the platform's second source may see more.
+    let unseen: Vec<(PathBuf, FileId, Mode)> = (probes.iter())
+        .filter_map(|p| {
+            let mode = match p.probe {
+                Probe::HeldShared => Mode::Shared,
+                Probe::HeldExclusive => Mode::Exclusive,
+                _ => return None,
+            };
+            let file = p.file?;
+            let seen = (snap.uses.iter()).any(|u| u.file == file && u.holding.is_some());
+            (!seen).then(|| (p.path.clone(), file, mode))
+        })
+        .collect();
+    if !unseen.is_empty() {
+        let found = table.second_source(&unseen, &snap);
+        snap.uses.extend(found);
+    }
     let waited = |u: &crate::sys::process::LockUse| {
         !only_waited
             || files.contains(&u.path)
@@ -252,6 +270,84 @@ pub fn offline_reason(table: &dyn ProcessTable, info: &ProcInfo, home: &Path) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process table that sees nothing, and whose second source names pid 4242 for every
+    /// file it is asked about (recording what it was asked).
+    struct Blind {
+        asked: std::cell::RefCell<Vec<(PathBuf, Mode)>>,
+        sees: Vec<crate::sys::process::LockUse>,
+    }
+
+    impl ProcessTable for Blind {
+        fn snapshot(&self, _: &dyn Fn(&Path) -> bool) -> std::io::Result<Snapshot> {
+            Ok(Snapshot {
+                procs: BTreeMap::new(),
+                uses: self.sees.clone(),
+            })
+        }
+        fn cpu(&self, _: &[u32]) -> BTreeMap<u32, Duration> {
+            BTreeMap::new()
+        }
+        fn environ(&self, _: u32) -> Option<Vec<(String, String)>> {
+            None
+        }
+        fn ignores(&self, _: u32, _: crate::sys::process::Rung) -> bool {
+            false
+        }
+        fn second_source(
+            &self,
+            held: &[(PathBuf, FileId, Mode)],
+            _: &Snapshot,
+        ) -> Vec<crate::sys::process::LockUse> {
+            (held.iter())
+                .map(|(path, file, mode)| {
+                    self.asked.borrow_mut().push((path.clone(), *mode));
+                    crate::sys::process::LockUse {
+                        pid: 4242,
+                        path: path.clone(),
+                        deleted: false,
+                        file: *file,
+                        holding: Some(*mode),
+                        waiting: None,
+                        evidence: crate::sys::process::Evidence::Probable,
+                    }
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn a_lock_held_by_nobody_seen_is_asked_of_the_second_source_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = dir.path().join(".package-cache");
+        let free = dir.path().join(".package-cache-mutate");
+        std::fs::write(&held, "").unwrap();
+        std::fs::write(&free, "").unwrap();
+        // Another open file description: our own flock conflicts with it like another
+        // process's would.
+        let holder = std::fs::File::open(&held).unwrap();
+        holder.lock().unwrap();
+        let files = [held.clone(), free.clone()];
+        let blind = Blind {
+            asked: Default::default(),
+            sees: Vec::new(),
+        };
+        let look = look(&blind, &files, Duration::ZERO, dir.path());
+        assert_eq!(*blind.asked.borrow(), [(held.clone(), Mode::Exclusive)]);
+        assert_eq!(look.snap.uses.len(), 1);
+        assert_eq!(look.snap.uses[0].pid, 4242);
+
+        // When the snapshot already shows the holder, the second source is not asked.
+        let seen = look.snap.uses.clone();
+        let sighted = Blind {
+            asked: Default::default(),
+            sees: seen,
+        };
+        let again = super::look(&sighted, &files, Duration::ZERO, dir.path());
+        assert!(sighted.asked.borrow().is_empty());
+        assert_eq!(again.snap.uses.len(), 1);
+        drop(holder);
+    }
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()

@@ -59,6 +59,8 @@ mod linux;
 mod macos;
 #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
 mod openers;
+#[cfg(windows)]
+mod restart_manager;
 #[cfg(unix)]
 mod unix;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -339,6 +341,13 @@ pub trait ProcessTable {
     /// Whether `pid` ignores this rung's signal (a background job of a non-interactive shell
     /// ignores SIGINT); false when unknown.
     fn ignores(&self, pid: u32, rung: Rung) -> bool;
+    /// A second source, for lock files a probe found held (`Mode`: how) while `snap` shows no
+    /// holder: their uses found another way, with their evidence (Windows: the Restart
+    /// Manager). None where the platform has no second source.
+    fn second_source(&self, held: &[(PathBuf, FileId, Mode)], snap: &Snapshot) -> Vec<LockUse> {
+        let _ = (held, snap);
+        Vec::new()
+    }
 }
 
 /// One way of asking a process to stop.

@@ -91,8 +91,8 @@ use windows_sys::Win32::System::Threading::{
 
 use super::attribute::{self, Held, Opened};
 use super::{
-    FileId, Pinned, ProcId, ProcInfo, ProcState, ProcessControl, ProcessTable, Rung, Snapshot,
-    StartStamp,
+    FileId, LockUse, Mode, Pinned, ProcId, ProcInfo, ProcState, ProcessControl, ProcessTable, Rung,
+    Snapshot, StartStamp, restart_manager,
 };
 
 pub struct Windows;
@@ -700,6 +700,38 @@ impl ProcessTable for Windows {
 
     fn ignores(&self, _: u32, _: Rung) -> bool {
         false
+    }
+
+    /// The Restart Manager's users of each file, when they are processes of the snapshot with
+    /// the same start time (never this one), attributed as the handle table's openers are.
+    fn second_source(&self, held: &[(PathBuf, FileId, Mode)], snap: &Snapshot) -> Vec<LockUse> {
+        let me = std::process::id();
+        let files: Vec<Opened> = held
+            .iter()
+            .filter_map(|(path, file, mode)| {
+                let openers: Vec<u32> = restart_manager::users(path)
+                    .ok()?
+                    .into_iter()
+                    .filter(|&(pid, start)| {
+                        pid != me
+                            && (snap.procs.get(&pid))
+                                .is_some_and(|p| p.start == StartStamp::from_raw(start))
+                    })
+                    .map(|(pid, _)| pid)
+                    .collect();
+                (!openers.is_empty()).then(|| Opened {
+                    path: path.clone(),
+                    file: *file,
+                    deleted: false,
+                    held: match mode {
+                        Mode::Shared => Held::Shared,
+                        Mode::Exclusive => Held::Exclusive,
+                    },
+                    openers,
+                })
+            })
+            .collect();
+        attribute::attribute(&files, snap)
     }
 }
 
