@@ -87,6 +87,7 @@ pub fn open(path: &Path, create: bool) -> Result<Connection> {
             return Err(anyhow::Error::new(e).context(format!("cannot open `{}`", path.display())));
         }
     };
+    observe_db::check_opened(&conn, &file, path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)

@@ -305,6 +305,8 @@ pub struct DbFile {
     /// `SQLITE_OPEN_NOFOLLOW`, SQLite refuses a path with any symlink in it).
     pub sqlite_path: PathBuf,
     pub exists: bool,
+    /// The identity of `.global-cache` as checked, when it exists ([`check_opened`]).
+    pub file: Option<crate::sys::fs::FileId>,
 }
 
 /// Why the database cannot be used.
@@ -314,6 +316,12 @@ pub enum DbRefused {
     Symlink(PathBuf),
     #[error("refusing to use `{}`: it is not a regular file", .0.display())]
     NotAFile(PathBuf),
+    #[error(
+        "refusing to use `{}`: it was replaced while it was being opened (by a link?); \
+         Cargo's database is never followed",
+        .0.display()
+    )]
+    Replaced(PathBuf),
     #[error("cannot open `{}`: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -333,6 +341,7 @@ pub fn locate(path: &Path) -> Result<DbFile, DbRefused> {
         source: e,
     })?;
     let mut exists = false;
+    let mut file = None;
     for suffix in std::iter::once("").chain(SIDE_FILES) {
         let mut n = name.to_owned();
         n.push(suffix);
@@ -340,7 +349,11 @@ pub fn locate(path: &Path) -> Result<DbFile, DbRefused> {
         match home.stat(&n) {
             Ok(st) if st.kind == Kind::Symlink => return Err(DbRefused::Symlink(shown)),
             Ok(st) if st.kind != Kind::File => return Err(DbRefused::NotAFile(shown)),
-            Ok(_) => exists |= suffix.is_empty(),
+            Ok(st) if suffix.is_empty() => {
+                exists = true;
+                file = Some(st.id);
+            }
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(DbRefused::Io {
@@ -357,7 +370,26 @@ pub fn locate(path: &Path) -> Result<DbFile, DbRefused> {
     Ok(DbFile {
         sqlite_path: resolved.join(name),
         exists,
+        file,
     })
+}
+
+/// Whether the database SQLite opened is the file [`locate`] checked: on Windows, where
+/// SQLite follows links, a `.global-cache` replaced between the check and the open (by a
+/// link, or another file) is refused; elsewhere SQLite refused links itself.
+pub fn check_opened(conn: &Connection, file: &DbFile, path: &Path) -> Result<(), DbRefused> {
+    let Some(checked) = file.file else {
+        return Ok(());
+    };
+    match crate::sys::sqlite::opened_file(conn) {
+        Ok(None) => Ok(()),
+        Ok(Some(opened)) if opened == checked => Ok(()),
+        Ok(Some(_)) => Err(DbRefused::Replaced(path.to_owned())),
+        Err(e) => Err(DbRefused::Io {
+            path: path.to_owned(),
+            source: e,
+        }),
+    }
 }
 
 /// Whether SQLite refused to open `path` because of a symlink.
@@ -374,8 +406,9 @@ pub fn read(path: &Path) -> DbRead {
         Ok(f) => f,
         Err(e) => return DbRead::Unusable(e.to_string()),
     };
-    match read_inner(&file.sqlite_path) {
+    match read_inner(&file, path) {
         Ok(s) => DbRead::Read(s),
+        Err(Opened::Replaced(e)) => DbRead::Unusable(e.to_string()),
         Err(Opened::Refused) => DbRead::Unusable(DbRefused::Symlink(path.to_owned()).to_string()),
         Err(Opened::Failed(p)) => DbRead::Unusable(DbError::new(path, p).to_string()),
     }
@@ -384,12 +417,14 @@ pub fn read(path: &Path) -> DbRead {
 enum Opened {
     /// SQLite refused a symlink.
     Refused,
+    /// It opened another file than the one checked.
+    Replaced(DbRefused),
     Failed(Problem),
 }
 
-fn read_inner(path: &Path) -> Result<Snapshot, Opened> {
+fn read_inner(file: &DbFile, shown: &Path) -> Result<Snapshot, Opened> {
     let conn = Connection::open_with_flags(
-        path,
+        &file.sqlite_path,
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW,
@@ -401,6 +436,7 @@ fn read_inner(path: &Path) -> Result<Snapshot, Opened> {
             Opened::Failed(Problem::of(&e))
         }
     })?;
+    check_opened(&conn, file, shown).map_err(Opened::Replaced)?;
     conn.busy_timeout(Duration::from_secs(1))
         .map_err(|e| Opened::Failed(Problem::of(&e)))?;
     read_snapshot(&conn).map_err(Opened::Failed)
@@ -487,6 +523,39 @@ mod tests {
 
     fn sqlite(code: i32, msg: &str) -> rusqlite::Error {
         rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg.to_owned()))
+    }
+
+    /// The database SQLite opened is the file `locate` checked (Windows: from SQLite's own
+    /// handle; elsewhere SQLite refuses links itself and nothing is compared), and another
+    /// file than the one checked is refused.
+    #[test]
+    fn the_opened_database_is_the_checked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".global-cache");
+        drop(crate::act::db::open(&path, true).unwrap());
+        let file = locate(&path).unwrap();
+        let conn = Connection::open_with_flags(&file.sqlite_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+        let opened = crate::sys::sqlite::opened_file(&conn).unwrap();
+        if cfg!(windows) {
+            assert_eq!(opened, file.file);
+        } else {
+            assert_eq!(opened, None);
+        }
+        check_opened(&conn, &file, &path).unwrap();
+        let other = DbFile {
+            file: Some(crate::sys::fs::lstat(dir.path()).unwrap().id),
+            ..file
+        };
+        let checked = check_opened(&conn, &other, &path);
+        if cfg!(windows) {
+            assert!(
+                matches!(&checked, Err(DbRefused::Replaced(p)) if *p == path),
+                "{checked:?}"
+            );
+        } else {
+            assert!(checked.is_ok());
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! [`fs`]: directory handles that never follow a symlink, for walking, removing and locking.
 //! [`process`]: processes, their use of Cargo's lock files, and stopping them.
 //! [`probe`]: opening a lock file to probe it.
+//! [`sqlite`]: which file SQLite opened (Windows, where it follows links).
 
 pub mod fs;
 pub mod probe;
 pub mod process;
+pub mod sqlite;
