@@ -191,6 +191,16 @@ fn kind_of(t: FileType) -> Option<Kind> {
     }
 }
 
+/// A listed entry, unless it is `.` or `..`.
+fn push_entry(out: &mut Vec<Entry>, name: &[u8], kind: FileType) {
+    if name != b"." && name != b".." {
+        out.push(Entry {
+            name: OsString::from(OsStr::from_bytes(name)),
+            kind: kind_of(kind),
+        });
+    }
+}
+
 /// Bytes of `getdents` buffer: most directories of a target dir in one call.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const LIST_BUF: usize = 64 << 10;
@@ -236,14 +246,7 @@ impl Dir {
         let mut out = Vec::new();
         while let Some(e) = d.read() {
             let e = e.map_err(err)?;
-            let name = e.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                continue;
-            }
-            out.push(Entry {
-                name: OsString::from(OsStr::from_bytes(name)),
-                kind: kind_of(e.file_type()),
-            });
+            push_entry(&mut out, e.file_name().to_bytes(), e.file_type());
         }
         Ok(out)
     }
@@ -263,14 +266,7 @@ impl Dir {
         let mut d = rustix::fs::RawDir::new(&self.fd, &mut buf.0);
         while let Some(e) = d.next() {
             let e = e.map_err(err)?;
-            let name = e.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                continue;
-            }
-            out.push(Entry {
-                name: OsString::from(OsStr::from_bytes(name)),
-                kind: kind_of(e.file_type()),
-            });
+            push_entry(out, e.file_name().to_bytes(), e.file_type());
         }
         Ok(())
     }
