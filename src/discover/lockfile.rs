@@ -63,8 +63,11 @@ impl std::fmt::Display for Malformed {
 
 /// How many times a lockfile that does not parse is read again while it keeps changing.
 const REREADS: usize = 10;
-/// The pause before reading a lockfile that did not parse again.
+/// The pause before reading a lockfile that did not parse again (doubled for each read that
+/// agreed with the one before, so a writer paused by a busy machine is waited for longer).
 const REREAD_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+/// How many reads in a row must agree with the first bad one before it is refused.
+const AGREEING: u32 = 2;
 
 /// Reads a `Cargo.lock`. Errors name the file, what is wrong (with the line, where it has
 /// one) and the accepted form.
@@ -81,7 +84,8 @@ pub fn read(path: &Path) -> Result<Vec<Pinned>> {
     };
     // Cargo rewrites a `Cargo.lock` in place (truncate, then write), so a read beside a build
     // can see it empty or cut short. A text that does not parse is read again after a pause,
-    // and refused only once two reads in a row agree (or after `REREADS`).
+    // and refused only once three reads in a row, 50 then 100 ms apart, agree (or after
+    // `REREADS`).
     // The modification time is part of what must agree: a file rewritten to the same bad text
     // is still being written.
     let read_stamped = || -> Result<(String, Option<std::time::SystemTime>)> {
@@ -93,15 +97,21 @@ pub fn read(path: &Path) -> Result<Vec<Pinned>> {
     };
     let mut seen = read_stamped()?;
     let mut result = parse(&seen.0);
+    let mut agreed = 0;
     for _ in 0..REREADS {
         if !matches!(result, Err(Malformed::Bad(_))) {
             break;
         }
-        std::thread::sleep(REREAD_PAUSE);
+        std::thread::sleep(REREAD_PAUSE * (1 << agreed));
         let again = read_stamped()?;
         if again == seen {
-            break;
+            agreed += 1;
+            if agreed == AGREEING {
+                break;
+            }
+            continue;
         }
+        agreed = 0;
         seen = again;
         result = parse(&seen.0);
     }
