@@ -1,5 +1,6 @@
 //! `cargo janitor tidy` with the real cargo: one budget over CARGO_HOME and target dirs.
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -79,24 +80,120 @@ fn strs(targets: &[std::path::PathBuf]) -> Vec<&str> {
     targets.iter().map(|t| t.to_str().unwrap()).collect()
 }
 
+/// Writes a binary project `name` depending on `deps`, with `extra` appended to its manifest.
+fn write_project(dir: &Path, name: &str, deps: &str, extra: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.join("src")).unwrap();
+    std::fs::write(
+        p.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\n{deps}\n{extra}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(p.join("src/main.rs"), "fn main() {}\n").unwrap();
+}
+
+/// Sets the access and modification times of every file and directory under `root` (symlinks
+/// left alone) to `secs_ago` seconds before now.
+fn age_tree(root: &Path, secs_ago: u64) {
+    let when = std::time::SystemTime::now() - Duration::from_secs(secs_ago);
+    let times = std::fs::FileTimes::new()
+        .set_accessed(when)
+        .set_modified(when);
+    fn go(p: &Path, times: std::fs::FileTimes) {
+        let m = p.symlink_metadata().unwrap();
+        if m.file_type().is_symlink() {
+            return;
+        }
+        if m.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                go(&e.unwrap().path(), times);
+            }
+        }
+        std::fs::File::open(p).unwrap().set_times(times).unwrap();
+    }
+    go(root, times);
+}
+
+/// The acceptance world of issue #14: [`world`]'s three target dirs, plus p4 (two dependency
+/// generations, each built in debug and release: alpha 1.0/beta 0.1, then alpha 2/beta 0.2,
+/// the first generation aged two days, as a dependency bump leaves it) and p5 (debug, and
+/// release with `incremental = true`). Five target dirs, every kind of build.
+fn world5() -> (Copy, Vec<PathBuf>) {
+    let (c, mut targets) = world();
+    let dir = c.dir.path();
+    write_project(dir, "p4", "alpha = \"=1.0.0\"\nbeta = \"=0.1.0\"", "");
+    for args in [&["build"][..], &["build", "--release"]] {
+        assert_ok(&c.cargo("p4", args).output().unwrap(), "p4 generation 1");
+    }
+    age_tree(&dir.join("p4/target"), 2 * DAY);
+    write_project(dir, "p4", "alpha = \"2\"\nbeta = \"0.2\"", "");
+    for args in [&["build"][..], &["build", "--release"]] {
+        assert_ok(&c.cargo("p4", args).output().unwrap(), "p4 generation 2");
+    }
+    write_project(
+        dir,
+        "p5",
+        "alpha = \"1.1\"\ndelta = \"1\"",
+        "\n[profile.release]\nincremental = true\n",
+    );
+    for args in [&["build"][..], &["build", "--release"]] {
+        assert_ok(&c.cargo("p5", args).output().unwrap(), "p5");
+    }
+    assert!(dir.join("p5/target/release/incremental").is_dir());
+    targets.push(dir.join("p4/target"));
+    targets.push(dir.join("p5/target"));
+    (c, targets)
+}
+
+/// Bytes on disk of `paths` together, as one `du -s` counts them (hard links once).
+fn du_total(paths: &[&Path]) -> u64 {
+    let out = command("du")
+        .args(["-s", "-c", "--block-size=1"])
+        .args(paths)
+        .output()
+        .unwrap();
+    assert_ok(&out, "du -s -c");
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap();
+    assert!(last.ends_with("total"), "{text}");
+    last.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// The fingerprint and incremental-session directories left under a target dir.
+fn units_left(target: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    for profile in ["debug", "release"] {
+        for sub in [".fingerprint", "incremental"] {
+            let d = target.join(profile).join(sub);
+            if d.exists() {
+                left.extend(
+                    dirs_in(&d)
+                        .into_iter()
+                        .map(|n| format!("{profile}/{sub}/{n}")),
+                );
+            }
+        }
+    }
+    left
+}
+
+/// Issue #14's acceptance: CARGO_HOME and five target dirs from real builds (two dependency
+/// generations, debug and release, incremental); total T by `du`; `--budget T/3`.
 #[test]
 fn a_third_of_the_budget_removes_cheapest_first_and_every_project_still_builds_offline() {
-    let (c, targets) = world();
+    let (c, targets) = world5();
     let t = strs(&targets);
-    // Everything here was built seconds ago: this test is about the budget's order, not about
-    // age, so the grace period (which would keep all of it) is off.
-    let mut base = vec!["--grace", "0 seconds"];
-    base.extend(&t);
-    let mut measure = vec!["--dry-run", "--budget", "1000gb"];
-    measure.extend(&base);
-    let (before, code) = tidy_json(&c, &measure);
-    assert_eq!(code, 0);
-    assert!(before["removed"].as_array().unwrap().is_empty());
-    let total = before["before_bytes"].as_u64().unwrap();
+    let mut set: Vec<&Path> = vec![c.home.as_path()];
+    set.extend(targets.iter().map(PathBuf::as_path));
+    let total = du_total(&set);
     let budget = (total / 3).to_string();
-
-    let mut args = vec!["--budget", budget.as_str()];
-    args.extend(&base);
+    // The home and p1/p2/p3 were built seconds ago: this test is about the budget's order,
+    // not about age, so the grace period (which would keep all of it) is off.
+    let mut args = vec!["--budget", budget.as_str(), "--grace", "0 seconds"];
+    args.extend(&t);
     let mut dry_args = vec!["--dry-run"];
     dry_args.extend(&args);
     let (dry, dry_code) = tidy_json(&c, &dry_args);
@@ -108,49 +205,87 @@ fn a_third_of_the_budget_removes_cheapest_first_and_every_project_still_builds_o
         "the dry run lists the real run"
     );
     assert_eq!(real["met"], true);
-    assert!(real["after_bytes"].as_u64().unwrap() <= total / 3);
+    assert_eq!(real["roots"].as_array().unwrap().len(), 6, "{real:#}");
+    // What tidy measured is what du measures (within the few directory blocks its walk and
+    // du's see differently).
+    let measured = real["before_bytes"].as_u64().unwrap();
+    assert!(
+        measured.abs_diff(total) <= total / 100,
+        "tidy measured {measured}, du {total}"
+    );
 
-    // The order: tiers never go back, so no .crate went while an incremental session or a
-    // unit remained.
+    // Afterwards, measured independently: within the budget.
+    let after = du_total(&set);
+    assert!(
+        after <= total / 3,
+        "du after: {after} > {total} / 3\n{real:#}"
+    );
+
+    // The order, from --json: tiers never go back, and within a tier least recent use first.
     let removed = real["removed"].as_array().unwrap();
-    let ranks: Vec<usize> = removed.iter().map(|r| tier_rank(&r["tier"])).collect();
-    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
-    let after_all_units = ranks.iter().position(|r| *r > 1);
-    let (now, code) = tidy_json(&c, &measure);
-    assert_eq!(code, 0);
-    if after_all_units.is_some() {
-        // The home was touched only once no unit or session was left in any target dir.
+    let key = |r: &Value| (tier_rank(&r["tier"]), r["last_use"].as_u64().unwrap());
+    let keys: Vec<(usize, u64)> = removed.iter().map(key).collect();
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+    // p4's first generation (aged two days) is stale: all of it went, before any unit of
+    // the second generation and before anything of CARGO_HOME.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let is_stale = |r: &Value| r["tier"] == "unit" && r["last_use"].as_u64().unwrap() + DAY < now;
+    let stale: Vec<&Value> = removed.iter().filter(|r| is_stale(r)).collect();
+    assert!(
+        !stale.is_empty(),
+        "p4's first generation is removed\n{real:#}"
+    );
+    assert!(
+        stale
+            .iter()
+            .all(|r| r["path"].as_str().unwrap().contains("/p4/target/")),
+        "{stale:#?}"
+    );
+    let first_home = removed.iter().position(|r| tier_rank(&r["tier"]) > 1);
+    if let Some(first_home) = first_home {
+        // Nothing of the home went while a session or unit remained in any target dir.
+        assert!(
+            removed[..first_home]
+                .iter()
+                .all(|r| tier_rank(&r["tier"]) <= 1)
+        );
         for target in &targets {
-            for profile in ["debug", "release"] {
-                let fp = target.join(profile).join(".fingerprint");
-                if fp.exists() {
-                    assert!(dirs_in(&fp).is_empty(), "{} still has units", fp.display());
-                }
-                let inc = target.join(profile).join("incremental");
-                if inc.exists() {
-                    assert!(dirs_in(&inc).is_empty(), "{}", inc.display());
-                }
-            }
+            assert_eq!(
+                units_left(target),
+                Vec::<String>::new(),
+                "{}",
+                target.display()
+            );
         }
     }
-    // Afterwards, measured again: within the budget.
-    assert!(
-        now["before_bytes"].as_u64().unwrap() <= total / 3,
-        "{now:#}"
-    );
+    let crates_removed = removed.iter().filter(|r| r["tier"] == "crate").count();
+    if crates_removed > 0 {
+        for target in &targets {
+            assert_eq!(
+                units_left(target),
+                Vec::<String>::new(),
+                "{}",
+                target.display()
+            );
+        }
+    }
     // Every removed path is gone.
     for r in removed {
-        let p = std::path::Path::new(r["path"].as_str().unwrap());
+        let p = Path::new(r["path"].as_str().unwrap());
         assert!(p.symlink_metadata().is_err(), "{} still there", p.display());
     }
     // The pinned .crate files stay (they cannot be recreated offline), so every project still
-    // builds offline and locked.
+    // builds offline and locked; a profile none of whose units went is Fresh.
     let reg = c.registry_dir();
     for krate in [
         "alpha-1.0.0",
         "alpha-1.1.0",
         "alpha-2.0.0",
         "beta-0.1.0",
+        "beta-0.2.0",
         "delta-1.0.0",
     ] {
         assert!(
@@ -162,13 +297,38 @@ fn a_third_of_the_budget_removes_cheapest_first_and_every_project_still_builds_o
             "{krate}.crate"
         );
     }
-    for p in ["p1", "p2", "p3"] {
-        let out = c
-            .cargo(p, &["build", "--offline", "--locked"])
-            .output()
-            .unwrap();
-        assert_ok(&out, &format!("{p} builds offline after tidy"));
+    let mut fresh_checked = 0;
+    for (p, profile) in [
+        ("p1", "debug"),
+        ("p2", "debug"),
+        ("p2", "release"),
+        ("p3", "debug"),
+        ("p4", "debug"),
+        ("p4", "release"),
+        ("p5", "debug"),
+        ("p5", "release"),
+    ] {
+        let mut a = vec!["build", "--offline", "--locked", "-v"];
+        if profile == "release" {
+            a.push("--release");
+        }
+        let out = c.cargo(p, &a).output().unwrap();
+        assert_ok(&out, &format!("{p} {profile} builds offline after tidy"));
+        let prefix = format!("{}/{p}/target/{profile}/", c.dir.path().display());
+        let units_went = removed
+            .iter()
+            .any(|r| r["tier"] == "unit" && r["path"].as_str().unwrap().starts_with(&prefix));
+        if !units_went {
+            fresh_checked += 1;
+            let err = stderr(&out);
+            assert!(!err.contains("Compiling"), "{p} {profile}: {err}");
+            assert!(err.contains("Fresh alpha"), "{p} {profile}: {err}");
+        }
     }
+    eprintln!(
+        "T = {total}, after = {after}, {} removals, {fresh_checked} profiles kept Fresh",
+        removed.len()
+    );
 }
 
 #[test]
