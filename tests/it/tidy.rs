@@ -831,3 +831,133 @@ echo "after=$(df --output=avail -B1 "$small" | tail -1 | tr -d ' ')"
     assert_eq!(fs["min_free_bytes"].as_u64(), Some(field("want")));
     assert!(!v["removed"].as_array().unwrap().is_empty());
 }
+
+/// Issue #14: tidy covers the target dirs earlier janitor runs worked on (recorded per
+/// CARGO_HOME in the state dir); one that is no longer a target dir, or now resolves
+/// elsewhere, is dropped and never cleaned.
+#[test]
+fn tidy_covers_target_dirs_earlier_runs_recorded_and_drops_those_that_changed() {
+    let (c, targets) = world();
+    let state = c.dir.path().join("state");
+    let janitor = |args: &[&str]| {
+        let mut cmd = c.janitor(args);
+        cmd.env("XDG_STATE_HOME", &state);
+        cmd
+    };
+    let [p1, p2, p3] = [&targets[0], &targets[1], &targets[2]];
+    // Earlier runs: a sweep of p1 and p2 and a trim of p3 (real runs; the grace period keeps
+    // everything built seconds ago, so they remove nothing). A dry run records nothing.
+    let out = janitor(&["sweep", "--dry-run", "--incremental", p1.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep --dry-run");
+    assert!(!state.exists(), "a dry run records nothing");
+    let out = janitor(&["sweep", "--incremental"])
+        .args([p1, p2])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep");
+    let out = janitor(&["trim", "--workspace", "p3"]).output().unwrap();
+    assert_ok(&out, "trim");
+    let records: Vec<PathBuf> = std::fs::read_dir(state.join("cargo-janitor/target-dirs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(records.len(), 1, "one file for the one home: {records:?}");
+    let record: Value = serde_json::from_slice(&std::fs::read(&records[0]).unwrap()).unwrap();
+    let canon = |p: &Path| p.canonicalize().unwrap().to_str().unwrap().to_owned();
+    assert_eq!(record["cargo_home"], canon(&c.home));
+    assert_eq!(
+        record["target_dirs"],
+        serde_json::json!([canon(p1), canon(p2), canon(p3)])
+    );
+
+    // tidy with no PATH, from a directory that is no workspace: the recorded dirs.
+    let (p1c, p2c, p3c) = (canon(p1), canon(p2), canon(p3));
+    let roots = |v: &Value| -> Vec<String> {
+        v["roots"].as_array().unwrap()[1..]
+            .iter()
+            .map(|r| r["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let out = janitor(&[
+        "tidy",
+        "--json",
+        "--dry-run",
+        "--no-policy",
+        "--budget",
+        "1000gb",
+    ])
+    .output()
+    .unwrap();
+    assert_ok(&out, "tidy --dry-run");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(roots(&v), [p1c.clone(), p2c.clone(), p3c.clone()]);
+
+    // p2's project is replaced by a symlink to p1's; p3's target dir by a plain directory
+    // holding a file of the user's.
+    let p2_project = p2.parent().unwrap();
+    std::fs::rename(p2_project, c.dir.path().join("p2-moved")).unwrap();
+    std::os::unix::fs::symlink(p1.parent().unwrap(), p2_project).unwrap();
+    std::fs::remove_dir_all(p3).unwrap();
+    std::fs::create_dir(p3).unwrap();
+    std::fs::write(p3.join("notes.txt"), "mine").unwrap();
+    let p1_before = paths_under(p1);
+
+    // A real run with a budget of 0: p1 is cleaned (the grace period is off: built seconds
+    // ago); the two that changed are dropped, named, and untouched.
+    let out = janitor(&[
+        "tidy",
+        "--json",
+        "--no-policy",
+        "--budget",
+        "0",
+        "--grace",
+        "0 seconds",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(roots(&v), [p1c.clone()]);
+    let err = stderr(&out);
+    for gone in [p2c, p3c] {
+        assert!(
+            err.contains(&format!(
+                "`{gone}` (recorded by an earlier run) is no longer a Cargo target directory"
+            )),
+            "{gone}: {err}"
+        );
+    }
+    assert!(
+        v["removed"].as_array().unwrap().iter().all(|r| r["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{p1c}/"))
+            || r["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(c.home.to_str().unwrap())),
+        "{v:#}"
+    );
+    assert_ne!(paths_under(p1), p1_before, "p1 was cleaned");
+    assert_eq!(
+        std::fs::read_to_string(p3.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(dirs_in(p3), Vec::<String>::new());
+    assert!(
+        c.dir
+            .path()
+            .join("p2-moved/target/debug/.fingerprint")
+            .is_dir()
+    );
+    // Forgotten: the record holds p1 only, and the next run warns no more.
+    let record: Value = serde_json::from_slice(&std::fs::read(&records[0]).unwrap()).unwrap();
+    assert_eq!(record["target_dirs"], serde_json::json!([p1c]));
+    let out = janitor(&["tidy", "--dry-run", "--no-policy", "--budget", "1000gb"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "tidy again");
+    assert!(!stderr(&out).contains("recorded"), "{}", stderr(&out));
+}
