@@ -419,8 +419,11 @@ pub fn run(global: &GlobalArgs, args: &TidyArgs, out: &Output) -> Result<i32> {
             (Err(e), m)
         }
     };
+    let (lock_waits, waited) = crate::act::lock::waits();
     let m = Metrics {
         time: disk_now(),
+        lock_waits,
+        lock_wait_seconds: waited.as_secs_f64(),
         ..m
     };
     if let Some(path) = &args.metrics
@@ -441,6 +444,8 @@ pub fn run(global: &GlobalArgs, args: &TidyArgs, out: &Output) -> Result<i32> {
             reclaimed_bytes: m.reclaimed_bytes,
             removed: m.removed.iter().map(|r| r.1).sum(),
             busy_skipped: m.busy_skipped,
+            lock_waits: m.lock_waits,
+            lock_wait_seconds: m.lock_wait_seconds,
             error: m.error.clone(),
         };
         if let Err(e) = metrics::append_line(path, &line) {
@@ -467,6 +472,9 @@ struct LogLine {
     reclaimed_bytes: u64,
     removed: u64,
     busy_skipped: u64,
+    /// Times the run waited for a Cargo lock a build held, and the seconds it waited.
+    lock_waits: u64,
+    lock_wait_seconds: f64,
     error: Option<String>,
 }
 

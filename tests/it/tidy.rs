@@ -424,6 +424,7 @@ fn a_build_running_during_the_run_is_not_broken_and_its_units_survive() {
     let other = c.dir.path().join("p2/target");
     let (build, hold) = held_build(&c, "p1");
     let mut build = Guard(build);
+    let metrics = c.dir.path().join("tidy.prom");
     // The grace period is on (default): the held build uses its units now.
     let mut tidy = c
         .janitor(&[
@@ -431,6 +432,8 @@ fn a_build_running_during_the_run_is_not_broken_and_its_units_survive() {
             "--json",
             "--budget",
             "0",
+            "--metrics",
+            metrics.to_str().unwrap(),
             target.to_str().unwrap(),
             other.to_str().unwrap(),
         ])
@@ -448,6 +451,23 @@ fn a_build_running_during_the_run_is_not_broken_and_its_units_survive() {
     let out = tidy.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The metrics count the wait (for p1's build locks; the held build had the home's
+    // `.package-cache-mutate` shared too).
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let out = command("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&metrics).unwrap())
+        .output()
+        .unwrap();
+    assert_ok(&out, &format!("promtool check metrics\n{text}"));
+    assert!(sample(&text, "cargo_janitor_lock_waits") >= 1, "{text}");
+    let waited: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cargo_janitor_lock_wait_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(waited > 0.0, "{text}");
     // The build's units were built moments ago: kept, and the next build is Fresh.
     assert!(v["grace"]["kept"].as_u64().unwrap() > 0);
     assert!(
@@ -696,6 +716,7 @@ fn metrics_pass_promtool_and_equal_status_and_the_log_gets_a_line_per_run() {
     );
 
     assert_eq!(sample(&text, "cargo_janitor_last_run_success"), 1);
+    assert_eq!(sample(&text, "cargo_janitor_lock_waits"), 0, "no build ran");
     assert_eq!(sample(&text, "cargo_janitor_limits_met"), 1);
     assert_eq!(
         sample(&text, "cargo_janitor_reclaimed_bytes"),
