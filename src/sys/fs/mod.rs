@@ -129,23 +129,7 @@ pub fn open_noatime(path: &Path) -> io::Result<File> {
     imp::open_noatime(path)
 }
 
-/// Facts of the filesystem holding a path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Filesystem {
-    /// Reading a file moves its access time (true under Linux's `relatime` and `strictatime`;
-    /// false on a `noatime` mount, and on Windows, where NTFS keeps last-access times only
-    /// when configured to and then only to the hour: treated as absent).
-    pub keeps_atime: bool,
-    /// A network or user-space filesystem (NFS, SMB/CIFS, 9p, FUSE, AFS, Ceph): locks and
-    /// times there are only as good as the server's.
-    pub network: bool,
-}
-
-/// The facts of the filesystem holding `path` (following symlinks). A path that cannot be
-/// examined is taken to be on a local filesystem that keeps atimes, as before.
-pub fn filesystem(path: &Path) -> Filesystem {
-    imp::filesystem(path)
-}
+pub use kind::{Filesystem, facts as filesystem};
 
 /// One entry of a directory listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
