@@ -665,8 +665,10 @@ pub fn run_with(
             tidy::dir_plan(td, &selected, &g)
         };
         let first = plan_of(&td);
-        let preview = args.dry_run || selected.is_empty();
-        let acted = super::sweep::act_or_preview(preview, dir, td, first, wait, &plan_of, out)?;
+        // A real run goes to the target dir even when the plan chose nothing there: a trash a
+        // killed run left is emptied (no lock is taken when there is neither).
+        let acted =
+            super::sweep::act_or_preview(args.dry_run, dir, td, first, wait, &plan_of, out)?;
         code = code.max(acted.code);
         let mut dplan = acted.plan;
         kept.append(&mut dplan.kept);
