@@ -514,7 +514,12 @@ fn sigkill_during_tidy_leaves_a_home_and_target_cargo_builds_from() {
             c.build("the build that uses the current generation");
         },
         planned: |v| {
-            (v["removed"].as_array().unwrap().iter())
+            let removed = v["removed"].as_array().unwrap();
+            // Both parts: units of the target dir, and sources and `.crate` files of the home.
+            for tier in ["unit", "source", "crate"] {
+                assert!(removed.iter().any(|r| r["tier"] == tier), "{tier}: {v:#}");
+            }
+            (removed.iter())
                 .map(|r| PathBuf::from(r["path"].as_str().unwrap()))
                 .collect()
         },
