@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|sweep|trim|all]
 #   or benches/run.sh real TREE (sweep --recursive over a tree of real target dirs; not in `all`)
+#   or benches/run.sh budget TREE (tidy --budget over the generated home and the target dirs
+#      TREE/*/target, against du -s of the same set; not in `all`)
 # Needs hyperfine (installed from Debian's packages if missing) and, for `gc`, a nightly
 # toolchain for the `cargo +nightly clean gc -Zgc` baseline.
 set -euo pipefail
@@ -43,6 +45,60 @@ for x in r:
     print(f'{x["mean"]*1000:9.1f} ms ± {x["stddev"]*1000:6.1f}  {x["mean"]/base:5.2f}x  {x["command"]}')
 PY
 }
+
+if [ "$what" = budget ]; then
+    # tidy --budget over the generated home and real target dirs, against du -s of the same
+    # set: the dry run (scan and plan) on the set itself, the real run on fresh copies.
+    tree=${2:?usage: benches/run.sh budget TREE}
+    set=("$home")
+    # A private copy of the target dirs (cp -a, once): the real runs' hard-linked copies are
+    # made from it, so that no lock file or inode of TREE is shared with them.
+    pristine=$data/budget-targets
+    if [ ! -d "$pristine" ]; then
+        mkdir -p "$pristine.tmp"
+        for t in "$tree"/*/target; do
+            p=$(basename "$(dirname "$t")")
+            mkdir -p "$pristine.tmp/$p"
+            cp -a "$t" "$pristine.tmp/$p/"
+            [ -f "$(dirname "$t")/Cargo.toml" ] && cp -a "$(dirname "$t")/Cargo.toml" "$pristine.tmp/$p/"
+            [ -f "$(dirname "$t")/Cargo.lock" ] && cp -a "$(dirname "$t")/Cargo.lock" "$pristine.tmp/$p/"
+        done
+        mv "$pristine.tmp" "$pristine"
+    fi
+    targets=("$pristine"/*/target)
+    set+=("${targets[@]}")
+    total=$(du -s -c --block-size=1 "${set[@]}" | tail -1 | cut -f1)
+    budget=$((total / 3))
+    echo "set: home + ${#targets[@]} target dirs, $(find "${set[@]}" | wc -l) entries, $total bytes on disk (du); budget $budget"
+    # Runs record the target dirs they worked on: in a state dir of the benchmark's own.
+    export XDG_STATE_HOME=$data/state
+    tidy=(--no-policy --budget "$budget")
+    echo "== tidy --dry-run, relative to du -s of the same set (3 rounds)"
+    for round in 1 2 3; do
+        hyperfine -N --warmup 2 --runs 10 --export-json "$data/budget-dry-$round.json" \
+            "du -s -c ${set[*]}" \
+            "$bin --cargo-home $home tidy --dry-run -q ${tidy[*]} ${targets[*]}" >/dev/null
+        ratio "$data/budget-dry-$round.json"
+    done
+    # What the real run removes, once, on a fresh copy.
+    work=$data/budget-work
+    printf '#!/bin/sh\nset -e\nrm -rf "%s" && mkdir -p "%s" && cp -al "%s" "%s/home" && cp -al "%s" "%s/targets" && rm "%s/home/.global-cache" && cp "%s/.global-cache" "%s/home/" && sync\n' \
+        "$work" "$work" "$home" "$work" "$pristine" "$work" "$work" "$home" "$work" >"$data/prep-budget.sh"
+    chmod +x "$data/prep-budget.sh"
+    wtargets=()
+    for t in "${targets[@]}"; do wtargets+=("$work/targets/${t#"$pristine"/}"); done
+    "$data/prep-budget.sh"
+    "$bin" --cargo-home "$work/home" tidy "${tidy[@]}" "${wtargets[@]}" | tail -n 3
+    echo "after: $(du -s -c --block-size=1 "$work/home" "${wtargets[@]}" | tail -1 | cut -f1) bytes on disk (du)"
+    echo "== tidy (removing, fresh copy each run), relative to du -s of a fresh copy (3 rounds)"
+    for round in 1 2 3; do
+        hyperfine -N --runs 5 --prepare "$data/prep-budget.sh" --export-json "$data/budget-$round.json" \
+            "du -s -c $work/home ${wtargets[*]}" \
+            "$bin --cargo-home $work/home tidy -q ${tidy[*]} ${wtargets[*]}" >/dev/null
+        ratio "$data/budget-$round.json"
+    done
+    exit 0
+fi
 
 if [ "$what" = status ] || [ "$what" = all ]; then
     hyperfine -N --warmup 3 --runs 15 --export-json "$data/status.json" \

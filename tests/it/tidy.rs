@@ -940,7 +940,7 @@ fn tidy_covers_target_dirs_earlier_runs_recorded_and_drops_those_that_changed() 
     .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(roots(&v), [p1c.clone()]);
+    assert_eq!(roots(&v), std::slice::from_ref(&p1c));
     let err = stderr(&out);
     for gone in [p2c, p3c] {
         assert!(
