@@ -153,7 +153,7 @@ fn write_in(state: &Path, home: &Path, dirs: &[PathBuf]) -> io::Result<()> {
         f.set_len(0)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        dir.rename(&tmp, &dir, &name)
+        dir.replace_file(&tmp, &name)
     })();
     if result.is_err() {
         let _ = dir.remove_file(&tmp);

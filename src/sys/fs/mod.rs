@@ -269,6 +269,20 @@ impl Dir {
         self.0.rename(name, &to.0, new_name)
     }
 
+    /// Renames the file `name` here to `new_name` here, replacing a file already there, in one
+    /// step (`renameat` on Unix; `FileRenameInformation` with `ReplaceIfExists` on Windows,
+    /// where [`Dir::rename`] never replaces): readers see the old file or the new one.
+    pub fn replace_file(
+        &self,
+        name: impl AsRef<OsStr>,
+        new_name: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let (name, new_name) = (name.as_ref(), new_name.as_ref());
+        check_name(name)?;
+        check_name(new_name)?;
+        self.0.replace_file(name, new_name)
+    }
+
     /// Creates the directory `name` (`AlreadyExists` if anything has that name, a dangling
     /// symlink included: nothing is created at its target).
     pub fn create_dir(&self, name: impl AsRef<OsStr>) -> io::Result<()> {

@@ -295,6 +295,11 @@ impl Dir {
         rustix::fs::renameat(&self.fd, name, &to.fd, new_name).map_err(err)
     }
 
+    pub fn replace_file(&self, name: &OsStr, new_name: &OsStr) -> io::Result<()> {
+        // renameat replaces what is at `new_name` (a symlink itself, never its target).
+        rustix::fs::renameat(&self.fd, name, &self.fd, new_name).map_err(err)
+    }
+
     pub fn create_dir(&self, name: &OsStr) -> io::Result<()> {
         // mkdirat never follows a symlink in the last component: EEXIST instead.
         rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o777)).map_err(err)

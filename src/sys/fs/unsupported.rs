@@ -106,6 +106,10 @@ impl Dir {
         match self.0 {}
     }
 
+    pub fn replace_file(&self, _name: &OsStr, _new_name: &OsStr) -> io::Result<()> {
+        match self.0 {}
+    }
+
     pub fn create_dir(&self, _name: &OsStr) -> io::Result<()> {
         match self.0 {}
     }

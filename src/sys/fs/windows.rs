@@ -568,6 +568,16 @@ impl Dir {
     }
 
     pub fn rename(&self, name: &OsStr, to: &Dir, new_name: &OsStr) -> io::Result<()> {
+        self.rename_to(name, to, new_name, false)
+    }
+
+    pub fn replace_file(&self, name: &OsStr, new_name: &OsStr) -> io::Result<()> {
+        self.rename_to(name, self, new_name, true)
+    }
+
+    /// `FileRenameInformation` relative to `to`, replacing an existing `new_name` only if
+    /// `replace`.
+    fn rename_to(&self, name: &OsStr, to: &Dir, new_name: &OsStr, replace: bool) -> io::Result<()> {
         let h = self.open_here(
             name,
             fs::DELETE | fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE,
@@ -582,8 +592,12 @@ impl Dir {
         let info = buf.as_mut_ptr().cast::<nt::FILE_RENAME_INFORMATION>();
         // SAFETY: `buf` is zeroed, 8-aligned and at least `size` bytes: room for the struct
         // and the name after `FileName`'s offset. The fields are written through raw pointers
-        // into it; the zeroed union means "never replace an existing name".
+        // into it; the zeroed union means "never replace an existing name", unless
+        // `ReplaceIfExists` is set.
         unsafe {
+            if replace {
+                (&raw mut (*info).Anonymous.ReplaceIfExists).write(true);
+            }
             (&raw mut (*info).RootDirectory).write(to.h.as_raw_handle());
             (&raw mut (*info).FileNameLength).write((wide.len() * 2) as u32);
             ptr::copy_nonoverlapping(
