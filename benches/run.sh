@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks recorded in BENCHMARKS.md. Usage: benches/run.sh [status|gc|locks|sweep|trim|all]
 #   or benches/run.sh real TREE (sweep --recursive over a tree of real target dirs; not in `all`)
+#   or benches/run.sh budget TREE (tidy --budget over the generated home and the target dirs
+#      TREE/*/target, against du -s of the same set; not in `all`)
 # Needs hyperfine (installed from Debian's packages if missing) and, for `gc`, a nightly
 # toolchain for the `cargo +nightly clean gc -Zgc` baseline.
 set -euo pipefail
@@ -43,6 +45,66 @@ for x in r:
     print(f'{x["mean"]*1000:9.1f} ms ± {x["stddev"]*1000:6.1f}  {x["mean"]/base:5.2f}x  {x["command"]}')
 PY
 }
+
+if [ "$what" = budget ]; then
+    # tidy --budget over the generated home and real target dirs, against du -s of the same
+    # set: the dry run (scan and plan) on the set itself, the real run on fresh copies.
+    tree=${2:?usage: benches/run.sh budget TREE}
+    set=("$home")
+    # A private copy of the target dirs (cp -a, once): the real runs' hard-linked copies are
+    # made from it, so that no lock file or inode of TREE is shared with them.
+    pristine=$data/budget-targets
+    if [ ! -d "$pristine" ]; then
+        mkdir -p "$pristine.tmp"
+        for t in "$tree"/*/target; do
+            p=$(basename "$(dirname "$t")")
+            mkdir -p "$pristine.tmp/$p"
+            cp -a "$t" "$pristine.tmp/$p/"
+            [ -f "$(dirname "$t")/Cargo.toml" ] && cp -a "$(dirname "$t")/Cargo.toml" "$pristine.tmp/$p/"
+            [ -f "$(dirname "$t")/Cargo.lock" ] && cp -a "$(dirname "$t")/Cargo.lock" "$pristine.tmp/$p/"
+        done
+        mv "$pristine.tmp" "$pristine"
+    fi
+    targets=("$pristine"/*/target)
+    set+=("${targets[@]}")
+    total=$(du -s -c --block-size=1 "${set[@]}" | tail -1 | cut -f1)
+    budget=$((total / 3))
+    echo "set: home + ${#targets[@]} target dirs, $(find "${set[@]}" | wc -l) entries, $total bytes on disk (du); budget $budget"
+    # Runs record the target dirs they worked on: in a state dir of the benchmark's own.
+    export XDG_STATE_HOME=$data/state
+    # --grace 0: the copies are made seconds before each real run, and copying (like any
+    # listing) moves directory access times, which tidy counts as use; the dry runs take the
+    # same flags, so that both plan the same removals.
+    tidy=(--no-policy --grace 0 --budget "$budget")
+    echo "== tidy --dry-run (budget T/3; budget 256 MiB, which reaches the home), relative to du -s of the same set (3 rounds)"
+    for round in 1 2 3; do
+        hyperfine -N --warmup 2 --runs 10 --export-json "$data/budget-dry-$round.json" \
+            "du -s -c ${set[*]}" \
+            "$bin --cargo-home $home tidy --dry-run -q ${tidy[*]} ${targets[*]}" \
+            "$bin --cargo-home $home tidy --dry-run -q --no-policy --grace 0 --budget 256MiB ${targets[*]}" >/dev/null
+        ratio "$data/budget-dry-$round.json"
+    done
+    # The real run, on full copies (cp -a): a hard-linked copy would free no block, and
+    # tidy measures what a removal frees on disk, so its budget would not be met the same
+    # way. A copy of ~9 GiB takes a minute here: three runs, each timed once beside du -s of
+    # the same fresh copy (du first: it reads, and leaves the copy as it was).
+    work=$data/budget-work
+    wtargets=()
+    for t in "${targets[@]}"; do wtargets+=("$work/targets/${t#"$pristine"/}"); done
+    echo "== tidy (removing; a fresh full copy each run), relative to du -s of that copy"
+    for round in 1 2 3; do
+        rm -rf "$work" && mkdir -p "$work" && cp -a "$home" "$work/home" && cp -a "$pristine" "$work/targets" && sync
+        hyperfine -N --runs 1 --export-json "$data/budget-du-$round.json" \
+            "du -s -c $work/home ${wtargets[*]}" >/dev/null
+        hyperfine -N --runs 1 --export-json "$data/budget-real-$round.json" \
+            "$bin --cargo-home $work/home tidy -q ${tidy[*]} ${wtargets[*]}" >/dev/null
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["results"][0]["mean"]; t=json.load(open(sys.argv[2]))["results"][0]["mean"]; print("round %s: du %.1f ms, tidy %.1f ms, %.2fx" % (sys.argv[3], d*1e3, t*1e3, t/d))' \
+            "$data/budget-du-$round.json" "$data/budget-real-$round.json" "$round"
+        echo "after: $(du -s -c --block-size=1 "$work/home" "${wtargets[@]}" | tail -1 | cut -f1) bytes on disk (du)"
+    done
+    rm -rf "$work"
+    exit 0
+fi
 
 if [ "$what" = status ] || [ "$what" = all ]; then
     hyperfine -N --warmup 3 --runs 15 --export-json "$data/status.json" \

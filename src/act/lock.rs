@@ -20,6 +20,8 @@ use std::ffi::OsStr;
 use std::fs::{File, TryLockError};
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::sys::fs::{self as sysfs, Dir, FileOptions, Kind};
 
@@ -92,6 +94,19 @@ fn open(
     }
 }
 
+/// How many times this process waited for a lock another process held, and for how long in
+/// all (nanoseconds): one process is one run, and `tidy --metrics` reports them.
+static WAITS: AtomicU64 = AtomicU64::new(0);
+static WAITED_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times this process waited for a lock a build held, and how long in all.
+pub fn waits() -> (u64, Duration) {
+    (
+        WAITS.load(Ordering::Relaxed),
+        Duration::from_nanos(WAITED_NANOS.load(Ordering::Relaxed)),
+    )
+}
+
 /// Takes one lock exclusively: try first, then wait (calling `on_block`) or give up.
 fn acquire(
     dir: &Dir,
@@ -110,8 +125,12 @@ fn acquire(
             }),
             Wait::Block => {
                 on_block(which.1, &path);
-                file.lock()
-                    .map_err(|source| LockError::Lock { path, source })?;
+                let started = Instant::now();
+                let locked = file.lock();
+                let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                WAITS.fetch_add(1, Ordering::Relaxed);
+                WAITED_NANOS.fetch_add(nanos, Ordering::Relaxed);
+                locked.map_err(|source| LockError::Lock { path, source })?;
                 Ok(file)
             }
         },

@@ -36,3 +36,26 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Schedule(args) => schedule::run(&cli.global, args, out),
     }
 }
+
+/// Records the target dirs a real run worked on (and forgets `dropped`) for the home named
+/// by `cargo_home` (the `--cargo-home` flag, else the environment), so that `tidy` knows them
+/// later ([`crate::discover::known`]). A failure is a warning: the run itself went as it did.
+pub fn record_target_dirs(
+    cargo_home: Option<&std::path::Path>,
+    dirs: &[std::path::PathBuf],
+    dropped: &[std::path::PathBuf],
+    out: &Output,
+) {
+    if dirs.is_empty() && dropped.is_empty() {
+        return;
+    }
+    let home = match crate::discover::CargoHome::resolve(cargo_home) {
+        Ok(h) => h,
+        Err(_) => return,
+    };
+    if let Err(e) = crate::discover::known::record(&home.path, dirs, dropped) {
+        out.warn(format!(
+            "could not record the target dirs this run worked on (for `tidy`): {e}"
+        ));
+    }
+}

@@ -430,6 +430,9 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
         });
     }
     progress.finish();
+    if !args.dry_run {
+        super::record_target_dirs(global.cargo_home.as_deref(), &dirs, &[], out);
+    }
     report.grace = grace::Report::new(args.grace, kept);
     if args.json {
         report::json(&report)?;

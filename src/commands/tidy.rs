@@ -22,6 +22,7 @@ use crate::act::executor;
 use crate::act::lock::{LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::GlobalArgs;
+use crate::discover::known;
 use crate::discover::lockfile::{self, KeepSet};
 use crate::discover::paths::{self, Need};
 use crate::discover::policy::{self as policy_file, PolicyFile};
@@ -49,8 +50,9 @@ fn span(s: &str) -> Result<Span, String> {
 
 #[derive(Debug, Args)]
 pub struct TidyArgs {
-    /// Target or build directories [default: the current workspace's, if any]; with
-    /// --recursive, trees to search
+    /// Target or build directories, and only those [default: the policy file's or the
+    /// current workspace's, and those earlier runs worked on]; with --recursive, trees to
+    /// search
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Search PATHs (default: the current directory) for target dirs
@@ -210,19 +212,44 @@ impl Settings {
 
 /// The target dirs to work on: the PATHs given; else the policy file's roots (searched) and
 /// target dirs (those that are not target dirs now are left out, with a warning: a project
-/// may be gone); else the current workspace's. Less the excluded.
+/// may be gone), or the current workspace's, and those earlier runs recorded
+/// ([`known`]). Less the excluded. Also returns the recorded dirs dropped (no longer target
+/// dirs), for the record to forget.
 fn target_dirs(
     args: &TidyArgs,
     s: &Settings,
     cwd: &Path,
     home: &CargoHome,
     out: &Output,
-) -> Result<Vec<PathBuf>> {
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut dirs = given_target_dirs(args, s, cwd, home, out)?;
+    let mut dropped = Vec::new();
+    if args.paths.is_empty() && !args.recursive {
+        match known::read(&home.path) {
+            Ok(k) => {
+                for d in &k.dropped {
+                    out.warn(format!(
+                        "`{}` (recorded by an earlier run) is no longer a Cargo target \
+                         directory; left out and forgotten",
+                        d.display()
+                    ));
+                }
+                let canon: Vec<PathBuf> = dirs
+                    .iter()
+                    .map(|d| d.canonicalize().unwrap_or_else(|_| d.clone()))
+                    .collect();
+                dirs.extend(k.dirs.into_iter().filter(|d| !canon.contains(d)));
+                dropped = k.dropped;
+            }
+            Err(e) => out.warn(format!(
+                "could not read the target dirs earlier runs recorded: {e}; left out"
+            )),
+        }
+    }
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
     let excluded: Vec<PathBuf> = s.exclude.iter().map(|e| canon(&cwd.join(e))).collect();
     dirs.retain(|d| !excluded.iter().any(|e| canon(d).starts_with(e)));
-    Ok(dirs)
+    Ok((dirs, dropped))
 }
 
 fn given_target_dirs(
@@ -392,8 +419,11 @@ pub fn run(global: &GlobalArgs, args: &TidyArgs, out: &Output) -> Result<i32> {
             (Err(e), m)
         }
     };
+    let (lock_waits, waited) = crate::act::lock::waits();
     let m = Metrics {
         time: disk_now(),
+        lock_waits,
+        lock_wait_seconds: waited.as_secs_f64(),
         ..m
     };
     if let Some(path) = &args.metrics
@@ -414,6 +444,8 @@ pub fn run(global: &GlobalArgs, args: &TidyArgs, out: &Output) -> Result<i32> {
             reclaimed_bytes: m.reclaimed_bytes,
             removed: m.removed.iter().map(|r| r.1).sum(),
             busy_skipped: m.busy_skipped,
+            lock_waits: m.lock_waits,
+            lock_wait_seconds: m.lock_wait_seconds,
             error: m.error.clone(),
         };
         if let Err(e) = metrics::append_line(path, &line) {
@@ -440,6 +472,9 @@ struct LogLine {
     reclaimed_bytes: u64,
     removed: u64,
     busy_skipped: u64,
+    /// Times the run waited for a Cargo lock a build held, and the seconds it waited.
+    lock_waits: u64,
+    lock_wait_seconds: f64,
     error: Option<String>,
 }
 
@@ -530,7 +565,7 @@ pub fn run_with(
         .map(|l| paths::check(&cwd, l, Need::Lockfile, "--lockfile"))
         .collect::<Result<Vec<_>, _>>()?;
     let home = CargoHome::resolve(global.cargo_home.as_deref())?;
-    let dirs = target_dirs(args, s, &cwd, &home, out)?;
+    let (dirs, dropped) = target_dirs(args, s, &cwd, &home, out)?;
     let home_exists = home.path.is_dir();
     let mut roots: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     if home_exists {
@@ -630,8 +665,10 @@ pub fn run_with(
             tidy::dir_plan(td, &selected, &g)
         };
         let first = plan_of(&td);
-        let preview = args.dry_run || selected.is_empty();
-        let acted = super::sweep::act_or_preview(preview, dir, td, first, wait, &plan_of, out)?;
+        // A real run goes to the target dir even when the plan chose nothing there: a trash a
+        // killed run left is emptied (no lock is taken when there is neither).
+        let acted =
+            super::sweep::act_or_preview(args.dry_run, dir, td, first, wait, &plan_of, out)?;
         code = code.max(acted.code);
         let mut dplan = acted.plan;
         kept.append(&mut dplan.kept);
@@ -648,6 +685,10 @@ pub fn run_with(
             removed: dplan.removals.len(),
             skipped: acted.skipped,
         });
+    }
+
+    if !args.dry_run {
+        super::record_target_dirs(Some(&home.path), &dirs, &dropped, out);
     }
 
     // Then CARGO_HOME, under Cargo's lock, its part planned again under it.

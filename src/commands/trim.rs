@@ -460,6 +460,9 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             skipped,
         });
     }
+    if !args.dry_run {
+        super::record_target_dirs(Some(&home.path), &targets, &[], out);
+    }
 
     report.grace = grace::Report::new(args.grace, kept);
     if args.json {

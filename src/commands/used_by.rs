@@ -548,6 +548,9 @@ pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) ->
             busy_profiles: td.busy_profiles,
         });
     }
+    if !dry_run {
+        super::record_target_dirs(global.cargo_home.as_deref(), &session.dirs, &[], out);
+    }
     report.grace = grace::Report::new(args.grace, kept);
     if args.json {
         crate::report::json(&report)?;

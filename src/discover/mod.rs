@@ -6,6 +6,7 @@
 
 pub mod cargo_home;
 pub mod config;
+pub mod known;
 pub mod lockfile;
 pub mod paths;
 pub mod policy;

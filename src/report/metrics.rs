@@ -34,6 +34,9 @@ pub struct Metrics {
     pub removed: Vec<(String, u64)>,
     /// Roots left alone because a build held their locks (`--no-wait`).
     pub busy_skipped: u64,
+    /// How many times the run waited for a lock a build held, and the seconds it waited.
+    pub lock_waits: u64,
+    pub lock_wait_seconds: f64,
     /// The error that ended the run, if one did.
     pub error: Option<String>,
     pub exit_code: i32,
@@ -187,6 +190,24 @@ pub fn render(m: &Metrics) -> String {
         );
         let _ = writeln!(o, "cargo_janitor_busy_skipped {}", m.busy_skipped);
     }
+    family(
+        &mut o,
+        "lock_waits",
+        "gauge",
+        "Times the last run waited for a Cargo lock a build held.",
+    );
+    let _ = writeln!(o, "cargo_janitor_lock_waits {}", m.lock_waits);
+    family(
+        &mut o,
+        "lock_wait_seconds",
+        "gauge",
+        "Seconds the last run waited for Cargo locks builds held.",
+    );
+    let _ = writeln!(
+        o,
+        "cargo_janitor_lock_wait_seconds {:.3}",
+        m.lock_wait_seconds
+    );
     o
 }
 
@@ -258,6 +279,8 @@ mod tests {
             t.contains("cargo_janitor_target_dir_disk_bytes{path=\"/a \\\"b\\\"\\\\c\"} 4096\n")
         );
         assert!(t.contains("cargo_janitor_removed_items{tier=\"unit\"} 2\n"));
+        assert!(t.contains("cargo_janitor_lock_waits 0\n"));
+        assert!(t.contains("cargo_janitor_lock_wait_seconds 0.000\n"));
         assert!(
             t.lines()
                 .all(|l| l.starts_with("# ") || l.starts_with("cargo_janitor_"))

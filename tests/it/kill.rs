@@ -1,4 +1,4 @@
-//! SIGKILL at many points of `sweep` and `trim` runs that remove a lot, on target dirs and a
+//! SIGKILL at many points of `sweep`, `trim` and `tidy` runs that remove a lot, on target dirs and a
 //! Cargo home made by real cargo builds (issue #9): after each kill, cargo builds offline
 //! (Fresh wherever the plan kept the units), a rerun of the same command completes with exit
 //! 0, no `.janitor-trash` is left, and what is left equals what an uninterrupted run leaves.
@@ -14,8 +14,8 @@
 //! each of the three spans (scan and locks; detach; emptying the trash and the report). Where
 //! each one really landed is then read off the state it left: nothing moved (before the first
 //! removal), some planned paths still in place (while detaching), every planned path gone but
-//! trash left (while emptying), or done. The test prints that count and asserts at least 30
-//! distinct kill points, at least one killed run before any removal and at least one in the
+//! trash left (while emptying), or done. The test prints that count and asserts that at least 90% of
+//! the kill points are distinct (33 for sweep and trim, 12 for tidy), at least one killed run before any removal and at least one in the
 //! middle of removing (detaching or emptying).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -285,10 +285,9 @@ struct Scenario {
     planned: fn(&Value) -> Vec<PathBuf>,
     /// Checks the offline build after a kill (its `-v` output).
     check_build: fn(&str),
+    /// How many kill points (a multiple of 3; at least 90% of them distinct).
+    points: usize,
 }
-
-const POINTS: usize = 33;
-const _: () = assert!(POINTS.is_multiple_of(3));
 
 fn kill_at_many_points(s: Scenario) {
     let args: Vec<&str> = s.args.iter().map(String::as_str).collect();
@@ -299,6 +298,7 @@ fn kill_at_many_points(s: Scenario) {
     let mut json_args = args.clone();
     json_args.push("--json");
     let v = json(&mut reference.janitor(&json_args));
+    assert!(s.points.is_multiple_of(3));
     let planned = (s.planned)(&v);
     assert!(
         planned.len() >= 80,
@@ -366,14 +366,14 @@ fn kill_at_many_points(s: Scenario) {
     ];
     let mut delays: Vec<Duration> = Vec::new();
     for (a, b) in &spans {
-        let n = POINTS / 3;
+        let n = s.points / 3;
         for i in 0..n {
             delays.push(*a + (*b - *a).mul_f64((i as f64 + 0.5) / n as f64));
         }
     }
     delays.sort();
     delays.dedup();
-    assert!(delays.len() >= 30, "{delays:?}");
+    assert!(delays.len() >= s.points * 9 / 10, "{delays:?}");
 
     let mut tally: BTreeMap<Landed, usize> = BTreeMap::new();
     for (i, delay) in delays.iter().enumerate() {
@@ -469,6 +469,7 @@ fn sigkill_during_sweep_leaves_a_target_dir_cargo_builds_from() {
             out
         },
         check_build: all_fresh,
+        points: 33,
     });
 }
 
@@ -495,5 +496,34 @@ fn sigkill_during_trim_leaves_a_home_and_target_cargo_builds_from() {
             out
         },
         check_build: deps_fresh,
+        points: 33,
+    });
+}
+
+#[test]
+fn sigkill_during_tidy_leaves_a_home_and_target_cargo_builds_from() {
+    kill_at_many_points(Scenario {
+        name: "tidy --max-age 2days",
+        args: vec!["tidy".into(), "--max-age".into(), "2 days".into()],
+        // As for sweep: the old generation's units unused for 60 days, the current one used
+        // by a build now (and kept by the grace period); in the home, the old generation's
+        // sources and `.crate` files unused for three days. tidy removes both, target dir
+        // first, then the home under Cargo's lock; the lockfile keeps the current `.crate`s.
+        prepare: |c| {
+            age(&c.target, SystemTime::now() - Duration::from_secs(60 * DAY));
+            c.build("the build that uses the current generation");
+        },
+        planned: |v| {
+            let removed = v["removed"].as_array().unwrap();
+            // Both parts: units of the target dir, and sources and `.crate` files of the home.
+            for tier in ["unit", "source", "crate"] {
+                assert!(removed.iter().any(|r| r["tier"] == tier), "{tier}: {v:#}");
+            }
+            (removed.iter())
+                .map(|r| PathBuf::from(r["path"].as_str().unwrap()))
+                .collect()
+        },
+        check_build: all_fresh,
+        points: 12,
     });
 }

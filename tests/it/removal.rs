@@ -327,6 +327,24 @@ fn leftover(dir: &Path) -> PathBuf {
     trash
 }
 
+/// A trash left in a target dir by a killed `tidy` (killed while emptying it, once every
+/// unit it chose there was detached) is emptied by the next `tidy`, although the budget
+/// holds and nothing else in that dir is to go. (Found by the kill test of `tidy`.)
+#[test]
+fn tidy_empties_a_leftover_trash_in_a_target_dir_with_nothing_else_to_remove() {
+    let c = Copy::of(populated());
+    let target = c.dir.path().join("p1/target");
+    let before = tree(&target);
+    let trash = leftover(&target);
+    let out = c
+        .janitor(&["tidy", "--budget", "1000 GB", "p1/target"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "tidy");
+    assert!(!trash.exists(), "{}", stderr(&out));
+    assert_eq!(tree(&target), before, "only the trash went");
+}
+
 /// A trash left by a killed `sweep` is emptied by the next `sweep`, although nothing else
 /// is old enough to go.
 #[test]

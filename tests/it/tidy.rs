@@ -1,5 +1,6 @@
 //! `cargo janitor tidy` with the real cargo: one budget over CARGO_HOME and target dirs.
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -79,24 +80,120 @@ fn strs(targets: &[std::path::PathBuf]) -> Vec<&str> {
     targets.iter().map(|t| t.to_str().unwrap()).collect()
 }
 
+/// Writes a binary project `name` depending on `deps`, with `extra` appended to its manifest.
+fn write_project(dir: &Path, name: &str, deps: &str, extra: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.join("src")).unwrap();
+    std::fs::write(
+        p.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\n{deps}\n{extra}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(p.join("src/main.rs"), "fn main() {}\n").unwrap();
+}
+
+/// Sets the access and modification times of every file and directory under `root` (symlinks
+/// left alone) to `secs_ago` seconds before now.
+fn age_tree(root: &Path, secs_ago: u64) {
+    let when = std::time::SystemTime::now() - Duration::from_secs(secs_ago);
+    let times = std::fs::FileTimes::new()
+        .set_accessed(when)
+        .set_modified(when);
+    fn go(p: &Path, times: std::fs::FileTimes) {
+        let m = p.symlink_metadata().unwrap();
+        if m.file_type().is_symlink() {
+            return;
+        }
+        if m.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                go(&e.unwrap().path(), times);
+            }
+        }
+        std::fs::File::open(p).unwrap().set_times(times).unwrap();
+    }
+    go(root, times);
+}
+
+/// The acceptance world of issue #14: [`world`]'s three target dirs, plus p4 (two dependency
+/// generations, each built in debug and release: alpha 1.0/beta 0.1, then alpha 2/beta 0.2,
+/// the first generation aged two days, as a dependency bump leaves it) and p5 (debug, and
+/// release with `incremental = true`). Five target dirs, every kind of build.
+fn world5() -> (Copy, Vec<PathBuf>) {
+    let (c, mut targets) = world();
+    let dir = c.dir.path();
+    write_project(dir, "p4", "alpha = \"=1.0.0\"\nbeta = \"=0.1.0\"", "");
+    for args in [&["build"][..], &["build", "--release"]] {
+        assert_ok(&c.cargo("p4", args).output().unwrap(), "p4 generation 1");
+    }
+    age_tree(&dir.join("p4/target"), 2 * DAY);
+    write_project(dir, "p4", "alpha = \"2\"\nbeta = \"0.2\"", "");
+    for args in [&["build"][..], &["build", "--release"]] {
+        assert_ok(&c.cargo("p4", args).output().unwrap(), "p4 generation 2");
+    }
+    write_project(
+        dir,
+        "p5",
+        "alpha = \"1.1\"\ndelta = \"1\"",
+        "\n[profile.release]\nincremental = true\n",
+    );
+    for args in [&["build"][..], &["build", "--release"]] {
+        assert_ok(&c.cargo("p5", args).output().unwrap(), "p5");
+    }
+    assert!(dir.join("p5/target/release/incremental").is_dir());
+    targets.push(dir.join("p4/target"));
+    targets.push(dir.join("p5/target"));
+    (c, targets)
+}
+
+/// Bytes on disk of `paths` together, as one `du -s` counts them (hard links once).
+fn du_total(paths: &[&Path]) -> u64 {
+    let out = command("du")
+        .args(["-s", "-c", "--block-size=1"])
+        .args(paths)
+        .output()
+        .unwrap();
+    assert_ok(&out, "du -s -c");
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap();
+    assert!(last.ends_with("total"), "{text}");
+    last.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// The fingerprint and incremental-session directories left under a target dir.
+fn units_left(target: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    for profile in ["debug", "release"] {
+        for sub in [".fingerprint", "incremental"] {
+            let d = target.join(profile).join(sub);
+            if d.exists() {
+                left.extend(
+                    dirs_in(&d)
+                        .into_iter()
+                        .map(|n| format!("{profile}/{sub}/{n}")),
+                );
+            }
+        }
+    }
+    left
+}
+
+/// Issue #14's acceptance: CARGO_HOME and five target dirs from real builds (two dependency
+/// generations, debug and release, incremental); total T by `du`; `--budget T/3`.
 #[test]
 fn a_third_of_the_budget_removes_cheapest_first_and_every_project_still_builds_offline() {
-    let (c, targets) = world();
+    let (c, targets) = world5();
     let t = strs(&targets);
-    // Everything here was built seconds ago: this test is about the budget's order, not about
-    // age, so the grace period (which would keep all of it) is off.
-    let mut base = vec!["--grace", "0 seconds"];
-    base.extend(&t);
-    let mut measure = vec!["--dry-run", "--budget", "1000gb"];
-    measure.extend(&base);
-    let (before, code) = tidy_json(&c, &measure);
-    assert_eq!(code, 0);
-    assert!(before["removed"].as_array().unwrap().is_empty());
-    let total = before["before_bytes"].as_u64().unwrap();
+    let mut set: Vec<&Path> = vec![c.home.as_path()];
+    set.extend(targets.iter().map(PathBuf::as_path));
+    let total = du_total(&set);
     let budget = (total / 3).to_string();
-
-    let mut args = vec!["--budget", budget.as_str()];
-    args.extend(&base);
+    // The home and p1/p2/p3 were built seconds ago: this test is about the budget's order,
+    // not about age, so the grace period (which would keep all of it) is off.
+    let mut args = vec!["--budget", budget.as_str(), "--grace", "0 seconds"];
+    args.extend(&t);
     let mut dry_args = vec!["--dry-run"];
     dry_args.extend(&args);
     let (dry, dry_code) = tidy_json(&c, &dry_args);
@@ -108,49 +205,87 @@ fn a_third_of_the_budget_removes_cheapest_first_and_every_project_still_builds_o
         "the dry run lists the real run"
     );
     assert_eq!(real["met"], true);
-    assert!(real["after_bytes"].as_u64().unwrap() <= total / 3);
+    assert_eq!(real["roots"].as_array().unwrap().len(), 6, "{real:#}");
+    // What tidy measured is what du measures (within the few directory blocks its walk and
+    // du's see differently).
+    let measured = real["before_bytes"].as_u64().unwrap();
+    assert!(
+        measured.abs_diff(total) <= total / 100,
+        "tidy measured {measured}, du {total}"
+    );
 
-    // The order: tiers never go back, so no .crate went while an incremental session or a
-    // unit remained.
+    // Afterwards, measured independently: within the budget.
+    let after = du_total(&set);
+    assert!(
+        after <= total / 3,
+        "du after: {after} > {total} / 3\n{real:#}"
+    );
+
+    // The order, from --json: tiers never go back, and within a tier least recent use first.
     let removed = real["removed"].as_array().unwrap();
-    let ranks: Vec<usize> = removed.iter().map(|r| tier_rank(&r["tier"])).collect();
-    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
-    let after_all_units = ranks.iter().position(|r| *r > 1);
-    let (now, code) = tidy_json(&c, &measure);
-    assert_eq!(code, 0);
-    if after_all_units.is_some() {
-        // The home was touched only once no unit or session was left in any target dir.
+    let key = |r: &Value| (tier_rank(&r["tier"]), r["last_use"].as_u64().unwrap());
+    let keys: Vec<(usize, u64)> = removed.iter().map(key).collect();
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+    // p4's first generation (aged two days) is stale: all of it went, before any unit of
+    // the second generation and before anything of CARGO_HOME.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let is_stale = |r: &Value| r["tier"] == "unit" && r["last_use"].as_u64().unwrap() + DAY < now;
+    let stale: Vec<&Value> = removed.iter().filter(|r| is_stale(r)).collect();
+    assert!(
+        !stale.is_empty(),
+        "p4's first generation is removed\n{real:#}"
+    );
+    assert!(
+        stale
+            .iter()
+            .all(|r| r["path"].as_str().unwrap().contains("/p4/target/")),
+        "{stale:#?}"
+    );
+    let first_home = removed.iter().position(|r| tier_rank(&r["tier"]) > 1);
+    if let Some(first_home) = first_home {
+        // Nothing of the home went while a session or unit remained in any target dir.
+        assert!(
+            removed[..first_home]
+                .iter()
+                .all(|r| tier_rank(&r["tier"]) <= 1)
+        );
         for target in &targets {
-            for profile in ["debug", "release"] {
-                let fp = target.join(profile).join(".fingerprint");
-                if fp.exists() {
-                    assert!(dirs_in(&fp).is_empty(), "{} still has units", fp.display());
-                }
-                let inc = target.join(profile).join("incremental");
-                if inc.exists() {
-                    assert!(dirs_in(&inc).is_empty(), "{}", inc.display());
-                }
-            }
+            assert_eq!(
+                units_left(target),
+                Vec::<String>::new(),
+                "{}",
+                target.display()
+            );
         }
     }
-    // Afterwards, measured again: within the budget.
-    assert!(
-        now["before_bytes"].as_u64().unwrap() <= total / 3,
-        "{now:#}"
-    );
+    let crates_removed = removed.iter().filter(|r| r["tier"] == "crate").count();
+    if crates_removed > 0 {
+        for target in &targets {
+            assert_eq!(
+                units_left(target),
+                Vec::<String>::new(),
+                "{}",
+                target.display()
+            );
+        }
+    }
     // Every removed path is gone.
     for r in removed {
-        let p = std::path::Path::new(r["path"].as_str().unwrap());
+        let p = Path::new(r["path"].as_str().unwrap());
         assert!(p.symlink_metadata().is_err(), "{} still there", p.display());
     }
     // The pinned .crate files stay (they cannot be recreated offline), so every project still
-    // builds offline and locked.
+    // builds offline and locked; a profile none of whose units went is Fresh.
     let reg = c.registry_dir();
     for krate in [
         "alpha-1.0.0",
         "alpha-1.1.0",
         "alpha-2.0.0",
         "beta-0.1.0",
+        "beta-0.2.0",
         "delta-1.0.0",
     ] {
         assert!(
@@ -162,13 +297,38 @@ fn a_third_of_the_budget_removes_cheapest_first_and_every_project_still_builds_o
             "{krate}.crate"
         );
     }
-    for p in ["p1", "p2", "p3"] {
-        let out = c
-            .cargo(p, &["build", "--offline", "--locked"])
-            .output()
-            .unwrap();
-        assert_ok(&out, &format!("{p} builds offline after tidy"));
+    let mut fresh_checked = 0;
+    for (p, profile) in [
+        ("p1", "debug"),
+        ("p2", "debug"),
+        ("p2", "release"),
+        ("p3", "debug"),
+        ("p4", "debug"),
+        ("p4", "release"),
+        ("p5", "debug"),
+        ("p5", "release"),
+    ] {
+        let mut a = vec!["build", "--offline", "--locked", "-v"];
+        if profile == "release" {
+            a.push("--release");
+        }
+        let out = c.cargo(p, &a).output().unwrap();
+        assert_ok(&out, &format!("{p} {profile} builds offline after tidy"));
+        let prefix = format!("{}/{p}/target/{profile}/", c.dir.path().display());
+        let units_went = removed
+            .iter()
+            .any(|r| r["tier"] == "unit" && r["path"].as_str().unwrap().starts_with(&prefix));
+        if !units_went {
+            fresh_checked += 1;
+            let err = stderr(&out);
+            assert!(!err.contains("Compiling"), "{p} {profile}: {err}");
+            assert!(err.contains("Fresh alpha"), "{p} {profile}: {err}");
+        }
     }
+    eprintln!(
+        "T = {total}, after = {after}, {} removals, {fresh_checked} profiles kept Fresh",
+        removed.len()
+    );
 }
 
 #[test]
@@ -264,6 +424,7 @@ fn a_build_running_during_the_run_is_not_broken_and_its_units_survive() {
     let other = c.dir.path().join("p2/target");
     let (build, hold) = held_build(&c, "p1");
     let mut build = Guard(build);
+    let metrics = c.dir.path().join("tidy.prom");
     // The grace period is on (default): the held build uses its units now.
     let mut tidy = c
         .janitor(&[
@@ -271,6 +432,8 @@ fn a_build_running_during_the_run_is_not_broken_and_its_units_survive() {
             "--json",
             "--budget",
             "0",
+            "--metrics",
+            metrics.to_str().unwrap(),
             target.to_str().unwrap(),
             other.to_str().unwrap(),
         ])
@@ -288,6 +451,23 @@ fn a_build_running_during_the_run_is_not_broken_and_its_units_survive() {
     let out = tidy.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The metrics count the wait (for p1's build locks; the held build had the home's
+    // `.package-cache-mutate` shared too).
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let out = command("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&metrics).unwrap())
+        .output()
+        .unwrap();
+    assert_ok(&out, &format!("promtool check metrics\n{text}"));
+    assert!(sample(&text, "cargo_janitor_lock_waits") >= 1, "{text}");
+    let waited: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cargo_janitor_lock_wait_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(waited > 0.0, "{text}");
     // The build's units were built moments ago: kept, and the next build is Fresh.
     assert!(v["grace"]["kept"].as_u64().unwrap() > 0);
     assert!(
@@ -536,6 +716,7 @@ fn metrics_pass_promtool_and_equal_status_and_the_log_gets_a_line_per_run() {
     );
 
     assert_eq!(sample(&text, "cargo_janitor_last_run_success"), 1);
+    assert_eq!(sample(&text, "cargo_janitor_lock_waits"), 0, "no build ran");
     assert_eq!(sample(&text, "cargo_janitor_limits_met"), 1);
     assert_eq!(
         sample(&text, "cargo_janitor_reclaimed_bytes"),
@@ -670,4 +851,134 @@ echo "after=$(df --output=avail -B1 "$small" | tail -1 | tr -d ' ')"
     let fs = &v["filesystems"][0];
     assert_eq!(fs["min_free_bytes"].as_u64(), Some(field("want")));
     assert!(!v["removed"].as_array().unwrap().is_empty());
+}
+
+/// Issue #14: tidy covers the target dirs earlier janitor runs worked on (recorded per
+/// CARGO_HOME in the state dir); one that is no longer a target dir, or now resolves
+/// elsewhere, is dropped and never cleaned.
+#[test]
+fn tidy_covers_target_dirs_earlier_runs_recorded_and_drops_those_that_changed() {
+    let (c, targets) = world();
+    let state = c.dir.path().join("state");
+    let janitor = |args: &[&str]| {
+        let mut cmd = c.janitor(args);
+        cmd.env("XDG_STATE_HOME", &state);
+        cmd
+    };
+    let [p1, p2, p3] = [&targets[0], &targets[1], &targets[2]];
+    // Earlier runs: a sweep of p1 and p2 and a trim of p3 (real runs; the grace period keeps
+    // everything built seconds ago, so they remove nothing). A dry run records nothing.
+    let out = janitor(&["sweep", "--dry-run", "--incremental", p1.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep --dry-run");
+    assert!(!state.exists(), "a dry run records nothing");
+    let out = janitor(&["sweep", "--incremental"])
+        .args([p1, p2])
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep");
+    let out = janitor(&["trim", "--workspace", "p3"]).output().unwrap();
+    assert_ok(&out, "trim");
+    let records: Vec<PathBuf> = std::fs::read_dir(state.join("cargo-janitor/target-dirs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(records.len(), 1, "one file for the one home: {records:?}");
+    let record: Value = serde_json::from_slice(&std::fs::read(&records[0]).unwrap()).unwrap();
+    let canon = |p: &Path| p.canonicalize().unwrap().to_str().unwrap().to_owned();
+    assert_eq!(record["cargo_home"], canon(&c.home));
+    assert_eq!(
+        record["target_dirs"],
+        serde_json::json!([canon(p1), canon(p2), canon(p3)])
+    );
+
+    // tidy with no PATH, from a directory that is no workspace: the recorded dirs.
+    let (p1c, p2c, p3c) = (canon(p1), canon(p2), canon(p3));
+    let roots = |v: &Value| -> Vec<String> {
+        v["roots"].as_array().unwrap()[1..]
+            .iter()
+            .map(|r| r["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let out = janitor(&[
+        "tidy",
+        "--json",
+        "--dry-run",
+        "--no-policy",
+        "--budget",
+        "1000gb",
+    ])
+    .output()
+    .unwrap();
+    assert_ok(&out, "tidy --dry-run");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(roots(&v), [p1c.clone(), p2c.clone(), p3c.clone()]);
+
+    // p2's project is replaced by a symlink to p1's; p3's target dir by a plain directory
+    // holding a file of the user's.
+    let p2_project = p2.parent().unwrap();
+    std::fs::rename(p2_project, c.dir.path().join("p2-moved")).unwrap();
+    std::os::unix::fs::symlink(p1.parent().unwrap(), p2_project).unwrap();
+    std::fs::remove_dir_all(p3).unwrap();
+    std::fs::create_dir(p3).unwrap();
+    std::fs::write(p3.join("notes.txt"), "mine").unwrap();
+    let p1_before = paths_under(p1);
+
+    // A real run with a budget of 0: p1 is cleaned (the grace period is off: built seconds
+    // ago); the two that changed are dropped, named, and untouched.
+    let out = janitor(&[
+        "tidy",
+        "--json",
+        "--no-policy",
+        "--budget",
+        "0",
+        "--grace",
+        "0 seconds",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(roots(&v), std::slice::from_ref(&p1c));
+    let err = stderr(&out);
+    for gone in [p2c, p3c] {
+        assert!(
+            err.contains(&format!(
+                "`{gone}` (recorded by an earlier run) is no longer a Cargo target directory"
+            )),
+            "{gone}: {err}"
+        );
+    }
+    assert!(
+        v["removed"].as_array().unwrap().iter().all(|r| r["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{p1c}/"))
+            || r["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(c.home.to_str().unwrap())),
+        "{v:#}"
+    );
+    assert_ne!(paths_under(p1), p1_before, "p1 was cleaned");
+    assert_eq!(
+        std::fs::read_to_string(p3.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(dirs_in(p3), Vec::<String>::new());
+    assert!(
+        c.dir
+            .path()
+            .join("p2-moved/target/debug/.fingerprint")
+            .is_dir()
+    );
+    // Forgotten: the record holds p1 only, and the next run warns no more.
+    let record: Value = serde_json::from_slice(&std::fs::read(&records[0]).unwrap()).unwrap();
+    assert_eq!(record["target_dirs"], serde_json::json!([p1c]));
+    let out = janitor(&["tidy", "--dry-run", "--no-policy", "--budget", "1000gb"])
+        .output()
+        .unwrap();
+    assert_ok(&out, "tidy again");
+    assert!(!stderr(&out).contains("recorded"), "{}", stderr(&out));
 }

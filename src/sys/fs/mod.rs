@@ -129,23 +129,7 @@ pub fn open_noatime(path: &Path) -> io::Result<File> {
     imp::open_noatime(path)
 }
 
-/// Facts of the filesystem holding a path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Filesystem {
-    /// Reading a file moves its access time (true under Linux's `relatime` and `strictatime`;
-    /// false on a `noatime` mount, and on Windows, where NTFS keeps last-access times only
-    /// when configured to and then only to the hour: treated as absent).
-    pub keeps_atime: bool,
-    /// A network or user-space filesystem (NFS, SMB/CIFS, 9p, FUSE, AFS, Ceph): locks and
-    /// times there are only as good as the server's.
-    pub network: bool,
-}
-
-/// The facts of the filesystem holding `path` (following symlinks). A path that cannot be
-/// examined is taken to be on a local filesystem that keeps atimes, as before.
-pub fn filesystem(path: &Path) -> Filesystem {
-    imp::filesystem(path)
-}
+pub use kind::{Filesystem, facts as filesystem};
 
 /// One entry of a directory listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,6 +267,20 @@ impl Dir {
         check_name(name)?;
         check_name(new_name)?;
         self.0.rename(name, &to.0, new_name)
+    }
+
+    /// Renames the file `name` here to `new_name` here, replacing a file already there, in one
+    /// step (`renameat` on Unix; `FileRenameInformation` with `ReplaceIfExists` on Windows,
+    /// where [`Dir::rename`] never replaces): readers see the old file or the new one.
+    pub fn replace_file(
+        &self,
+        name: impl AsRef<OsStr>,
+        new_name: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let (name, new_name) = (name.as_ref(), new_name.as_ref());
+        check_name(name)?;
+        check_name(new_name)?;
+        self.0.replace_file(name, new_name)
     }
 
     /// Creates the directory `name` (`AlreadyExists` if anything has that name, a dangling

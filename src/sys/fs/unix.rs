@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{Entry, FileId, FileOptions, Filesystem, Kind, Stat};
+use super::{Entry, FileId, FileOptions, Filesystem, Kind, Stat, kind};
 
 /// A directory opened for reading its entries.
 #[derive(Debug)]
@@ -116,56 +116,60 @@ pub fn open_noatime(_path: &Path) -> io::Result<File> {
     ))
 }
 
+/// Size, free space and device of the filesystem holding `path` (`statvfs`, `stat`).
+fn space(path: &Path) -> io::Result<(u64, u64, u64, rustix::fs::StatVfs)> {
+    use std::os::unix::fs::MetadataExt;
+    let device = std::fs::metadata(path)?.dev();
+    let v = rustix::fs::statvfs(path).map_err(err)?;
+    let block = if v.f_frsize > 0 {
+        v.f_frsize
+    } else {
+        v.f_bsize
+    };
+    Ok((
+        device,
+        v.f_blocks.saturating_mul(block),
+        v.f_bavail.saturating_mul(block),
+        v,
+    ))
+}
+
 /// Linux: the mount's `ST_NOATIME` (`statvfs`) and the filesystem's magic (`statfs`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn filesystem(path: &Path) -> Filesystem {
+pub fn filesystem(path: &Path) -> io::Result<Filesystem> {
     use rustix::fs::StatVfsMountFlags;
-    // The magic numbers of `statfs(2)`.
-    const NETWORK: &[u64] = &[
-        0x6969,      // NFS
-        0xff53_4d42, // CIFS
-        0xfe53_4d42, // SMB2
-        0x517b,      // SMB
-        0x0102_1997, // 9p
-        0x6573_5546, // FUSE
-        0x5346_414f, // AFS
-        0x00c3_6400, // Ceph
-    ];
-    let keeps_atime = rustix::fs::statvfs(path)
-        .map(|v| !v.f_flag.contains(StatVfsMountFlags::NOATIME))
-        .unwrap_or(true);
+    let (device, size_bytes, free_bytes, v) = space(path)?;
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-    let network = rustix::fs::statfs(path)
-        .is_ok_and(|f| NETWORK.contains(&((f.f_type as i64) as u64 & 0xffff_ffff)));
-    Filesystem {
-        keeps_atime,
-        network,
-    }
+    let magic = (rustix::fs::statfs(path).map_err(err)?.f_type as i64) as u64 & 0xffff_ffff;
+    Ok(Filesystem {
+        device,
+        size_bytes,
+        free_bytes,
+        keeps_atime: !v.f_flag.contains(StatVfsMountFlags::NOATIME),
+        network: kind::network_by_magic(magic as u32),
+    })
 }
 
-/// macOS and the BSDs: the mount's flags and filesystem type name (`statfs`).
+/// macOS and FreeBSD: the mount's flags and filesystem type name (`statfs`).
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-pub fn filesystem(path: &Path) -> Filesystem {
-    const NETWORK: &[&str] = &["nfs", "smbfs", "afpfs", "webdav", "cifs", "ftp", "9p"];
-    match rustix::fs::statfs(path) {
-        Ok(f) => {
-            let name: Vec<u8> = (f.f_fstypename.iter())
-                .take_while(|&&c| c != 0)
-                .map(|&c| c as u8)
-                .collect();
-            let name = String::from_utf8_lossy(&name);
-            Filesystem {
-                keeps_atime: (f.f_flags as u64) & (libc::MNT_NOATIME as u64) == 0,
-                network: NETWORK.contains(&name.as_ref()) || name.contains("fuse"),
-            }
-        }
-        Err(_) => Filesystem {
-            keeps_atime: true,
-            network: false,
-        },
-    }
+pub fn filesystem(path: &Path) -> io::Result<Filesystem> {
+    let (device, size_bytes, free_bytes, _) = space(path)?;
+    let f = rustix::fs::statfs(path).map_err(err)?;
+    let name: Vec<u8> = (f.f_fstypename.iter())
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    Ok(Filesystem {
+        device,
+        size_bytes,
+        free_bytes,
+        #[allow(clippy::unnecessary_cast)]
+        keeps_atime: (f.f_flags as u64) & (libc::MNT_NOATIME as u64) == 0,
+        network: kind::network_by_name(&String::from_utf8_lossy(&name)),
+    })
 }
 
+/// Other Unixes: sizes only; every filesystem reads as local and keeping access times.
 #[cfg(not(any(
     target_os = "linux",
     target_os = "android",
@@ -173,11 +177,15 @@ pub fn filesystem(path: &Path) -> Filesystem {
     target_os = "ios",
     target_os = "freebsd"
 )))]
-pub fn filesystem(_path: &Path) -> Filesystem {
-    Filesystem {
+pub fn filesystem(path: &Path) -> io::Result<Filesystem> {
+    let (device, size_bytes, free_bytes, _) = space(path)?;
+    Ok(Filesystem {
+        device,
+        size_bytes,
+        free_bytes,
         keeps_atime: true,
-        network: false,
-    }
+        network: None,
+    })
 }
 
 /// What a listing says an entry is (`None`: the filesystem does not say; `stat` it).
@@ -281,6 +289,11 @@ impl Dir {
 
     pub fn rename(&self, name: &OsStr, to: &Dir, new_name: &OsStr) -> io::Result<()> {
         rustix::fs::renameat(&self.fd, name, &to.fd, new_name).map_err(err)
+    }
+
+    pub fn replace_file(&self, name: &OsStr, new_name: &OsStr) -> io::Result<()> {
+        // renameat replaces what is at `new_name` (a symlink itself, never its target).
+        rustix::fs::renameat(&self.fd, name, &self.fd, new_name).map_err(err)
     }
 
     pub fn create_dir(&self, name: &OsStr) -> io::Result<()> {

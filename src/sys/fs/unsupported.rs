@@ -61,11 +61,8 @@ pub fn open_noatime(_path: &Path) -> io::Result<File> {
     Err(unsupported())
 }
 
-pub fn filesystem(_path: &Path) -> Filesystem {
-    Filesystem {
-        keeps_atime: false,
-        network: false,
-    }
+pub fn filesystem(_path: &Path) -> io::Result<Filesystem> {
+    Err(unsupported())
 }
 
 /// Nothing to keep where nothing can be listed.
@@ -106,6 +103,10 @@ impl Dir {
     }
 
     pub fn rename(&self, _name: &OsStr, _to: &Dir, _new_name: &OsStr) -> io::Result<()> {
+        match self.0 {}
+    }
+
+    pub fn replace_file(&self, _name: &OsStr, _new_name: &OsStr) -> io::Result<()> {
         match self.0 {}
     }
 

@@ -346,20 +346,60 @@ pub fn open_noatime(_path: &Path) -> io::Result<File> {
     ))
 }
 
-/// NTFS updates last-access times only when the system is configured to (off by default on
-/// large volumes since Windows 10 1803), and then lazily, to the hour: never trusted.
-pub fn filesystem(path: &Path) -> Filesystem {
+/// The volume holding `path` (`GetVolumePathNameW`), its serial number and file system name
+/// (`GetVolumeInformationW`), whether it is remote (`GetDriveTypeW`), and its size and the
+/// space available to this user (`GetDiskFreeSpaceExW`). NTFS updates last-access times only
+/// when the system is configured to (off by default on large volumes since Windows 10 1803),
+/// and then lazily, to the hour: never trusted.
+pub fn filesystem(path: &Path) -> io::Result<Filesystem> {
     let wide = wide_nul(path);
     let mut volume = vec![0u16; wide.len().max(wf::MAX_PATH as usize) + 1];
     // SAFETY: `wide` is NUL-terminated; `volume` is writable for the length passed.
     let ok =
         unsafe { fs::GetVolumePathNameW(wide.as_ptr(), volume.as_mut_ptr(), volume.len() as u32) };
-    // SAFETY: on success `volume` holds a NUL-terminated root path.
-    let network = ok != 0 && unsafe { fs::GetDriveTypeW(volume.as_ptr()) } == DRIVE_REMOTE;
-    Filesystem {
-        keeps_atime: false,
-        network,
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
     }
+    // SAFETY: on success `volume` holds a NUL-terminated root path.
+    let remote = unsafe { fs::GetDriveTypeW(volume.as_ptr()) } == DRIVE_REMOTE;
+    let mut serial = 0u32;
+    let mut fs_name = [0u16; wf::MAX_PATH as usize + 1];
+    // SAFETY: `volume` is a NUL-terminated root path; the serial number and the name buffer
+    // are writable for the length passed; the other outputs are optional (null).
+    let ok = unsafe {
+        fs::GetVolumeInformationW(
+            volume.as_ptr(),
+            ptr::null_mut(),
+            0,
+            &mut serial,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            fs_name.as_mut_ptr(),
+            fs_name.len() as u32,
+        )
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let name_len = fs_name
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(fs_name.len());
+    let fs_name = String::from_utf16_lossy(&fs_name[..name_len]);
+    let (mut free, mut total, mut total_free) = (0u64, 0u64, 0u64);
+    // SAFETY: `wide` is NUL-terminated; the three outputs are writable u64s.
+    let ok =
+        unsafe { fs::GetDiskFreeSpaceExW(wide.as_ptr(), &mut free, &mut total, &mut total_free) };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Filesystem {
+        device: u64::from(serial),
+        size_bytes: total,
+        free_bytes: free,
+        keeps_atime: false,
+        network: super::kind::network_on_windows(remote, &fs_name),
+    })
 }
 
 /// A buffer for `NtQueryDirectoryFile`, aligned as its records need.
@@ -528,6 +568,16 @@ impl Dir {
     }
 
     pub fn rename(&self, name: &OsStr, to: &Dir, new_name: &OsStr) -> io::Result<()> {
+        self.rename_to(name, to, new_name, false)
+    }
+
+    pub fn replace_file(&self, name: &OsStr, new_name: &OsStr) -> io::Result<()> {
+        self.rename_to(name, self, new_name, true)
+    }
+
+    /// `FileRenameInformation` relative to `to`, replacing an existing `new_name` only if
+    /// `replace`.
+    fn rename_to(&self, name: &OsStr, to: &Dir, new_name: &OsStr, replace: bool) -> io::Result<()> {
         let h = self.open_here(
             name,
             fs::DELETE | fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE,
@@ -542,8 +592,12 @@ impl Dir {
         let info = buf.as_mut_ptr().cast::<nt::FILE_RENAME_INFORMATION>();
         // SAFETY: `buf` is zeroed, 8-aligned and at least `size` bytes: room for the struct
         // and the name after `FileName`'s offset. The fields are written through raw pointers
-        // into it; the zeroed union means "never replace an existing name".
+        // into it; the zeroed union means "never replace an existing name", unless
+        // `ReplaceIfExists` is set.
         unsafe {
+            if replace {
+                (&raw mut (*info).Anonymous.ReplaceIfExists).write(true);
+            }
             (&raw mut (*info).RootDirectory).write(to.h.as_raw_handle());
             (&raw mut (*info).FileNameLength).write((wide.len() * 2) as u32);
             ptr::copy_nonoverlapping(
