@@ -1076,20 +1076,39 @@ mod tests {
         }
     }
 
-    /// Keeps swapping `target` for a symlink to `outside` (moving the real one aside and back)
-    /// until told to stop; returns how many swaps it made.
-    fn attacker(
-        target: PathBuf,
-        outside: PathBuf,
-        stop: Arc<AtomicBool>,
-    ) -> std::thread::JoinHandle<u64> {
-        std::thread::spawn(move || {
+    /// A thread that keeps swapping `target` for a symlink to `outside` (moving the real one
+    /// aside and back) until told to stop; [`Attacker::join`] says how many swaps it made.
+    struct Attacker {
+        thread: std::thread::JoinHandle<()>,
+        swaps: Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl Attacker {
+        /// Waits for the first swap, so that what runs next races it even on a busy machine.
+        fn started(self) -> Attacker {
+            let t = std::time::Instant::now();
+            while self.swaps.load(Ordering::Relaxed) == 0 {
+                assert!(t.elapsed().as_secs() < 30, "the attacker never swapped");
+                std::thread::yield_now();
+            }
+            self
+        }
+
+        fn join(self) -> u64 {
+            self.thread.join().unwrap();
+            self.swaps.load(Ordering::Relaxed)
+        }
+    }
+
+    fn attacker(target: PathBuf, outside: PathBuf, stop: Arc<AtomicBool>) -> Attacker {
+        let swaps = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = swaps.clone();
+        let thread = std::thread::spawn(move || {
             let aside = PathBuf::from(format!("{}.aside", target.display()));
-            let mut swaps = 0;
             while !stop.load(Ordering::Relaxed) {
                 if fs::rename(&target, &aside).is_ok() {
                     if symlink(&outside, &target).is_ok() {
-                        swaps += 1;
+                        counted.fetch_add(1, Ordering::Relaxed);
                         std::thread::yield_now();
                         let _ = fs::remove_file(&target);
                     }
@@ -1097,8 +1116,8 @@ mod tests {
                 }
                 std::thread::yield_now();
             }
-            swaps
-        })
+        });
+        Attacker { thread, swaps }.started()
     }
 
     const ROUNDS: usize = 300;
@@ -1137,14 +1156,14 @@ mod tests {
                 removed += usize::from(res.is_ok());
             }
             stop.store(true, Ordering::Relaxed);
-            swaps += a.join().unwrap();
+            swaps += a.join();
             r.finish();
             for u in &units {
                 assert_intact(&outside.join(u), &victims, round);
             }
             assert_eq!(fs::read_dir(&outside).unwrap().count(), units.len());
         }
-        assert!(swaps > ROUNDS as u64, "the attacker raced: {swaps} swaps");
+        assert!(swaps >= ROUNDS as u64, "the attacker raced: {swaps} swaps");
         assert!(removed > 0, "some removals went through");
     }
 
@@ -1173,7 +1192,7 @@ mod tests {
             // It may give up on a tree that keeps changing, never leave it.
             let _ = empty(&dest);
             stop.store(true, Ordering::Relaxed);
-            swaps += a.join().unwrap();
+            swaps += a.join();
             assert_intact(&outside, &victims, round);
             for t in r.leftover_trash().unwrap() {
                 empty(&t).unwrap();
@@ -1181,7 +1200,7 @@ mod tests {
             r.finish();
             assert!(!root.join(TRASH).exists(), "round {round}");
         }
-        assert!(swaps > ROUNDS as u64, "the attacker raced: {swaps} swaps");
+        assert!(swaps >= ROUNDS as u64, "the attacker raced: {swaps} swaps");
     }
 
     #[test]
@@ -1218,7 +1237,7 @@ mod tests {
             let a = attacker(root.join(TRASH), outside.clone(), stop.clone());
             let _ = executor::execute(&plan, &mut r, None, &|_| {});
             stop.store(true, Ordering::Relaxed);
-            swaps += a.join().unwrap();
+            swaps += a.join();
             assert_intact(&outside, &victims, round);
             // Clean up for the next round, without the attacker.
             let mut r = Remover::new(&root).unwrap();
@@ -1227,6 +1246,6 @@ mod tests {
             assert!(!root.join(TRASH).exists(), "round {round}");
             assert!(!unit.exists(), "round {round}");
         }
-        assert!(swaps > ROUNDS as u64, "the attacker raced: {swaps} swaps");
+        assert!(swaps >= ROUNDS as u64, "the attacker raced: {swaps} swaps");
     }
 }
