@@ -8,7 +8,8 @@
 //! it was skipped and passes. Wine maps `Z:` to `/`, so every path the Windows binary gets is
 //! `Z:\…` ([`win_path`]) and every path it prints is mapped back ([`unix_path`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use serde_json::Value;
@@ -19,7 +20,9 @@ use crate::sweep::{age_times, units};
 fn setup(test: &str) -> Option<&'static Wine> {
     let w = wine();
     if w.is_none() {
-        eprintln!("skipped: {test} needs JANITOR_WINE_EXE (a Windows build of cargo-janitor, run under Wine)");
+        eprintln!(
+            "skipped: {test} needs JANITOR_WINE_EXE (a Windows build of cargo-janitor, run under Wine)"
+        );
     }
     w
 }
@@ -50,13 +53,50 @@ fn json_of(out: &std::process::Output, what: &str) -> Value {
     })
 }
 
+/// The allocated bytes of the non-directories at and below `p`, a hard-linked file once:
+/// what the Windows build reports as on-disk size under Wine (see the status test).
+fn file_blocks(p: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
+    let Ok(m) = p.symlink_metadata() else {
+        return 0;
+    };
+    if m.is_dir() {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| file_blocks(&e.unwrap().path(), seen))
+            .sum()
+    } else if seen.insert((m.dev(), m.ino())) {
+        m.blocks() * 512
+    } else {
+        0
+    }
+}
+
+/// `v` without its on-disk sizes (every `disk_bytes` and `total_disk_bytes` set to null).
+fn without_disk_sizes(v: &Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.iter().map(without_disk_sizes).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    if k.ends_with("disk_bytes") && !x.is_null() {
+                        (k.clone(), Value::from("<disk>"))
+                    } else {
+                        (k.clone(), without_disk_sizes(x))
+                    }
+                })
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
+}
+
 #[test]
 fn status_under_wine_says_what_the_linux_binary_says() {
     let Some(w) = setup("status under Wine") else {
         return;
     };
     let c = Copy::of(populated());
-    // A hard link inside one component: both count its blocks once.
+    // A hard link inside one component: both count it once.
     let src = c.home.join("registry/src").join(c.registry_dir());
     std::fs::hard_link(
         src.join("alpha-1.0.0/src/data.txt"),
@@ -82,11 +122,83 @@ fn status_under_wine_says_what_the_linux_binary_says() {
                 .unwrap(),
             "status (Windows, under Wine)",
         );
+        let windows = normalize(&windows, home, "<home>");
+        let linux = normalize(&linux, home, "<home>");
+        // Counts, sizes, last uses, verdicts and next steps: the same. On-disk sizes are
+        // present in the same places.
         assert_eq!(
-            normalize(&windows, home, "<home>"),
-            normalize(&linux, home, "<home>"),
+            without_disk_sizes(&windows),
+            without_disk_sizes(&linux),
             "status {extra:?}"
         );
+        // The on-disk size is what each OS reports as allocated. Wine reports a directory's
+        // `AllocationSize` as 0 (as NTFS does for a small directory, whose index lives in its
+        // MFT record), so under Wine it is the files' blocks only, each hard-linked file once;
+        // on Linux directories' blocks count too (as `du`).
+        // A file hard-linked into two components (a git checkout's pack and its database's)
+        // counts in the first walked, in this order, on both.
+        let files = |rel: &[&str], seen: &mut HashSet<(u64, u64)>| -> u64 {
+            rel.iter().map(|r| file_blocks(&c.home.join(r), seen)).sum()
+        };
+        let all = files(&[""], &mut HashSet::new());
+        let mut seen = HashSet::new();
+        let mut expected = std::collections::BTreeMap::new();
+        for (kind, dir) in [
+            ("registry-index", "registry/index"),
+            ("registry-crate", "registry/cache"),
+            ("registry-src", "registry/src"),
+            ("git-db", "git/db"),
+            ("git-checkout", "git/checkouts"),
+            ("bin", "bin"),
+        ] {
+            expected.insert(kind, files(&[dir], &mut seen));
+        }
+        let named: u64 = expected.values().sum();
+        expected.insert("other", all - named);
+        for comp in windows["components"].as_array().unwrap() {
+            let kind = comp["kind"].as_str().unwrap();
+            if comp["disk_bytes"].is_null() {
+                continue;
+            }
+            assert_eq!(
+                comp["disk_bytes"], expected[kind],
+                "{kind}'s disk_bytes under Wine, status {extra:?}"
+            );
+        }
+        if !windows["total_disk_bytes"].is_null() {
+            assert_eq!(windows["total_disk_bytes"], all, "status {extra:?}");
+        }
+        for r in windows["git_repos"].as_array().unwrap() {
+            let name = r["name"].as_str().unwrap();
+            assert_eq!(
+                r["disk_bytes"],
+                files(
+                    &[&format!("git/db/{name}"), &format!("git/checkouts/{name}")],
+                    &mut HashSet::new()
+                ),
+                "{name}'s disk_bytes under Wine"
+            );
+        }
+        for t in windows["top"].as_array().unwrap() {
+            let Some(p) = t["path"].as_str() else {
+                continue;
+            };
+            let rel = p.strip_prefix("<home>/").unwrap();
+            // A git repository's row is its database and its checkouts.
+            let checkouts = rel.replace("git/db/", "git/checkouts/");
+            let rels = if rel.starts_with("git/db/") {
+                vec![rel, &checkouts]
+            } else {
+                vec![rel]
+            };
+            if !t["disk_bytes"].is_null() {
+                assert_eq!(
+                    t["disk_bytes"],
+                    files(&rels, &mut HashSet::new()),
+                    "top item {p} under Wine"
+                );
+            }
+        }
     }
 }
 
@@ -152,7 +264,11 @@ fn gc_under_wine_removes_what_the_linux_binary_removes() {
             !removed.is_empty() || no_db,
             "case {args:?} at {now} removes something: {v:#}"
         );
-        assert_eq!(removed, removed_under(&l, &linux.home), "removed by {args:?}");
+        assert_eq!(
+            removed,
+            removed_under(&l, &linux.home),
+            "removed by {args:?}"
+        );
         assert_eq!(
             normalize(&v, windows.home.to_str().unwrap(), "<home>"),
             normalize(&l, linux.home.to_str().unwrap(), "<home>"),
@@ -178,7 +294,11 @@ fn gc_under_wine_removes_what_the_linux_binary_removes() {
                     .status
                     .success()
             };
-            assert_eq!(ok(&windows), ok(&linux), "cargo build --offline of {p} after {args:?}");
+            assert_eq!(
+                ok(&windows),
+                ok(&linux),
+                "cargo build --offline of {p} after {args:?}"
+            );
         }
     }
 }
@@ -210,7 +330,10 @@ fn sweep_under_wine_removes_the_stale_generation_and_cargo_stays_fresh() {
     };
     let env = Env::new();
     let app = env.project("app", "");
-    write_deps(&app, "alpha = \"=1.0.0\"\nbeta = \"=0.1.0\"\ngamma = \"0.1\"");
+    write_deps(
+        &app,
+        "alpha = \"=1.0.0\"\nbeta = \"=0.1.0\"\ngamma = \"0.1\"",
+    );
     build(&env, &app);
     let old = units(&app.join("target"));
     write_deps(&app, "alpha = \"2\"\nbeta = \"0.2\"\ngamma = \"0.1\"");
@@ -228,7 +351,10 @@ fn sweep_under_wine_removes_the_stale_generation_and_cargo_stays_fresh() {
     let current = units(&fresh);
     std::fs::remove_dir_all(&fresh).unwrap();
     let stale: BTreeSet<String> = all.difference(&current).cloned().collect();
-    assert!(!stale.is_empty() && stale.is_subset(&old), "{all:?} {current:?}");
+    assert!(
+        !stale.is_empty() && stale.is_subset(&old),
+        "{all:?} {current:?}"
+    );
     age_times(&target, 60);
     // Aging the dep-info files makes the workspace member's sources newer than its last
     // build: one build rebuilds it (and only it), as after any edit.
@@ -261,7 +387,11 @@ fn sweep_under_wine_removes_the_stale_generation_and_cargo_stays_fresh() {
         .as_secs();
     let mut rec = serde_json::Map::new();
     for u in &all {
-        let t = if current.contains(u) { now } else { now - 60 * DAY };
+        let t = if current.contains(u) {
+            now
+        } else {
+            now - 60 * DAY
+        };
         rec.insert(hash_of(u).to_owned(), t.into());
     }
     std::fs::write(
@@ -276,7 +406,11 @@ fn sweep_under_wine_removes_the_stale_generation_and_cargo_stays_fresh() {
     assert_eq!(v["dirs"][0]["signal"], "record", "{v:#}");
     assert_eq!(dry["dirs"][0]["removed"], v["dirs"][0]["removed"]);
     assert_eq!(v["dirs"][0]["removed_units"], stale.len(), "{v:#}");
-    assert_eq!(units(&target), current, "exactly the current generation is left");
+    assert_eq!(
+        units(&target),
+        current,
+        "exactly the current generation is left"
+    );
     // No file of the stale units is left in deps/.
     for e in std::fs::read_dir(target.join("debug/deps")).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
@@ -322,15 +456,22 @@ fn trim_under_wine_keeps_what_the_lockfile_pins() {
     );
     build(&env, &app);
     let new_rev = git.commit("second");
-    write_deps(&app, &with_git("alpha = \"2\"\nbeta = \"0.2\"\ngamma = \"0.1\""));
+    write_deps(
+        &app,
+        &with_git("alpha = \"2\"\nbeta = \"0.2\"\ngamma = \"0.1\""),
+    );
     assert_ok(
-        &env.cargo(&app, &["update", "-p", "gitdep"]).output().unwrap(),
+        &env.cargo(&app, &["update", "-p", "gitdep"])
+            .output()
+            .unwrap(),
         "cargo update",
     );
     build(&env, &app);
-    assert!(std::fs::read_to_string(app.join("Cargo.lock"))
-        .unwrap()
-        .contains(&new_rev));
+    assert!(
+        std::fs::read_to_string(app.join("Cargo.lock"))
+            .unwrap()
+            .contains(&new_rev)
+    );
 
     // The same on an identical copy, with the Linux binary.
     let copy = tempfile::Builder::new()
@@ -376,11 +517,7 @@ fn trim_under_wine_keeps_what_the_lockfile_pins() {
     );
     assert_eq!(
         crates(&env.home),
-        [
-            "alpha-2.0.0.crate",
-            "beta-0.2.0.crate",
-            "gamma-0.1.0.crate"
-        ],
+        ["alpha-2.0.0.crate", "beta-0.2.0.crate", "gamma-0.1.0.crate"],
         "only the pinned .crate files: {v:#}"
     );
     let src = dirs_in(&env.home.join("registry/src").join(only_registry(&env.home)));
@@ -402,5 +539,8 @@ fn trim_under_wine_keeps_what_the_lockfile_pins() {
         .cargo(&app, &["build", "--locked", "--offline", "-v"])
         .output()
         .unwrap();
-    assert_ok(&out, "cargo build --locked --offline after the Windows trim");
+    assert_ok(
+        &out,
+        "cargo build --locked --offline after the Windows trim",
+    );
 }

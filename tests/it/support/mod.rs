@@ -860,13 +860,21 @@ pub fn wine() -> Option<&'static Wine> {
     static W: OnceLock<Option<Wine>> = OnceLock::new();
     W.get_or_init(|| {
         let exe = PathBuf::from(std::env::var_os("JANITOR_WINE_EXE").filter(|v| !v.is_empty())?);
-        assert!(exe.is_file(), "JANITOR_WINE_EXE={}: no such file", exe.display());
+        assert!(
+            exe.is_file(),
+            "JANITOR_WINE_EXE={}: no such file",
+            exe.display()
+        );
         let prefix = PathBuf::from(
             std::env::var_os("WINEPREFIX")
                 .filter(|v| !v.is_empty())
                 .expect("JANITOR_WINE_EXE is set: WINEPREFIX must name the Wine prefix"),
         );
-        assert!(prefix.is_dir(), "WINEPREFIX={}: no such directory", prefix.display());
+        assert!(
+            prefix.is_dir(),
+            "WINEPREFIX={}: no such directory",
+            prefix.display()
+        );
         let wine = std::env::var_os("JANITOR_WINE")
             .filter(|v| !v.is_empty())
             .map_or_else(|| PathBuf::from("/usr/lib/wine/wine64"), PathBuf::from);
