@@ -490,11 +490,10 @@ fn trim_under_wine_keeps_what_the_lockfile_pins() {
     let linux_home = copy.path().join("cargo-home");
     let linux_app = copy.path().join("app");
 
-    // The home only (the target dir's units are identified by `rustc -vV`, which cannot run
-    // under Wine here: there is no Windows rustc): `--target-dir` is not given, and the
-    // workspace's target dir is named by --lockfile's workspace, so an empty target dir
-    // stands in. (The grace period is off: everything here was used seconds ago.)
-    let args = |lock: String| {
+    // (The grace period is off: everything here was used seconds ago.) Under Wine `rustc -vV`
+    // cannot run (there is no Windows rustc), so the Windows binary cannot tell which units
+    // the current toolchain built: it must then keep every pinned dependency's unit.
+    let args = |lock: String, target: String| {
         vec![
             "trim".to_owned(),
             "--yes".to_owned(),
@@ -503,13 +502,21 @@ fn trim_under_wine_keeps_what_the_lockfile_pins() {
             "0 seconds".to_owned(),
             "--lockfile".to_owned(),
             lock,
+            "--target-dir".to_owned(),
+            target,
         ]
     };
-    let wa = args(win_path(&app.join("Cargo.lock")));
+    let wa = args(
+        win_path(&app.join("Cargo.lock")),
+        win_path(&app.join("target")),
+    );
     let wa: Vec<&str> = wa.iter().map(String::as_str).collect();
     let out = w.janitor_in(&env.home, &app, &wa).output().unwrap();
     let v = json_of(&out, "trim (Windows, under Wine)");
-    let la = args(linux_app.join("Cargo.lock").display().to_string());
+    let la = args(
+        linux_app.join("Cargo.lock").display().to_string(),
+        linux_app.join("target").display().to_string(),
+    );
     let la: Vec<&str> = la.iter().map(String::as_str).collect();
     let l = json_of(
         &janitor_in(&linux_home, &linux_app, &la).output().unwrap(),
@@ -543,4 +550,11 @@ fn trim_under_wine_keeps_what_the_lockfile_pins() {
         &out,
         "cargo build --locked --offline after the Windows trim",
     );
+    let err = stderr(&out);
+    for dep in ["alpha", "beta", "gamma", "gitdep"] {
+        assert!(
+            err.contains(&format!("Fresh {dep} ")),
+            "{dep} not fresh after the Windows trim:\n{err}\n{v:#}"
+        );
+    }
 }
