@@ -207,9 +207,12 @@ pub fn plan_target(
                 }
             }
         };
+        // With no current toolchain known (`rustc -vV` could not run: no rustc on PATH, as
+        // under Wine), no unit is known to be another toolchain's: what cannot be told is kept.
         let why = why.or_else(|| {
             let r = rustc.get(&u.hash).copied().unwrap_or(0);
-            (r != 0 && !current.contains(&r)).then_some("built by another toolchain")
+            (r != 0 && !current.is_empty() && !current.contains(&r))
+                .then_some("built by another toolchain")
         });
         let Some(why) = why else { continue };
         plan.removals.push(unit_removal(u, why.to_owned()));
@@ -321,6 +324,38 @@ mod tests {
         );
         assert_eq!(p.kept_unknown, 3);
         assert_eq!(p.plan.units - p.plan.removed_units, 4);
+    }
+
+    /// Regression (found under Wine, where `rustc -vV` cannot run): without a current
+    /// toolchain, pinned dependencies' units are not "built by another toolchain".
+    #[test]
+    fn an_unknown_current_toolchain_removes_no_pinned_unit() {
+        let reg = "index.crates.io-1949cf8c6b5b557f".to_string();
+        let mut keep = KeepSet::default();
+        keep.registries
+            .entry(reg.clone())
+            .or_default()
+            .insert("alpha-2.0.0".into());
+        let pinned = UnitSource::Registry {
+            registry: reg,
+            package: "alpha-2.0.0".into(),
+        };
+        let td = TargetDir {
+            units: (0..2)
+                .map(|i| unit("alpha", &format!("{i:016x}")))
+                .collect(),
+            ..TargetDir::default()
+        };
+        let sources = (0..2)
+            .map(|i| (format!("{i:016x}"), pinned.clone()))
+            .collect();
+        let rustc: HashMap<String, u64> = (0..2).map(|i| (format!("{i:016x}"), 7 + i)).collect();
+        let p = plan_target(&td, &sources, &rustc, &[], &keep);
+        assert_eq!(p.plan.removed_units, 0, "{:?}", p.plan.removals);
+        // With the current toolchain known, the other toolchain's unit goes.
+        let p = plan_target(&td, &sources, &rustc, &[7], &keep);
+        let removed: Vec<_> = p.plan.removals.iter().map(|r| r.reason.clone()).collect();
+        assert_eq!(removed, ["built by another toolchain"]);
     }
 
     /// Regression (issue #9 kill test): a build-script run is removed before the compiled

@@ -23,3 +23,4 @@ mod sweep;
 mod tidy;
 mod trim;
 mod used_by;
+mod wine;

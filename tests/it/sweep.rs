@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// Units of a target dir: legacy `.fingerprint/<pkg>-<hash>` and new `build/<pkg>/<hash>`.
-fn units(target: &Path) -> BTreeSet<String> {
+pub fn units(target: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let debug = target.join("debug");
     for n in dirs_in(&debug.join(".fingerprint")) {

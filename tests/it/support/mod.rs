@@ -841,3 +841,79 @@ pub const SELF_STOP_BUILD_RS: &str = r#"fn main() {
     .unwrap();
 }
 "#;
+
+/// The Windows build of cargo-janitor, run under Wine by `tests/it/wine.rs`. Set by
+/// `JANITOR_WINE_EXE` (the `cargo-janitor.exe` built for `x86_64-pc-windows-gnu`), with
+/// `WINEPREFIX` (a prefix it runs in: `.ci/cross` makes one, with the `bcryptprimitives.dll`
+/// shim std needs under Wine 8) and optionally `JANITOR_WINE` (the Wine program; default
+/// `/usr/lib/wine/wine64`). Read from this test process's environment; only
+/// [`Wine::janitor_in`] passes them on (they are not in [`ALLOWED_ENV`]).
+pub struct Wine {
+    pub wine: PathBuf,
+    pub exe: PathBuf,
+    pub prefix: PathBuf,
+}
+
+/// The [`Wine`] setup, or `None` when `JANITOR_WINE_EXE` is unset (the Wine tests then print
+/// that they were skipped and pass). Half a setup is an error, not a skip.
+pub fn wine() -> Option<&'static Wine> {
+    static W: OnceLock<Option<Wine>> = OnceLock::new();
+    W.get_or_init(|| {
+        let exe = PathBuf::from(std::env::var_os("JANITOR_WINE_EXE").filter(|v| !v.is_empty())?);
+        assert!(
+            exe.is_file(),
+            "JANITOR_WINE_EXE={}: no such file",
+            exe.display()
+        );
+        let prefix = PathBuf::from(
+            std::env::var_os("WINEPREFIX")
+                .filter(|v| !v.is_empty())
+                .expect("JANITOR_WINE_EXE is set: WINEPREFIX must name the Wine prefix"),
+        );
+        assert!(
+            prefix.is_dir(),
+            "WINEPREFIX={}: no such directory",
+            prefix.display()
+        );
+        let wine = std::env::var_os("JANITOR_WINE")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from("/usr/lib/wine/wine64"), PathBuf::from);
+        Some(Wine { wine, exe, prefix })
+    })
+    .as_ref()
+}
+
+impl Wine {
+    /// The Windows binary under Wine with `--cargo-home home` (as a Windows path), in `dir`,
+    /// with [`command`]'s environment plus the prefix (Wine gives the Windows process the
+    /// Unix environment, so `.env(…)` reaches it).
+    pub fn janitor_in(&self, home: &Path, dir: &Path, args: &[&str]) -> Command {
+        let mut c = command(&self.wine);
+        c.arg(&self.exe)
+            .arg("--cargo-home")
+            .arg(win_path(home))
+            .args(args)
+            .current_dir(dir)
+            .env("WINEPREFIX", &self.prefix)
+            .env("WINEDEBUG", "-all")
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .env("DISPLAY", "");
+        c
+    }
+}
+
+/// An absolute Unix path as a Windows program under Wine names it: Wine maps drive `Z:` to `/`.
+pub fn win_path(p: &Path) -> String {
+    let s = p.to_str().expect("a UTF-8 path");
+    assert!(s.starts_with('/'), "not absolute: {s}");
+    format!("Z:{}", s.replace('/', "\\"))
+}
+
+/// The Unix path of a Windows path under `Z:` (the inverse of [`win_path`]); other strings
+/// are returned unchanged.
+pub fn unix_path(s: &str) -> String {
+    match s.strip_prefix("Z:").or_else(|| s.strip_prefix("z:")) {
+        Some(rest) if rest.starts_with('\\') => rest.replace('\\', "/"),
+        _ => s.to_owned(),
+    }
+}
