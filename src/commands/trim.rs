@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde::Serialize;
 
 use crate::act::db as dbw;
 use crate::act::executor;
@@ -22,52 +21,8 @@ use crate::observe::walk::Walker;
 use crate::observe::{db, disk_now};
 use crate::plan::grace::{self, Grace, Untracked};
 use crate::plan::{sweep, trim};
+use crate::report::trim::{Part, RemovedItem, Report};
 use crate::report::{self, Output};
-
-#[derive(Debug, Serialize)]
-pub struct Part {
-    /// `home` or `target`.
-    pub part: &'static str,
-    pub path: PathBuf,
-    /// Apparent bytes before and after (the home's caches, sized as `status` sizes them; a
-    /// target dir's bytes on disk).
-    pub before_bytes: u64,
-    pub after_bytes: u64,
-    /// Entries (home) or units (target dir) kept.
-    pub kept_units: usize,
-    /// Of `kept_units`, the units kept because their package could not be identified
-    /// (always 0 for the home, whose entries are named by registry and package).
-    pub kept_unknown: usize,
-    /// Entries (home; index cache entries are listed, not counted) or units removed.
-    pub removed_units: usize,
-    /// What was removed (a dry run: what would be), failures left out.
-    pub removed: Vec<RemovedItem>,
-    pub skipped: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RemovedItem {
-    pub path: PathBuf,
-    /// A kind of the one vocabulary (`registry-crate`, `unit`, …: docs/json.md).
-    pub kind: String,
-    /// Bytes freed: apparent bytes in the home, bytes on disk in a target dir.
-    pub bytes: u64,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub dry_run: bool,
-    pub ci: bool,
-    pub lockfiles: Vec<PathBuf>,
-    /// The `--used-by` commands, as given (their units are what target dirs keep).
-    pub used_by: Vec<String>,
-    /// Packages with a registry or git source pinned by the lockfiles.
-    pub pinned_packages: usize,
-    pub parts: Vec<Part>,
-    /// What the grace period kept, in the home and the target dirs.
-    pub grace: grace::Report,
-}
 
 fn listed(outcome: &executor::Outcome) -> Vec<RemovedItem> {
     outcome

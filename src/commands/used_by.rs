@@ -479,11 +479,12 @@ pub fn read_record(dir: &Path, out: &Output) -> Option<HashMap<String, u64>> {
 /// `sweep --used-by …`: runs the commands, then in each target and build dir they used
 /// removes every unit they did not report (under the build locks, as every sweep).
 pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) -> Result<i32> {
-    use super::sweep::{DirReport, Report, act_or_preview};
+    use super::sweep::act_or_preview;
     use crate::act::lock::Wait;
     use crate::exit;
     use crate::observe::target_dir;
     use crate::plan::grace;
+    use crate::report::sweep::{DirReport, Report};
 
     let commands = parse_all(&args.used_by)?;
     let Some(mut session) = run_all(&commands, global, out)? else {

@@ -1,11 +1,54 @@
-//! The human rendering of `sweep`.
+//! The report of `sweep` (its JSON types) and its human rendering.
 
 use std::fmt::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
 
 use super::Output;
 use super::table::Table;
-use crate::commands::sweep::Report;
+use crate::plan::grace;
+use crate::plan::sweep;
 use crate::units::HumanBytes;
+
+#[derive(Debug, Serialize)]
+pub struct DirReport {
+    pub path: PathBuf,
+    /// The project the directory belongs to (its parent, when that has a Cargo.toml).
+    pub project: Option<PathBuf>,
+    /// `atime`; `record` when the directory's record of use gives its units' last use
+    /// (`--used-by` writes it); `none` on a `noatime` mount without a record (then ages are
+    /// unknown and age or size limits remove nothing there); `used-by` with `--used-by`.
+    pub signal: &'static str,
+    /// With `--used-by`: how many of its units the commands reported (all kept).
+    pub reported_units: Option<usize>,
+    pub units: usize,
+    pub removed_units: usize,
+    pub kept_units: usize,
+    /// Apparent bytes and bytes on disk of the whole directory, hard links once.
+    pub bytes: u64,
+    pub disk_bytes: u64,
+    /// Bytes on disk freed (or that a dry run would free), hard links once.
+    pub reclaimed_bytes: u64,
+    pub removed: Vec<sweep::Removal>,
+    /// Why the directory was left alone, if it was (`busy` with --no-wait).
+    pub skipped: Option<String>,
+    /// Profile directories that appeared while sweeping and whose build locks a build held:
+    /// left alone.
+    pub busy_profiles: Vec<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub dry_run: bool,
+    /// The `--used-by` commands, as given.
+    pub used_by: Vec<String>,
+    pub dirs: Vec<DirReport>,
+    pub removed_units: usize,
+    pub reclaimed_bytes: u64,
+    /// What the grace period kept.
+    pub grace: grace::Report,
+}
 
 pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> String {
     let mut text = String::new();
