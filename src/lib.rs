@@ -20,9 +20,9 @@ mod discover;
 mod exit;
 mod observe;
 mod plan;
+mod quantity;
 mod report;
 mod sys;
-mod units;
 
 use std::process::ExitCode;
 

@@ -29,8 +29,8 @@ use crate::plan::clean::{self, Model};
 use crate::plan::grace::{self, Grace, Untracked};
 use crate::plan::policy::{self, Policy};
 use crate::plan::sync;
+use crate::quantity::{self, Frequency};
 use crate::report::{self, Output};
-use crate::units::{self, Frequency};
 
 fn policy(args: &GcArgs, config: &CargoConfig) -> Result<Policy> {
     let mut p = Policy {
@@ -58,10 +58,10 @@ fn frequency(config: &CargoConfig) -> Result<Frequency> {
     let v = config
         .get_str(&["cache", "auto-clean-frequency"])
         .unwrap_or_else(|| "1 day".into());
-    units::parse_frequency(&v).map_err(|_| {
+    quantity::parse_frequency(&v).map_err(|_| {
         BadInput(config.invalid(
             &["cache", "auto-clean-frequency"],
-            units::CONFIG_FREQUENCY,
+            quantity::CONFIG_FREQUENCY,
             &v,
         ))
         .into()

@@ -303,7 +303,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
         out.warn(format!(
             "--max-age {}: under `relatime` (Linux's default) atimes move at most once a day, so \
              units used today may look older than they are",
-            crate::units::span_words(age)
+            crate::quantity::span_words(age)
         ));
     }
     let dirs = dirs(global, args)?;

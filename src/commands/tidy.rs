@@ -34,17 +34,17 @@ use crate::observe::{db, disk_now};
 use crate::plan::grace::{self, Grace, Kept};
 use crate::plan::tidy::{self, Facts, HomeFacts, MinFree, Root, Space, TargetFacts, Tier};
 use crate::plan::{ItemKind, Plan};
+use crate::quantity::{self, HumanBytes, Span};
 use crate::report::metrics::{self, Metrics};
 use crate::report::{self, Output};
 use crate::sys::fs::kind;
-use crate::units::{self, HumanBytes, Span};
 
 fn size(s: &str) -> Result<u64, String> {
-    units::parse_size(s)
+    quantity::parse_size(s)
 }
 
 fn span(s: &str) -> Result<Span, String> {
-    units::parse_duration(s).map(Span::from_duration)
+    quantity::parse_duration(s).map(Span::from_duration)
 }
 
 #[derive(Debug, Args)]

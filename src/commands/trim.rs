@@ -134,7 +134,7 @@ fn confirm(home: &CargoHome, keep: &KeepSet, args: &TrimArgs, out: &Output) -> R
     let what = format!(
         "trim would remove {removed} of the {total} entries in `{}` ({}), more than a tenth",
         home.path.display(),
-        crate::units::HumanBytes(preview.plan.bytes())
+        crate::quantity::HumanBytes(preview.plan.bytes())
     );
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(BadInput(format!(

@@ -22,7 +22,7 @@ use super::policy::{Origin, Policy};
 use super::sync::{ChildKind, SyncChanges};
 use super::{ItemKind, Plan, PlanItem, Row};
 use crate::observe::home::{Entry, Inventory};
-use crate::units::{self, Span};
+use crate::quantity::{self, Span};
 
 /// One tracked entry, as Cargo's database would describe it after the sync.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,15 +217,15 @@ fn cutoff(now: u64, age: Span) -> u64 {
 fn age_reason(name: &str, origin: Origin, age: Span, now: u64, ts: u64) -> String {
     format!(
         "last used {} ({})",
-        units::ago(now, ts),
-        origin.describe(name, &units::span_words(age))
+        quantity::ago(now, ts),
+        origin.describe(name, &quantity::span_words(age))
     )
 }
 
 fn size_reason(flag: &str, limit: u64) -> String {
     format!(
         "least recently used over the limit ({flag} {})",
-        units::HumanBytes(limit)
+        quantity::HumanBytes(limit)
     )
 }
 
@@ -640,7 +640,7 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::MONTH_SECS;
+    use crate::quantity::MONTH_SECS;
 
     const NOW: u64 = 1_800_000_000;
     const DAY: u64 = 86_400;

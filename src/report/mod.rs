@@ -150,7 +150,7 @@ pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
         "Kept {} item{} used in the last {} (a build may be using them; --grace)",
         g.kept,
         if g.kept == 1 { "" } else { "s" },
-        crate::units::span_words(crate::units::Span(g.seconds))
+        crate::quantity::span_words(crate::quantity::Span(g.seconds))
     );
     if detailed {
         for k in &g.items {
@@ -180,7 +180,7 @@ pub fn entry_name(path: &std::path::Path, kind: &str) -> String {
     );
     match kind {
         "registry-crate" | "registry-src" => {
-            crate::units::name_version(name.trim_end_matches(".crate"))
+            crate::quantity::name_version(name.trim_end_matches(".crate"))
         }
         "git-checkout" => match path.parent().and_then(|p| p.file_name()) {
             Some(r) => format!("{}/{name}", r.to_string_lossy()),

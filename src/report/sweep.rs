@@ -9,7 +9,7 @@ use super::Output;
 use super::table::Table;
 use crate::plan::grace;
 use crate::plan::sweep;
-use crate::units::HumanBytes;
+use crate::quantity::HumanBytes;
 
 #[derive(Debug, Serialize)]
 pub struct DirReport {

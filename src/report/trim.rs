@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Output;
 use super::table::Table;
 use crate::plan::grace;
-use crate::units::HumanBytes;
+use crate::quantity::HumanBytes;
 
 #[derive(Debug, Serialize)]
 pub struct Part {
