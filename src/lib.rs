@@ -29,7 +29,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, args_from_env};
-use crate::report::Output;
 
 /// The whole program: parse the arguments, run the command, print any error as Cargo does
 /// (the outermost message, then each cause indented), and give the exit code.
@@ -45,7 +44,7 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    let out = Output::new(cli.global.color, cli.global.quiet, cli.global.verbose);
+    let out = commands::output(&cli.global);
     let code = match commands::run(&cli, &out) {
         Ok(code) => code,
         // The reader of our output went away (`| head`): not a failure, and nothing to say,

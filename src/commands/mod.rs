@@ -16,7 +16,7 @@ pub mod wait;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{self, Cli, Command, GlobalArgs};
 use crate::report::Output;
 
 /// Runs the parsed command line and returns the exit code.
@@ -35,4 +35,14 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Tidy(args) => tidy::run(&cli.global, args, out),
         Command::Schedule(args) => schedule::run(&cli.global, args, out),
     }
+}
+
+/// The output settings of the global flags (report/ sees no clap type).
+pub fn output(global: &GlobalArgs) -> Output {
+    let color = global.color.map(|c| match c {
+        cli::ColorChoice::Auto => crate::report::ColorChoice::Auto,
+        cli::ColorChoice::Always => crate::report::ColorChoice::Always,
+        cli::ColorChoice::Never => crate::report::ColorChoice::Never,
+    });
+    Output::new(color, global.quiet, global.verbose)
 }

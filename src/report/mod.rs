@@ -18,7 +18,14 @@ pub mod trim;
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::ColorChoice;
+/// When to colour (`--color`, `CARGO_TERM_COLOR`): resolved from the command line in
+/// `commands/`, so that report/ knows no clap type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 /// How to talk to the user: colour, verbosity, and where progress may go.
 #[derive(Clone, Debug)]
