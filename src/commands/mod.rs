@@ -14,10 +14,55 @@ pub mod trim;
 pub mod used_by;
 pub mod wait;
 
-use anyhow::Result;
+use std::process::ExitCode;
 
-use crate::cli::{self, Cli, Command, GlobalArgs};
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{self, Cli, Command, GlobalArgs, args_from_env};
 use crate::report::Output;
+use crate::{exit, report};
+
+/// The whole program: parse the arguments, run the command, print any error as Cargo does
+/// (the outermost message, then each cause indented), and give the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(args_from_env()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::BAD_INPUT as u8
+            } else {
+                exit::OK as u8
+            });
+        }
+    };
+    let out = output(&cli.global);
+    let code = match run(&cli, &out) {
+        Ok(code) => code,
+        // The reader of our output went away (`| head`): not a failure, and nothing to say,
+        // as in ripgrep.
+        Err(err) if report::is_broken_pipe(&err) => exit::OK,
+        Err(err) => {
+            // Cargo's shape: the outermost message, then each cause indented.
+            let mut chain = err.chain();
+            out.error(chain.next().map(ToString::to_string).unwrap_or_default());
+            let causes: Vec<String> = chain.map(ToString::to_string).collect();
+            if !causes.is_empty() {
+                out.line("\nCaused by:");
+                for c in causes {
+                    out.line(format!("  {c}"));
+                }
+            }
+            if err.chain().any(|e| e.is::<exit::BadInput>()) {
+                exit::BAD_INPUT
+            } else {
+                exit::FAILURE
+            }
+        }
+    };
+    ExitCode::from(code as u8)
+}
 
 /// Runs the parsed command line and returns the exit code.
 pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
