@@ -127,3 +127,21 @@ pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> Strin
     }
     text
 }
+
+/// The warnings of a real run in one target dir: skipped as busy, or the profile
+/// directories left alone and what could not be removed.
+pub fn warn_acted(dir: &std::path::Path, done: &crate::act::target::Acted, out: &Output) {
+    if let Some(e) = &done.busy {
+        out.warn(format!("skipping `{}`: {e} (--no-wait)", dir.display()));
+        return;
+    }
+    for p in &done.td.busy_profiles {
+        out.warn(format!(
+            "leaving `{}` alone: it appeared while sweeping and a build holds its lock",
+            p.display()
+        ));
+    }
+    for (path, err) in &done.errors {
+        out.warn(format!("could not remove `{}`: {err}", path.display()));
+    }
+}
