@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::executor;
-use super::lock::{BuildLocks, LockError, Wait};
+use super::lock::{BuildLocks, Held, LockError, Wait};
 use super::remove::Remover;
 use crate::exit;
 use crate::observe::target_dir::{self, TargetDir};
@@ -113,7 +113,13 @@ pub fn act_on_target(
     let td = target_dir::restrict(td, &held);
     let plan = plan_of(&td);
     let mut remover = Remover::for_target(dir)?;
-    let outcome = executor::execute(&to_plan(&td, &plan), &mut remover, None, &|_| {})?;
+    let outcome = executor::execute(
+        &to_plan(&td, &plan),
+        &mut remover,
+        Held::Target(&locks),
+        None,
+        &|_| {},
+    )?;
     drop(locks);
     let code = if outcome.errors.is_empty() {
         exit::OK

@@ -16,7 +16,7 @@ use anyhow::{Result, bail};
 
 use crate::act::db as dbw;
 use crate::act::executor;
-use crate::act::lock::{LockError, MutateExclusive, Wait};
+use crate::act::lock::{Held, LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::{GcArgs, GlobalArgs};
 use crate::discover::{CargoConfig, CargoHome};
@@ -117,7 +117,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     } else {
         MutateExclusive::acquire(&home.path, wait, &mut on_block).map_err(Some)
     };
-    let _lock = match acquired {
+    let lock = match acquired {
         Err(None) => None,
         Ok(l) => Some(l),
         Err(Some(e)) => match e {
@@ -203,8 +203,11 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     {
         // Not due; still empty what a killed run left in the trash (the locks are held).
         let mut remover = Remover::new(&home.path)?;
-        if !args.dry_run && remover.has_leftover() {
-            let outcome = executor::execute(&Plan::default(), &mut remover, None, &|_| {})?;
+        if let Some(lock) = &lock
+            && remover.has_leftover()
+        {
+            let held = Held::Home(lock);
+            let outcome = executor::execute(&Plan::default(), &mut remover, held, None, &|_| {})?;
             for (path, err) in &outcome.errors {
                 out.warn(format!("could not remove `{}`: {err}", path.display()));
             }
@@ -255,9 +258,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     // Act.
     let mut remover = Remover::new(&home.path)?;
     let mut db_error: Option<RecordError> = None;
-    let outcome = if args.dry_run {
-        executor::dry_run(&plan, &remover)
-    } else {
+    let outcome = if let Some(lock) = &lock {
         let c = conn.as_mut().expect("opened for a real run");
         // Make sure the database is writable before anything is removed (this writes
         // nothing).
@@ -268,10 +269,12 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
         // emptied included) are what makes that room.
         let progress = out.progress("Cleaning");
         let tick = |n| progress.tick(n);
-        let outcome = executor::execute(&plan, &mut remover, None, &tick)?;
+        let outcome = executor::execute(&plan, &mut remover, Held::Home(lock), None, &tick)?;
         progress.finish();
         db_error = record(c, &changes, &plan, now, args.auto).err();
         outcome
+    } else {
+        executor::dry_run(&plan, &remover)
     };
     for (path, err) in &outcome.errors {
         out.warn(format!("could not remove `{}`: {err}", path.display()));

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::act::db as dbw;
 use crate::act::executor;
-use crate::act::lock::{LockError, MutateExclusive, Wait};
+use crate::act::lock::{Held, LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::GlobalArgs;
 use crate::discover::lockfile::{self, KeepSet};
@@ -971,7 +971,7 @@ fn act_on_home(
     let mut remover = Remover::new(&home.path)?;
     let progress = out.progress("Removing");
     let tick = |n| progress.tick(n);
-    let outcome = executor::execute(&hp, &mut remover, conn.as_mut(), &tick)?;
+    let outcome = executor::execute(&hp, &mut remover, Held::Home(&_lock), conn.as_mut(), &tick)?;
     progress.finish();
     Ok(HomeActed::Done {
         plan: hp,

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::act::db as dbw;
 use crate::act::executor;
-use crate::act::lock::{LockError, MutateExclusive, Wait};
+use crate::act::lock::{Held, LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::{GlobalArgs, TrimArgs};
 use crate::discover::lockfile::{self, KeepSet};
@@ -311,10 +311,13 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     // Trash a killed run left is emptied under the lock even when nothing else goes.
     let outcome = if args.dry_run {
         executor::dry_run(&plan, &remover)
-    } else if !plan.items.is_empty() || (lock.is_some() && remover.has_leftover()) {
+    } else if let Some(lock) = &lock
+        && (!plan.items.is_empty() || remover.has_leftover())
+    {
         let progress = out.progress("Removing");
         let tick = |n| progress.tick(n);
-        let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &tick)?;
+        let held = Held::Home(lock);
+        let outcome = executor::execute(&plan, &mut remover, held, conn.as_mut(), &tick)?;
         progress.finish();
         outcome
     } else {
