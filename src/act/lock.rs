@@ -32,6 +32,13 @@ pub enum Wait {
     NoWait,
 }
 
+impl Wait {
+    /// [`Wait::NoWait`] if `no_wait`, else [`Wait::Block`].
+    pub fn unless(no_wait: bool) -> Wait {
+        if no_wait { Wait::NoWait } else { Wait::Block }
+    }
+}
+
 /// Cargo's two package-cache lock files, with the words Cargo's "Blocking" message uses.
 pub const MUTATE: (&str, &str) = (".package-cache-mutate", "package cache mutation");
 pub const DOWNLOAD: (&str, &str) = (".package-cache", "package cache");

@@ -91,3 +91,36 @@ pub fn output(global: &GlobalArgs) -> Output {
     });
     Output::new(color, global.quiet, global.verbose)
 }
+
+/// A Cargo home's inventory (`snapshot`: the database's rows), sized as `mode` says with
+/// progress under `label`. An entry that cannot be read stops the run here, before anything
+/// is written or removed: it must not make Cargo's rows look orphaned. Unreadable files
+/// inside entries are one warning (what is printed is sized without them).
+pub fn scan_home(
+    home: &crate::discover::CargoHome,
+    snapshot: Option<&crate::observe::db::Snapshot>,
+    mode: crate::observe::home::SizeMode,
+    label: &str,
+    out: &Output,
+) -> Result<crate::observe::home::Inventory> {
+    use crate::observe::home;
+    let mut inv = home::scan(&home.path, snapshot);
+    if let Some((path, err)) = inv.errors.first() {
+        anyhow::bail!(
+            "`{}` {err}; nothing was removed{}",
+            path.display(),
+            if inv.errors.len() > 1 {
+                format!(" ({} more problems like it)", inv.errors.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let progress = out.progress(label);
+    let tick = |n| progress.tick(n);
+    let mut walker = crate::observe::walk::Walker::with_progress(&tick);
+    home::measure(&mut inv, mode, &mut walker);
+    progress.finish();
+    out.warn_unread(&walker.errors);
+    Ok(inv)
+}

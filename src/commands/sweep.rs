@@ -132,6 +132,51 @@ pub fn act_or_preview(
     Ok(acted)
 }
 
+/// Scans every target dir first, on all cores (each scan is independent and read-only); what
+/// could not be read is one warning.
+pub fn scan_all(dirs: &[PathBuf], out: &Output) -> Vec<TargetDir> {
+    let scans = target_dir::scan_all(dirs);
+    out.warn_unread(
+        &scans
+            .iter()
+            .flat_map(|td| td.errors.clone())
+            .collect::<Vec<_>>(),
+    );
+    scans
+}
+
+/// One target dir's plan under the criteria, from a scan: the record of use (`record`) gives
+/// its units' last use where there is one, else atimes (`atime_ok`: the filesystem keeps
+/// them); `--all` empties a directory only when every unit in it is known to be unused. File
+/// times are compared with the real clock, read when each plan is made.
+fn plan_dir(
+    td: &TargetDir,
+    record: Option<&HashMap<String, u64>>,
+    atime_ok: bool,
+    c: &Criteria,
+    args: &SweepArgs,
+    now: u64,
+) -> DirPlan {
+    let mut td = td.clone();
+    let (signal, ages_ok) = used_by::apply_record(&mut td, record, atime_ok);
+    let td = &td;
+    let c = &Criteria {
+        all: c.all && used_by::whole_dir_known(td, signal, atime_ok),
+        ..c.clone()
+    };
+    let rustc = if c.toolchains.is_some() {
+        target_dir::rustc_by_unit(td)
+    } else {
+        HashMap::new()
+    };
+    let grace = Grace {
+        period: args.grace,
+        db_now: now,
+        disk_now: disk_now(),
+    };
+    sweep::plan_dir(td, &rustc, c, now, ages_ok, &grace)
+}
+
 pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     if !args.used_by.is_empty() {
         return super::used_by::sweep(global, args, out);
@@ -151,84 +196,34 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     super::network::refuse(&roots, args.force_network_fs, "sweep")?;
     let now = now();
     let dry_run = args.dry_run || !c.any();
-    let mut report = Report {
-        dry_run,
-        used_by: Vec::new(),
-        dirs: Vec::new(),
-        removed_units: 0,
-        reclaimed_bytes: 0,
-        grace: grace::Report::default(),
-    };
+    let mut report = Report::new(dry_run, Vec::new());
     let mut kept = Vec::new();
     let mut code = exit::OK;
     let progress = out.progress("Sweeping");
-    // Scan every dir first, on all cores (each scan is independent and read-only).
-    let scans = target_dir::scan_all(&dirs);
-    out.warn_unread(
-        &scans
-            .iter()
-            .flat_map(|td| td.errors.clone())
-            .collect::<Vec<_>>(),
-    );
+    let scans = scan_all(&dirs, out);
     for (i, (dir, first)) in dirs.iter().zip(scans).enumerate() {
         progress.tick(i as u64);
         // The record of use, where there is one, gives the last use of the units in it.
         let record = super::used_by::read_record(dir, out);
         let atime_ok = !target_dir::noatime(dir);
         let signal = used_by::signal(&first, record.as_ref(), atime_ok);
-        let plan_of = |td: &TargetDir| {
-            let mut td = td.clone();
-            let (signal, ages_ok) = used_by::apply_record(&mut td, record.as_ref(), atime_ok);
-            let td = &td;
-            // `--all` empties a directory only when every unit in it is known to be unused.
-            let c = &Criteria {
-                all: c.all && used_by::whole_dir_known(td, signal, atime_ok),
-                ..c.clone()
-            };
-            let rustc = if c.toolchains.is_some() {
-                target_dir::rustc_by_unit(td)
-            } else {
-                HashMap::new()
-            };
-            // File times are compared with the real clock, read when each plan is made.
-            let grace = Grace {
-                period: args.grace,
-                db_now: now,
-                disk_now: disk_now(),
-            };
-            sweep::plan_dir(td, &rustc, c, now, ages_ok, &grace)
-        };
-        let wait = if args.no_wait {
-            Wait::NoWait
-        } else {
-            Wait::Block
-        };
+        let plan_of = |td: &TargetDir| plan_dir(td, record.as_ref(), atime_ok, &c, args, now);
+        let wait = Wait::unless(args.no_wait);
         let first_plan = plan_of(&first);
-        let done = act_or_preview(dry_run, dir, first, first_plan, wait, &plan_of, out)?;
+        let mut done = act_or_preview(dry_run, dir, first, first_plan, wait, &plan_of, out)?;
         code = code.max(done.code);
+        kept.append(&mut done.plan.kept);
+        let project = target::project_of(dir);
         let (td, plan, skipped) = (done.td, done.plan, done.skipped);
-        let project = dir
-            .parent()
-            .filter(|p| p.join("Cargo.toml").is_file())
-            .map(Path::to_path_buf);
-        report.removed_units += plan.removed_units;
-        report.reclaimed_bytes += plan.reclaimed_bytes;
-        kept.extend(plan.kept);
-        report.dirs.push(DirReport {
-            path: dir.clone(),
+        report.add(DirReport::new(
+            dir,
             project,
-            signal: signal.name(),
-            reported_units: None,
-            units: plan.units,
-            removed_units: plan.removed_units,
-            kept_units: plan.units - plan.removed_units,
-            bytes: td.total_bytes,
-            disk_bytes: td.total_disk_bytes,
-            reclaimed_bytes: plan.reclaimed_bytes,
-            removed: plan.removals,
+            signal.name(),
+            None,
+            td,
+            plan,
             skipped,
-            busy_profiles: td.busy_profiles,
-        });
+        ));
     }
     progress.finish();
     report.grace = grace::Report::new(args.grace, kept);

@@ -18,9 +18,11 @@
 
 use std::path::PathBuf;
 
+use super::grace::{Grace, Kept, Untracked, split_home};
 use super::policy::{Origin, Policy};
 use super::sync::{ChildKind, SyncChanges};
 use super::{ItemKind, Plan, PlanItem, Row};
+use crate::observe::db::Snapshot;
 use crate::observe::home::{Entry, Inventory};
 use crate::quantity::{self, Span};
 
@@ -635,6 +637,26 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
         download_size_limit(&mut m, max, &mut plan);
     }
     plan
+}
+
+/// `gc`'s plan: Cargo's sync of the inventory with the database (`sizes`: with the sizes a
+/// size limit needs), its clean under `policy`, then the grace period: nothing used moments
+/// ago goes, whatever the limits say (an entry without a row is used now, as Cargo's sync
+/// records it). Returns the sync's changes (written after the removals), the plan, and what
+/// the grace period kept.
+pub fn gc(
+    inv: &Inventory,
+    snapshot: Option<&Snapshot>,
+    policy: &Policy,
+    now: u64,
+    grace: &Grace,
+) -> (SyncChanges, Plan, Vec<Kept>) {
+    let sizes = policy.has_size_limit();
+    let changes = super::sync::changes(inv, snapshot, sizes);
+    let model = Model::synced(inv, &changes, now, sizes);
+    let plan = plan(&model, policy, now);
+    let (plan, kept) = split_home(plan, inv, grace, Untracked::Now(now));
+    (changes, plan, kept)
 }
 
 #[cfg(test)]

@@ -96,6 +96,13 @@ impl Output {
         }
     }
 
+    /// One warning for each path that could not be removed, and why.
+    pub fn warn_not_removed(&self, errors: &[(std::path::PathBuf, String)]) {
+        for (path, err) in errors {
+            self.warn(format!("could not remove `{}`: {err}", path.display()));
+        }
+    }
+
     /// `error: …` on stderr.
     pub fn error(&self, msg: impl std::fmt::Display) {
         let label = self.paint(self.color_stderr, "1;31", "error");

@@ -50,6 +50,57 @@ pub struct Report {
     pub grace: grace::Report,
 }
 
+impl DirReport {
+    /// One target dir's line: `td` as last scanned, the plan carried out (or previewed),
+    /// `skipped` if it was left alone; `project` is the project it belongs to.
+    pub fn new(
+        path: &std::path::Path,
+        project: Option<PathBuf>,
+        signal: &'static str,
+        reported_units: Option<usize>,
+        td: crate::observe::target_dir::TargetDir,
+        plan: sweep::DirPlan,
+        skipped: Option<String>,
+    ) -> DirReport {
+        DirReport {
+            path: path.to_owned(),
+            project,
+            signal,
+            reported_units,
+            units: plan.units,
+            removed_units: plan.removed_units,
+            kept_units: plan.units - plan.removed_units,
+            bytes: td.total_bytes,
+            disk_bytes: td.total_disk_bytes,
+            reclaimed_bytes: plan.reclaimed_bytes,
+            removed: plan.removals,
+            skipped,
+            busy_profiles: td.busy_profiles,
+        }
+    }
+}
+
+impl Report {
+    /// An empty report of a run (`used_by`: the `--used-by` commands).
+    pub fn new(dry_run: bool, used_by: Vec<String>) -> Report {
+        Report {
+            dry_run,
+            used_by,
+            dirs: Vec::new(),
+            removed_units: 0,
+            reclaimed_bytes: 0,
+            grace: grace::Report::default(),
+        }
+    }
+
+    /// Adds a directory's line to the report and its totals.
+    pub fn add(&mut self, d: DirReport) {
+        self.removed_units += d.removed_units;
+        self.reclaimed_bytes += d.reclaimed_bytes;
+        self.dirs.push(d);
+    }
+}
+
 pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> String {
     let mut text = String::new();
     if r.dirs.is_empty() {

@@ -55,6 +55,28 @@ pub struct Report {
     pub grace: grace::Report,
 }
 
+impl Report {
+    /// An empty report of a run: the lockfiles read, the `--used-by` commands, how many
+    /// packages the lockfiles pin.
+    pub fn new(
+        dry_run: bool,
+        ci: bool,
+        lockfiles: Vec<PathBuf>,
+        used_by: Vec<String>,
+        pinned_packages: usize,
+    ) -> Report {
+        Report {
+            dry_run,
+            ci,
+            lockfiles,
+            used_by,
+            pinned_packages,
+            parts: Vec::new(),
+            grace: grace::Report::default(),
+        }
+    }
+}
+
 pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
     let mut text = String::new();
     let _ = writeln!(
