@@ -9,7 +9,9 @@
 //!   termination request pending until it is continued).
 //! * Kill only when forced: it gives cargo no chance to finish writing a file.
 
-use crate::sys::process::Rung;
+use std::path::PathBuf;
+
+use crate::sys::process::{Rung, Snapshot, StartStamp};
 
 /// One step of the ladder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +65,72 @@ pub fn ladder(
         });
     }
     Ok(steps)
+}
+
+/// Whether `pid` may be stopped, judged on a snapshot of the processes (`ours`: this
+/// process and its ancestors, never signalled; `me`: our user; `start`: the start stamp the
+/// user gave, if any). Returns the Cargo lock files it holds or waits on, or why not (the
+/// words after "not stopping pid N: ").
+pub fn check(
+    snap: &Snapshot,
+    ours: &[u32],
+    me: Option<u32>,
+    pid: u32,
+    start: Option<StartStamp>,
+) -> Result<Vec<PathBuf>, String> {
+    if pid == 1 {
+        return Err("it is the init process".into());
+    }
+    let Some(info) = snap.procs.get(&pid) else {
+        return Err("no such process".into());
+    };
+    if let Some(start) = start
+        && start != info.start
+    {
+        return Err(format!(
+            "the pid now names another process (started at {}, not {start})",
+            info.start
+        ));
+    }
+    if let Some(i) = ours.iter().position(|p| *p == pid) {
+        let chain: Vec<String> = ours[..=i]
+            .iter()
+            .map(|p| {
+                // The program's name (`comm` is cut at 15 bytes).
+                let name = snap.procs.get(p).map_or("?", |i| i.program());
+                format!("{name} ({p})")
+            })
+            .collect();
+        return Err(if i == 0 {
+            "it is this cargo-janitor process".to_string()
+        } else {
+            format!(
+                "it is an ancestor of this cargo-janitor ({}), which never signals itself \
+                 or its ancestors, so nothing was sent; run `cargo janitor stop {pid}` from \
+                 outside its process tree",
+                chain.join(" <- ")
+            )
+        });
+    }
+    if info.uid.is_some_and(|u| Some(u) != me) {
+        return Err("it belongs to another user".into());
+    }
+    if super::locks::is_editor(snap, pid) {
+        return Err(format!(
+            "`{}` is an editor: stop the cargo it started instead (see `cargo janitor locks`)",
+            info.program()
+        ));
+    }
+    let held: Vec<PathBuf> = snap
+        .uses
+        .iter()
+        .filter(|u| u.pid == pid && (u.holding.is_some() || u.waiting.is_some()))
+        .map(|u| u.path.clone())
+        .collect();
+    if held.is_empty() {
+        return Err("it neither holds nor waits on a Cargo lock".into());
+    }
+    Ok(held)
 }
 
 #[cfg(test)]
