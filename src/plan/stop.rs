@@ -159,4 +159,82 @@ mod tests {
         assert_eq!(rungs(ladder(&[Rung::Kill], false, true)), [Rung::Kill]);
         assert_eq!(ladder(&[], false, true), Err(NoLadder::Unsupported));
     }
+
+    /// A snapshot: pid 10 `cargo` (ours: uid 0) holding the package cache, 11 `bash` (its
+    /// parent, ours, holding nothing), 12 `code` (an editor) waiting on it, 13 another
+    /// user's cargo holding it.
+    fn snap() -> Snapshot {
+        use crate::sys::process::{Evidence, LockUse, Mode, ProcInfo, ProcState};
+        let proc = |pid: u32, ppid: u32, name: &str, uid: u32| ProcInfo {
+            pid,
+            ppid,
+            pgid: pid,
+            name: name.into(),
+            cmdline: vec![name.into()],
+            cwd: None,
+            state: ProcState::Sleeping,
+            cpu: std::time::Duration::ZERO,
+            age: None,
+            start: StartStamp::from_raw(100),
+            uid: Some(uid),
+            parent_exited: false,
+        };
+        let uses = |pid: u32, holding: Option<Mode>, waiting: Option<Mode>| LockUse {
+            pid,
+            path: "/h/.package-cache".into(),
+            deleted: false,
+            file: crate::sys::fs::lstat(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .id,
+            holding,
+            waiting,
+            evidence: Evidence::Exact,
+        };
+        Snapshot {
+            procs: [
+                proc(10, 11, "cargo", 0),
+                proc(11, 1, "bash", 0),
+                proc(12, 1, "code", 0),
+                proc(13, 1, "cargo", 7),
+            ]
+            .into_iter()
+            .map(|p| (p.pid, p))
+            .collect(),
+            uses: vec![
+                uses(10, Some(Mode::Exclusive), None),
+                uses(12, None, Some(Mode::Exclusive)),
+                uses(13, Some(Mode::Shared), None),
+            ],
+        }
+    }
+
+    #[test]
+    fn who_may_be_stopped() {
+        let s = snap();
+        let me = Some(0);
+        let held = check(&s, &[99], me, 10, None).unwrap();
+        assert_eq!(held, vec![PathBuf::from("/h/.package-cache")]);
+        assert_eq!(
+            check(&s, &[99], me, 10, Some(StartStamp::from_raw(100))),
+            Ok(held)
+        );
+        let refused = |pid, start, ours: &[u32]| check(&s, ours, me, pid, start).unwrap_err();
+        assert_eq!(refused(1, None, &[99]), "it is the init process");
+        assert_eq!(refused(42, None, &[99]), "no such process");
+        assert!(
+            refused(10, Some(StartStamp::from_raw(5)), &[99])
+                .starts_with("the pid now names another process")
+        );
+        assert_eq!(refused(10, None, &[10]), "it is this cargo-janitor process");
+        assert!(
+            refused(11, None, &[10, 11])
+                .starts_with("it is an ancestor of this cargo-janitor (cargo (10) <- bash (11))")
+        );
+        assert_eq!(refused(13, None, &[99]), "it belongs to another user");
+        assert!(refused(12, None, &[99]).contains("is an editor"));
+        assert_eq!(
+            check(&s, &[99], me, 11, None).unwrap_err(),
+            "it neither holds nor waits on a Cargo lock"
+        );
+    }
 }
