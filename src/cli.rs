@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The duration grammar, at the end of the `--help` of every subcommand with a duration flag
-/// (one grammar for all of them: [`crate::units::parse_duration`]). A macro, so that each
+/// (one grammar for all of them: [`crate::quantity::parse_duration`]). A macro, so that each
 /// subcommand's examples can come before it (`concat!`).
 macro_rules! duration_help {
     () => {
@@ -209,35 +209,35 @@ pub fn args_from_env() -> Vec<std::ffi::OsString> {
     args
 }
 
-/// A duration flag in whole seconds (see [`crate::units`]: one grammar for every flag).
-fn span(s: &str) -> Result<crate::units::Span, String> {
-    crate::units::parse_duration(s).map(crate::units::Span::from_duration)
+/// A duration flag in whole seconds (see [`crate::quantity`]: one grammar for every flag).
+fn span(s: &str) -> Result<crate::quantity::Span, String> {
+    crate::quantity::parse_duration(s).map(crate::quantity::Span::from_duration)
 }
 
 fn size(s: &str) -> Result<u64, String> {
-    crate::units::parse_size(s)
+    crate::quantity::parse_size(s)
 }
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// Remove extracted sources unused for this long
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub max_src_age: Option<crate::units::Span>,
+    pub max_src_age: Option<crate::quantity::Span>,
     /// Remove .crate files unused for this long
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub max_crate_age: Option<crate::units::Span>,
+    pub max_crate_age: Option<crate::quantity::Span>,
     /// Remove registry indexes (with their .crate files and sources) unused for this long
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub max_index_age: Option<crate::units::Span>,
+    pub max_index_age: Option<crate::quantity::Span>,
     /// Remove git checkouts unused for this long
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub max_git_co_age: Option<crate::units::Span>,
+    pub max_git_co_age: Option<crate::quantity::Span>,
     /// Remove git databases (with their checkouts) unused for this long
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub max_git_db_age: Option<crate::units::Span>,
+    pub max_git_db_age: Option<crate::quantity::Span>,
     /// All five ages at once (each becomes the smaller of this and its own flag)
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub max_download_age: Option<crate::units::Span>,
+    pub max_download_age: Option<crate::quantity::Span>,
     /// Remove the least recently used extracted sources until they fit
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub max_src_size: Option<u64>,
@@ -253,7 +253,7 @@ pub struct GcArgs {
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
     /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
-    pub grace: crate::units::Span,
+    pub grace: crate::quantity::Span,
     /// List what would be removed, and remove nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -278,7 +278,7 @@ pub struct GcArgs {
 
 /// A duration flag with its fraction of a second (`--sample 0.5s`): the same grammar.
 fn duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::units::parse_duration(s)
+    crate::quantity::parse_duration(s)
 }
 
 #[derive(Debug, Args)]
@@ -304,7 +304,7 @@ pub struct LocksArgs {
 pub struct WaitArgs {
     /// Give up after this long ("30 seconds", "30s", "5min") with exit code 4
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub timeout: Option<crate::units::Span>,
+    pub timeout: Option<crate::quantity::Span>,
     /// Which lock: all, package-cache, package-cache-mutate, build-dir, artifact-dir, unit,
     /// cargo-lock, crate-metadata, registry-index, git (the last two: cargo 1.35 and older)
     #[arg(long, value_name = "KIND")]
@@ -319,7 +319,7 @@ pub struct RunArgs {
     /// Stop the command (its whole process group) once it has been blocked on a lock this
     /// long, and exit with code 4
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub timeout: Option<crate::units::Span>,
+    pub timeout: Option<crate::quantity::Span>,
     /// The command to run
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -339,7 +339,7 @@ pub struct StopArgs {
     pub yes: bool,
     /// How long to wait after each signal ("3 seconds", "500ms")
     #[arg(long, value_name = "DURATION", default_value = "3 seconds", value_parser = span)]
-    pub grace: crate::units::Span,
+    pub grace: crate::quantity::Span,
 }
 
 #[derive(Debug, Args)]
@@ -356,7 +356,7 @@ pub struct SweepArgs {
     pub hidden: bool,
     /// Remove units not used for this long ("30 days", "2w")
     #[arg(long, value_name = "DURATION", value_parser = span)]
-    pub max_age: Option<crate::units::Span>,
+    pub max_age: Option<crate::quantity::Span>,
     /// Remove units built by toolchains that are not installed, or with =NAMES (comma
     /// separated: "nightly,1.80") by those toolchains
     #[arg(long, value_name = "NAMES", num_args = 0..=1, require_equals = true)]
@@ -381,7 +381,7 @@ pub struct SweepArgs {
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
     /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
-    pub grace: crate::units::Span,
+    pub grace: crate::quantity::Span,
     /// List what would be removed, and remove nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -421,7 +421,7 @@ pub struct TrimArgs {
     /// Never remove what was used this recently, whatever the limits say: a cargo may be
     /// between two of its locks, about to use it ("0" turns this off)
     #[arg(long, value_name = "DURATION", default_value = "10 minutes", value_parser = span)]
-    pub grace: crate::units::Span,
+    pub grace: crate::quantity::Span,
     /// List what would be removed, and remove nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -444,7 +444,7 @@ pub struct TrimArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::{MONTH_SECS, Span};
+    use crate::quantity::{MONTH_SECS, Span};
     use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

@@ -1,7 +1,7 @@
 //! Carrying out a [`Plan`]: the only code that deletes cache entries.
 //!
 //! Callers hold the locks of the root (Cargo's `MutateExclusive` for a home, the build locks
-//! for a target dir). First the trash a killed run left there is emptied, whether or not the
+//! for a target dir) and hand them in ([`Held`]): without them nothing is removed. First the trash a killed run left there is emptied, whether or not the
 //! plan has anything. Then for each item, in the plan's order, the unit is detached (a file
 //! unlinked, a directory renamed into the trash: one atomic step each, on directory handles;
 //! see [`super::remove`]), and the rows of detached units are deleted from `.global-cache` in
@@ -17,6 +17,7 @@ use anyhow::Result;
 use rusqlite::Connection;
 
 use super::db;
+use super::lock::Held;
 use super::remove::{self, Detached, Removed, Remover, Trashed};
 use crate::plan::{ItemKind, Plan, Row};
 
@@ -120,12 +121,21 @@ fn end_unit(remover: &mut Remover, record: &std::ffi::OsStr, errors: &mut Vec<(P
 }
 
 /// Removes every item of the plan and deletes its row. `tick(n)` is called after each item.
+/// `held` are the root's locks: the Cargo home's `MutateExclusive` for a home's remover, the
+/// target dir's build locks for a target dir's (anything else is refused, nothing removed).
 pub fn execute(
     plan: &Plan,
     remover: &mut Remover,
+    held: Held<'_>,
     mut conn: Option<&mut Connection>,
     tick: &dyn Fn(u64),
 ) -> Result<Outcome> {
+    if !held.cover(remover.root(), remover.is_home()) {
+        anyhow::bail!(
+            "internal error: removing in `{}` without holding its locks; nothing was removed",
+            remover.root().display()
+        );
+    }
     // Trash of a run that was killed. A problem there is reported, and does not stop the run.
     // First the units it left half detached (see `remove`), then everything else.
     let (mut leftover, mut errors) = remover.finish_units();
@@ -243,6 +253,13 @@ pub fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::act::lock::{BuildLocks, Wait};
+
+    /// The build locks of `root`'s debug profile, held.
+    fn build_locks(root: &std::path::Path) -> BuildLocks {
+        let profiles = [root.join("debug")];
+        BuildLocks::acquire(root, &profiles, Wait::NoWait, &mut |_, _| panic!("busy")).unwrap()
+    }
 
     fn item(path: PathBuf, after_previous: bool) -> crate::plan::PlanItem {
         crate::plan::PlanItem {
@@ -273,7 +290,8 @@ mod tests {
         };
         let mut r = Remover::for_target(&root).unwrap();
         let dry = dry_run(&plan, &r);
-        let out = execute(&plan, &mut r, None, &|_| {}).unwrap();
+        let locks = [build_locks(&root)];
+        let out = execute(&plan, &mut r, Held::Target(&locks), None, &|_| {}).unwrap();
         assert_eq!(dry.items.len(), 1);
         assert_eq!(out.items.len(), 1, "only the independent item");
         assert!(root.join("debug/deps/libx-0123456789abcdef.rlib").exists());
@@ -318,7 +336,9 @@ mod tests {
         assert!(rlib.exists() && out.exists());
 
         let mut next = Remover::for_target(&root).unwrap();
-        let outcome = execute(&Plan::default(), &mut next, None, &|_| {}).unwrap();
+        let locks = [build_locks(&root)];
+        let held = Held::Target(&locks);
+        let outcome = execute(&Plan::default(), &mut next, held, None, &|_| {}).unwrap();
         assert_eq!(outcome.errors, Vec::new());
         assert!(!rlib.exists() && !out.exists(), "x finished");
         assert!(fp2.exists() && rlib2.exists(), "y untouched");
@@ -326,5 +346,35 @@ mod tests {
         // through a handle keeps its name until the last handle to it closes.
         drop(next);
         assert!(!root.join(remove::TRASH).exists(), "records and trash gone");
+    }
+
+    /// The executor removes nothing without the root's own locks: another dir's build locks,
+    /// or build locks for a Cargo home's remover, are refused before anything is touched.
+    #[test]
+    fn nothing_is_removed_under_locks_of_another_root() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, other) = (t.path().join("target"), t.path().join("other"));
+        for r in [&root, &other] {
+            std::fs::create_dir_all(r.join("debug/deps")).unwrap();
+        }
+        let lib = root.join("debug/deps/libx-0123456789abcdef.rlib");
+        std::fs::write(&lib, "x").unwrap();
+        let plan = Plan {
+            items: vec![item(lib.clone(), false)],
+        };
+        let theirs = [build_locks(&other)];
+        let mut r = Remover::for_target(&root).unwrap();
+        let e = execute(&plan, &mut r, Held::Target(&theirs), None, &|_| {}).unwrap_err();
+        assert!(e.to_string().contains("without holding its locks"), "{e}");
+        assert!(lib.exists());
+        let ours = [build_locks(&root)];
+        let mut home = Remover::new(&root).unwrap();
+        assert!(execute(&plan, &mut home, Held::Target(&ours), None, &|_| {}).is_err());
+        assert!(lib.exists());
+        assert!(execute(&plan, &mut r, Held::Target(&[]), None, &|_| {}).is_err());
+        assert!(lib.exists());
+        let out = execute(&plan, &mut r, Held::Target(&ours), None, &|_| {}).unwrap();
+        assert_eq!(out.errors, Vec::new());
+        assert!(!lib.exists());
     }
 }

@@ -34,6 +34,13 @@ pub enum Wait {
     NoWait,
 }
 
+impl Wait {
+    /// [`Wait::NoWait`] if `no_wait`, else [`Wait::Block`].
+    pub fn unless(no_wait: bool) -> Wait {
+        if no_wait { Wait::NoWait } else { Wait::Block }
+    }
+}
+
 /// Cargo's two package-cache lock files, with the words Cargo's "Blocking" message uses.
 pub const MUTATE: (&str, &str) = (".package-cache-mutate", "package cache mutation");
 pub const DOWNLOAD: (&str, &str) = (".package-cache", "package cache");
@@ -72,6 +79,8 @@ impl LockError {
 /// Both package-cache locks, held until dropped.
 #[derive(Debug)]
 pub struct MutateExclusive {
+    /// The Cargo home, as given.
+    root: PathBuf,
     _mutate: File,
     _download: File,
 }
@@ -160,6 +169,7 @@ impl MutateExclusive {
         let mutate = acquire(&dir, home, MUTATE, wait, on_block)?;
         let download = acquire(&dir, home, DOWNLOAD, wait, on_block)?;
         Ok(MutateExclusive {
+            root: home.to_owned(),
             _mutate: mutate,
             _download: download,
         })
@@ -169,7 +179,31 @@ impl MutateExclusive {
 /// A target or build directory's locks, held until dropped.
 #[derive(Debug)]
 pub struct BuildLocks {
+    /// The target (or build) directory, as given.
+    root: PathBuf,
     _files: Vec<File>,
+}
+
+/// The locks a removal needs, held: [`super::executor::execute`] takes this value, so nothing
+/// is removed from a Cargo home without its `MutateExclusive`, or from a target dir without
+/// its build locks.
+#[derive(Clone, Copy, Debug)]
+pub enum Held<'a> {
+    /// A Cargo home's package-cache locks.
+    Home(&'a MutateExclusive),
+    /// A target dir's build locks (the profile directories it holds).
+    Target(&'a [BuildLocks]),
+}
+
+impl Held<'_> {
+    /// Whether these are the locks of the Cargo home (`home`) or target dir (not `home`) at
+    /// `root`.
+    pub fn cover(&self, root: &Path, home: bool) -> bool {
+        match self {
+            Held::Home(l) => home && l.root == root,
+            Held::Target(ls) => !home && !ls.is_empty() && ls.iter().all(|l| l.root == root),
+        }
+    }
 }
 
 /// The build-dir lock files in the order cargo 1.96+ takes them; `.cargo-lock` is the only
@@ -207,7 +241,10 @@ impl BuildLocks {
                 }
             }
         }
-        Ok(BuildLocks { _files: files })
+        Ok(BuildLocks {
+            root: root.to_owned(),
+            _files: files,
+        })
     }
 }
 

@@ -13,4 +13,5 @@ pub mod executor;
 pub mod lock;
 pub mod remove;
 pub mod stop;
+pub mod target;
 pub mod use_record;

@@ -125,6 +125,16 @@ impl Remover {
         Self::with_mounts(root, Vec::new())
     }
 
+    /// The root, as given.
+    pub fn root(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// Whether this remover is a Cargo home's ([`Remover::new`]).
+    pub fn is_home(&self) -> bool {
+        !self.mounts.is_empty()
+    }
+
     fn with_mounts(root: &Path, mounts: Vec<&'static str>) -> Result<Remover> {
         let dir = Dir::open(root).with_context(|| format!("cannot open `{}`", root.display()))?;
         Ok(Remover {
@@ -828,7 +838,13 @@ fn empty_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::act::lock::{Held, MutateExclusive, Wait};
     use crate::sys::fs::symlink;
+
+    /// The Cargo home `root`'s `MutateExclusive`, held.
+    fn home_lock(root: &Path) -> MutateExclusive {
+        MutateExclusive::acquire(root, Wait::NoWait, &mut |_, _| panic!("busy")).unwrap()
+    }
     use std::fs;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -1235,13 +1251,14 @@ mod tests {
             let mut r = Remover::new(&root).unwrap();
             let stop = Arc::new(AtomicBool::new(false));
             let a = attacker(root.join(TRASH), outside.clone(), stop.clone());
-            let _ = executor::execute(&plan, &mut r, None, &|_| {});
+            let lock = home_lock(&root);
+            let _ = executor::execute(&plan, &mut r, Held::Home(&lock), None, &|_| {});
             stop.store(true, Ordering::Relaxed);
             swaps += a.join();
             assert_intact(&outside, &victims, round);
             // Clean up for the next round, without the attacker.
             let mut r = Remover::new(&root).unwrap();
-            let out = executor::execute(&plan, &mut r, None, &|_| {}).unwrap();
+            let out = executor::execute(&plan, &mut r, Held::Home(&lock), None, &|_| {}).unwrap();
             assert!(out.errors.is_empty(), "round {round}: {:?}", out.errors);
             assert!(!root.join(TRASH).exists(), "round {round}");
             assert!(!unit.exists(), "round {round}");

@@ -16,21 +16,20 @@ use anyhow::{Result, bail};
 
 use crate::act::db as dbw;
 use crate::act::executor;
-use crate::act::lock::{LockError, MutateExclusive, Wait};
+use crate::act::lock::{Held, LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::{GcArgs, GlobalArgs};
 use crate::discover::{CargoConfig, CargoHome};
 use crate::exit::{self, BadInput};
-use crate::observe::home::{self, SizeMode};
-use crate::observe::walk::Walker;
+use crate::observe::home::SizeMode;
 use crate::observe::{db, disk_now, now};
 use crate::plan::Plan;
-use crate::plan::clean::{self, Model};
-use crate::plan::grace::{self, Grace, Untracked};
+use crate::plan::clean;
+use crate::plan::grace::{self, Grace};
 use crate::plan::policy::{self, Policy};
 use crate::plan::sync;
+use crate::quantity::{self, Frequency};
 use crate::report::{self, Output};
-use crate::units::{self, Frequency};
 
 fn policy(args: &GcArgs, config: &CargoConfig) -> Result<Policy> {
     let mut p = Policy {
@@ -58,10 +57,10 @@ fn frequency(config: &CargoConfig) -> Result<Frequency> {
     let v = config
         .get_str(&["cache", "auto-clean-frequency"])
         .unwrap_or_else(|| "1 day".into());
-    units::parse_frequency(&v).map_err(|_| {
+    quantity::parse_frequency(&v).map_err(|_| {
         BadInput(config.invalid(
             &["cache", "auto-clean-frequency"],
-            units::CONFIG_FREQUENCY,
+            quantity::CONFIG_FREQUENCY,
             &v,
         ))
         .into()
@@ -74,96 +73,192 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     let config = CargoConfig::load(&cwd, &home)?;
     let policy = policy(args, &config)?;
     super::network::refuse(&[&home.path], args.force_network_fs, "gc")?;
-    let freq = if args.auto {
-        let f = frequency(&config)?;
-        if f == Frequency::Never {
-            return Ok(exit::OK);
-        }
-        Some(f)
-    } else {
-        None
+    let freq = match args.auto.then(|| frequency(&config)).transpose()? {
+        Some(Frequency::Never) => return Ok(exit::OK),
+        f => f,
     };
     let quiet_auto = args.auto && out.verbose == 0;
     if !home.has_caches() {
-        // Nothing Cargo's GC manages: create no lock file and no database here.
-        if !quiet_auto && !args.json {
-            out.status(
-                "Nothing",
-                format!(
-                    "to clean: `{}` has no registry/, git/ or .global-cache",
-                    home.path.display()
-                ),
-            );
-        }
-        if args.json {
-            let empty = executor::Outcome::default();
-            let kept = grace::Report::new(args.grace, Vec::new());
-            report::json(&report::gc::Report::new(args.dry_run, &empty, 0, 0, &kept))?;
-        }
-        return Ok(exit::OK);
+        return nothing_to_clean(&home, args, quiet_auto, out);
     }
-
     // Cargo's lock protocol: mutate, then package cache.
-    let wait = if args.auto || args.no_wait {
-        Wait::NoWait
-    } else {
-        Wait::Block
-    };
-    let mut on_block = super::locks::blocking_notice(out);
-    // A dry run takes no lock and waits for nobody: it reads a snapshot (what a build
-    // running now does next can change it), and says so.
-    let acquired = if args.dry_run {
-        Err(None)
-    } else {
-        MutateExclusive::acquire(&home.path, wait, &mut on_block).map_err(Some)
-    };
-    let _lock = match acquired {
-        Err(None) => None,
-        Ok(l) => Some(l),
-        Err(Some(e)) => match e {
-            LockError::Busy { .. } if args.auto => {
-                if !quiet_auto {
-                    out.status("Skipping", "automatic clean: a cargo is using the cache");
-                }
-                return Ok(exit::OK);
-            }
-            e @ LockError::Busy { .. } => {
-                out.error(format!("{e}; nothing was removed (--no-wait)"));
-                return Ok(exit::LOCK_BUSY);
-            }
-            e if e.is_read_only() => {
-                bail!(
-                    "Cargo home `{}` is read-only: nothing can be removed, and nothing was\n\
-                     Caused by: {e}",
-                    home.path.display()
-                )
-            }
-            e => return Err(e.into()),
-        },
+    let lock = match lock_home(&home, args, quiet_auto, out)? {
+        Ok(lock) => lock,
+        Err(code) => return Ok(code),
     };
     let now = now();
-
-    // The database, created as Cargo creates it when there is none.
     let db_path = home.db_path();
+    let (mut conn, snapshot) = open_db(&db_path, args.dry_run, now, quiet_auto, out)?;
+    if let Some(freq) = freq
+        && !policy::auto_due(freq, snapshot.as_ref().and_then(|s| s.last_auto_gc), now)
+    {
+        // Not due; still empty what a killed run left in the trash (the locks are held).
+        return empty_leftover(&home, lock.as_ref(), out);
+    }
+
+    // Observe. Anything unreadable stops the run here, before any write: an unreadable
+    // directory must not make Cargo's rows look orphaned.
+    let inv = super::scan_home(&home, snapshot.as_ref(), SizeMode::Cargo, "Scanning", out)?;
+    let before_bytes = inv.cache_bytes();
+
+    // Plan: Cargo's sync and clean; nothing used moments ago goes, whatever the limits say.
+    let grace = Grace {
+        period: args.grace,
+        db_now: now,
+        disk_now: disk_now(),
+    };
+    let (changes, plan, kept) = clean::gc(&inv, snapshot.as_ref(), &policy, now, &grace);
+    let kept = grace::Report::new(args.grace, kept);
+
+    // Act.
+    let mut remover = Remover::new(&home.path)?;
+    let (outcome, db_error) = match (&lock, conn.as_mut()) {
+        (Some(lock), Some(c)) => {
+            let held = Held::Home(lock);
+            let db = Recording {
+                conn: c,
+                changes: &changes,
+                now,
+                auto: args.auto,
+                path: &db_path,
+            };
+            remove(&plan, &mut remover, held, db, out)?
+        }
+        _ => (executor::dry_run(&plan, &remover), None),
+    };
+    out.warn_not_removed(&outcome.errors);
+
+    // Report. Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`);
+    // what could not be removed is still there.
+    let after_bytes =
+        before_bytes.saturating_sub(executor::planned_bytes_of_removed(&plan, &outcome));
+    let mut report =
+        report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes, &kept);
+    report.database_error = db_error.as_ref().map(|e| e.error.to_string());
+    show(&report, &outcome, args, quiet_auto, out)?;
+    if let Some(e) = &db_error {
+        out.warn(e.warning(&db_path, !outcome.items.is_empty()));
+    }
+    Ok(if outcome.errors.is_empty() && db_error.is_none() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}
+
+/// Prints the report: JSON, or the human summary (nothing for a quiet `--auto`).
+fn show(
+    report: &report::gc::Report,
+    outcome: &executor::Outcome,
+    args: &GcArgs,
+    quiet_auto: bool,
+    out: &Output,
+) -> Result<()> {
+    if args.json {
+        report::json(report)?;
+    } else if !quiet_auto {
+        report::print(report::gc::render(
+            report,
+            outcome,
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
+        if args.dry_run {
+            out.warn("no files deleted due to --dry-run");
+        }
+    }
+    Ok(())
+}
+
+/// A home with nothing Cargo's GC manages: create no lock file and no database there.
+fn nothing_to_clean(
+    home: &CargoHome,
+    args: &GcArgs,
+    quiet_auto: bool,
+    out: &Output,
+) -> Result<i32> {
+    if !quiet_auto && !args.json {
+        out.status(
+            "Nothing",
+            format!(
+                "to clean: `{}` has no registry/, git/ or .global-cache",
+                home.path.display()
+            ),
+        );
+    }
+    if args.json {
+        let empty = executor::Outcome::default();
+        let kept = grace::Report::new(args.grace, Vec::new());
+        report::json(&report::gc::Report::new(args.dry_run, &empty, 0, 0, &kept))?;
+    }
+    Ok(exit::OK)
+}
+
+/// Cargo's `MutateExclusive` on the home, for a real run (a dry run takes no lock and waits
+/// for nobody: it reads a snapshot, which what a build running now does next can change, and
+/// says so). `Err(code)`: the run ends there with that exit code, having said why.
+fn lock_home(
+    home: &CargoHome,
+    args: &GcArgs,
+    quiet_auto: bool,
+    out: &Output,
+) -> Result<Result<Option<MutateExclusive>, i32>> {
+    if args.dry_run {
+        return Ok(Ok(None));
+    }
+    let wait = Wait::unless(args.auto || args.no_wait);
+    let mut on_block = super::locks::blocking_notice(out);
+    match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
+        Ok(l) => Ok(Ok(Some(l))),
+        Err(LockError::Busy { .. }) if args.auto => {
+            if !quiet_auto {
+                out.status("Skipping", "automatic clean: a cargo is using the cache");
+            }
+            Ok(Err(exit::OK))
+        }
+        Err(e @ LockError::Busy { .. }) => {
+            out.error(format!("{e}; nothing was removed (--no-wait)"));
+            Ok(Err(exit::LOCK_BUSY))
+        }
+        Err(e) if e.is_read_only() => {
+            bail!(
+                "Cargo home `{}` is read-only: nothing can be removed, and nothing was\n\
+                 Caused by: {e}",
+                home.path.display()
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The database, created as Cargo creates it when there is none (a dry run creates nothing
+/// and says what the real run would), and its rows.
+fn open_db(
+    db_path: &Path,
+    dry_run: bool,
+    now: u64,
+    quiet_auto: bool,
+    out: &Output,
+) -> Result<(Option<rusqlite::Connection>, Option<db::Snapshot>)> {
     let existed = db_path.symlink_metadata().is_ok();
-    let fail = |e: anyhow::Error| dbw::failure(e, &db_path);
-    let mut conn = if args.dry_run {
+    let fail = |e: anyhow::Error| dbw::failure(e, db_path);
+    let conn = if dry_run {
         if existed {
-            Some(dbw::open(&db_path, false).map_err(fail)?)
+            Some(dbw::open(db_path, false).map_err(fail)?)
         } else {
             None
         }
     } else {
-        let mut c = dbw::open(&db_path, true).map_err(fail)?;
+        let mut c = dbw::open(db_path, true).map_err(fail)?;
         dbw::migrate(&mut c, now).map_err(fail)?;
         Some(c)
     };
     if !existed && !quiet_auto {
         out.status(
-            if args.dry_run { "Note" } else { "Created" },
+            if dry_run { "Note" } else { "Created" },
             format!(
                 "{}: there was no last-use database, so, as in Cargo, everything counts as used now",
-                if args.dry_run {
+                if dry_run {
                     "a real run creates .global-cache"
                 } else {
                     "`.global-cache`"
@@ -198,112 +293,56 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
             db::CARGO_SCHEMA_VERSION
         ));
     }
-    if let Some(freq) = freq
-        && !policy::auto_due(freq, snapshot.as_ref().and_then(|s| s.last_auto_gc), now)
-    {
-        // Not due; still empty what a killed run left in the trash (the locks are held).
-        let mut remover = Remover::new(&home.path)?;
-        if !args.dry_run && remover.has_leftover() {
-            let outcome = executor::execute(&Plan::default(), &mut remover, None, &|_| {})?;
-            for (path, err) in &outcome.errors {
-                out.warn(format!("could not remove `{}`: {err}", path.display()));
-            }
-            if !outcome.errors.is_empty() {
-                return Ok(exit::FAILURE);
-            }
-        }
-        return Ok(exit::OK);
-    }
+    Ok((conn, snapshot))
+}
 
-    // Observe. Anything unreadable stops the run here, before any write: an unreadable
-    // directory must not make Cargo's rows look orphaned.
-    let mut inv = home::scan(&home.path, snapshot.as_ref());
-    if let Some((path, err)) = inv.errors.first() {
-        bail!(
-            "`{}` {err}; nothing was removed{}",
-            path.display(),
-            if inv.errors.len() > 1 {
-                format!(" ({} more problems like it)", inv.errors.len() - 1)
-            } else {
-                String::new()
-            }
-        );
-    }
-    let progress = out.progress("Scanning");
-    let tick = |n| progress.tick(n);
-    let mut walker = Walker::with_progress(&tick);
-    home::measure(&mut inv, SizeMode::Cargo, &mut walker);
-    progress.finish();
-    out.warn_unread(&walker.errors);
-    let before_bytes = inv.cache_bytes();
-
-    // Plan.
-    let sizes = policy.has_size_limit();
-    let changes = sync::changes(&inv, snapshot.as_ref(), sizes);
-    let model = Model::synced(&inv, &changes, now, sizes);
-    let plan = clean::plan(&model, &policy, now);
-    // Nothing used moments ago goes, whatever the limits say (an entry without a row is used
-    // now, as Cargo's sync records it).
-    let grace = Grace {
-        period: args.grace,
-        db_now: now,
-        disk_now: disk_now(),
-    };
-    let (plan, kept) = grace::split_home(plan, &inv, &grace, Untracked::Now(now));
-    let kept = grace::Report::new(args.grace, kept);
-
-    // Act.
+/// `--auto` when no clean is due: only the trash a killed run left is emptied, under the lock
+/// (a real run's).
+fn empty_leftover(home: &CargoHome, lock: Option<&MutateExclusive>, out: &Output) -> Result<i32> {
     let mut remover = Remover::new(&home.path)?;
-    let mut db_error: Option<RecordError> = None;
-    let outcome = if args.dry_run {
-        executor::dry_run(&plan, &remover)
-    } else {
-        let c = conn.as_mut().expect("opened for a real run");
-        // Make sure the database is writable before anything is removed (this writes
-        // nothing).
-        c.execute_batch("BEGIN IMMEDIATE; COMMIT;")
-            .map_err(|e| fail(e.into()))?;
-        // Nothing is written to the database before the removals: on a full disk SQLite
-        // needs room for its journal even to delete rows, and the removals (the trash
-        // emptied included) are what makes that room.
-        let progress = out.progress("Cleaning");
-        let tick = |n| progress.tick(n);
-        let outcome = executor::execute(&plan, &mut remover, None, &tick)?;
-        progress.finish();
-        db_error = record(c, &changes, &plan, now, args.auto).err();
-        outcome
-    };
-    for (path, err) in &outcome.errors {
-        out.warn(format!("could not remove `{}`: {err}", path.display()));
-    }
-    // Sized like `before_bytes` (Cargo's stored sizes, checkouts without `.git`); what could
-    // not be removed is still there.
-    let after_bytes =
-        before_bytes.saturating_sub(executor::planned_bytes_of_removed(&plan, &outcome));
-    let mut report =
-        report::gc::Report::new(args.dry_run, &outcome, before_bytes, after_bytes, &kept);
-    report.database_error = db_error.as_ref().map(|e| e.error.to_string());
-    if args.json {
-        report::json(&report)?;
-    } else if !quiet_auto {
-        report::print(report::gc::render(
-            &report,
-            &outcome,
-            args.dry_run || out.verbose > 0,
-            out,
-        ))?;
-        if args.dry_run {
-            out.warn("no files deleted due to --dry-run");
+    if let Some(lock) = lock
+        && remover.has_leftover()
+    {
+        let held = Held::Home(lock);
+        let outcome = executor::execute(&Plan::default(), &mut remover, held, None, &|_| {})?;
+        out.warn_not_removed(&outcome.errors);
+        if !outcome.errors.is_empty() {
+            return Ok(exit::FAILURE);
         }
     }
-    if let Some(e) = &db_error {
-        out.warn(e.warning(&db_path, !outcome.items.is_empty()));
-    }
-    Ok(if outcome.errors.is_empty() && db_error.is_none() {
-        exit::OK
-    } else {
-        exit::FAILURE
-    })
+    Ok(exit::OK)
+}
+
+/// What the database gets after the removals ([`record`]).
+struct Recording<'a> {
+    conn: &'a mut rusqlite::Connection,
+    changes: &'a sync::SyncChanges,
+    now: u64,
+    auto: bool,
+    path: &'a Path,
+}
+
+/// A real run's removals, then its database writes.
+fn remove(
+    plan: &Plan,
+    remover: &mut Remover,
+    held: Held<'_>,
+    db: Recording<'_>,
+    out: &Output,
+) -> Result<(executor::Outcome, Option<RecordError>)> {
+    // Make sure the database is writable before anything is removed (this writes nothing).
+    db.conn
+        .execute_batch("BEGIN IMMEDIATE; COMMIT;")
+        .map_err(|e| dbw::failure(e.into(), db.path))?;
+    // Nothing is written to the database before the removals: on a full disk SQLite needs
+    // room for its journal even to delete rows, and the removals (the trash emptied
+    // included) are what makes that room.
+    let progress = out.progress("Cleaning");
+    let tick = |n| progress.tick(n);
+    let outcome = executor::execute(plan, remover, held, None, &tick)?;
+    progress.finish();
+    let db_error = record(db.conn, db.changes, plan, db.now, db.auto).err();
+    Ok((outcome, db_error))
 }
 
 /// Rows are deleted in batches of this many, each one short transaction.

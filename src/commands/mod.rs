@@ -14,10 +14,55 @@ pub mod trim;
 pub mod used_by;
 pub mod wait;
 
-use anyhow::Result;
+use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{self, Cli, Command, GlobalArgs, args_from_env};
 use crate::report::Output;
+use crate::{exit, report};
+
+/// The whole program: parse the arguments, run the command, print any error as Cargo does
+/// (the outermost message, then each cause indented), and give the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(args_from_env()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::BAD_INPUT as u8
+            } else {
+                exit::OK as u8
+            });
+        }
+    };
+    let out = output(&cli.global);
+    let code = match run(&cli, &out) {
+        Ok(code) => code,
+        // The reader of our output went away (`| head`): not a failure, and nothing to say,
+        // as in ripgrep.
+        Err(err) if report::is_broken_pipe(&err) => exit::OK,
+        Err(err) => {
+            // Cargo's shape: the outermost message, then each cause indented.
+            let mut chain = err.chain();
+            out.error(chain.next().map(ToString::to_string).unwrap_or_default());
+            let causes: Vec<String> = chain.map(ToString::to_string).collect();
+            if !causes.is_empty() {
+                out.line("\nCaused by:");
+                for c in causes {
+                    out.line(format!("  {c}"));
+                }
+            }
+            if err.chain().any(|e| e.is::<exit::BadInput>()) {
+                exit::BAD_INPUT
+            } else {
+                exit::FAILURE
+            }
+        }
+    };
+    ExitCode::from(code as u8)
+}
 
 /// Runs the parsed command line and returns the exit code.
 pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
@@ -58,4 +103,47 @@ pub fn record_target_dirs(
             "could not record the target dirs this run worked on (for `tidy`): {e}"
         ));
     }
+}
+
+/// The output settings of the global flags (report/ sees no clap type).
+pub fn output(global: &GlobalArgs) -> Output {
+    let color = global.color.map(|c| match c {
+        cli::ColorChoice::Auto => crate::report::ColorChoice::Auto,
+        cli::ColorChoice::Always => crate::report::ColorChoice::Always,
+        cli::ColorChoice::Never => crate::report::ColorChoice::Never,
+    });
+    Output::new(color, global.quiet, global.verbose)
+}
+
+/// A Cargo home's inventory (`snapshot`: the database's rows), sized as `mode` says with
+/// progress under `label`. An entry that cannot be read stops the run here, before anything
+/// is written or removed: it must not make Cargo's rows look orphaned. Unreadable files
+/// inside entries are one warning (what is printed is sized without them).
+pub fn scan_home(
+    home: &crate::discover::CargoHome,
+    snapshot: Option<&crate::observe::db::Snapshot>,
+    mode: crate::observe::home::SizeMode,
+    label: &str,
+    out: &Output,
+) -> Result<crate::observe::home::Inventory> {
+    use crate::observe::home;
+    let mut inv = home::scan(&home.path, snapshot);
+    if let Some((path, err)) = inv.errors.first() {
+        anyhow::bail!(
+            "`{}` {err}; nothing was removed{}",
+            path.display(),
+            if inv.errors.len() > 1 {
+                format!(" ({} more problems like it)", inv.errors.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let progress = out.progress(label);
+    let tick = |n| progress.tick(n);
+    let mut walker = crate::observe::walk::Walker::with_progress(&tick);
+    home::measure(&mut inv, mode, &mut walker);
+    progress.finish();
+    out.warn_unread(&walker.errors);
+    Ok(inv)
 }

@@ -24,7 +24,7 @@ use crate::observe::lock_doctor;
 use crate::plan::locks::{self, Context as Advice, Verdict};
 use crate::report::Output;
 use crate::report::locks::holders_words;
-use crate::sys::process::{self, Rung, Snapshot, Supervision};
+use crate::sys::process::{self, LockUse, Rung, Snapshot, Supervision};
 
 const WATCH: Duration = Duration::from_millis(250);
 
@@ -75,51 +75,12 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
                 std::thread::sleep(WATCH);
                 continue;
             }
-            let ours: BTreeSet<u32> = look.snap.subtree(pid).into_iter().collect();
-            let waiting: Vec<_> = look
-                .snap
-                .uses
-                .iter()
-                .filter(|u| u.waiting.is_some() && ours.contains(&u.pid))
-                .collect();
+            let waiting = waiting_in(&look.snap, pid);
             if waiting.is_empty() {
                 blocked_since = None;
             } else if earlier.is_some() {
                 blocked_since.get_or_insert_with(Instant::now);
-                let report = locks::diagnose(&look);
-                for w in &waiting {
-                    let Some(lock) = report.locks.iter().find(|l| l.file == Some(w.file)) else {
-                        continue;
-                    };
-                    let about = format!(
-                        "{} {} {:?}",
-                        w.pid,
-                        lock.path.display(),
-                        lock.holders
-                            .iter()
-                            .map(|h| (h.pid, h.verdict))
-                            .collect::<Vec<_>>()
-                    );
-                    if !said.insert(about) {
-                        continue;
-                    }
-                    out.warn(format!(
-                        "pid {} is blocked on the {} lock `{}`, {}",
-                        w.pid,
-                        lock.kind.name(),
-                        lock.path.display(),
-                        holders_words(lock)
-                    ));
-                    for h in &lock.holders {
-                        if h.verdict == Verdict::Deadlock || !out.quiet {
-                            out.warn(format!(
-                                "{}: {}",
-                                h.verdict.name(),
-                                locks::advice(h, Advice::Other)
-                            ));
-                        }
-                    }
-                }
+                say_blocked(&look, &waiting, &mut said, out);
             }
             if let (Some(t), Some(since)) = (timeout, blocked_since)
                 && since.elapsed() >= t
@@ -130,26 +91,87 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, out: &Output) -> Result<i32> {
                     args.command.join(" "),
                     child.describe()
                 ));
-                child.stop(&deepest_first(&look.snap, pid), Rung::Terminate);
-                let deadline = Instant::now() + Duration::from_secs(3);
-                while Instant::now() < deadline {
-                    if child.try_wait()?.is_some() {
-                        return Ok(exit::TIMED_OUT);
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                let snap = lock_doctor::snapshot(table.as_ref()).0;
-                let snap = if snap.procs.is_empty() {
-                    look.snap
-                } else {
-                    snap
-                };
-                child.stop(&deepest_first(&snap, pid), Rung::Kill);
-                let _ = child.wait();
+                stop_tree(&mut child, table.as_ref(), look.snap, pid)?;
                 return Ok(exit::TIMED_OUT);
             }
             earlier = Some((look.snap, Instant::now()));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The lock uses of the command's tree (`pid` and its descendants) that wait.
+fn waiting_in(snap: &Snapshot, pid: u32) -> Vec<LockUse> {
+    let ours: BTreeSet<u32> = snap.subtree(pid).into_iter().collect();
+    snap.uses
+        .iter()
+        .filter(|u| u.waiting.is_some() && ours.contains(&u.pid))
+        .cloned()
+        .collect()
+}
+
+/// Says, once each, who blocks each waiting process of the tree, and the advice.
+fn say_blocked(
+    look: &lock_doctor::Look,
+    waiting: &[LockUse],
+    said: &mut BTreeSet<String>,
+    out: &Output,
+) {
+    let report = locks::diagnose(look);
+    for w in waiting {
+        let Some(lock) = report.locks.iter().find(|l| l.file == Some(w.file)) else {
+            continue;
+        };
+        let about = format!(
+            "{} {} {:?}",
+            w.pid,
+            lock.path.display(),
+            lock.holders
+                .iter()
+                .map(|h| (h.pid, h.verdict))
+                .collect::<Vec<_>>()
+        );
+        if !said.insert(about) {
+            continue;
+        }
+        out.warn(format!(
+            "pid {} is blocked on the {} lock `{}`, {}",
+            w.pid,
+            lock.kind.name(),
+            lock.path.display(),
+            holders_words(lock)
+        ));
+        for h in &lock.holders {
+            if h.verdict == Verdict::Deadlock || !out.quiet {
+                out.warn(format!(
+                    "{}: {}",
+                    h.verdict.name(),
+                    locks::advice(h, Advice::Other)
+                ));
+            }
+        }
+    }
+}
+
+/// Stops the command's tree (as in `snap`): Terminate, 3 seconds, then Kill of the tree as
+/// it is then.
+fn stop_tree(
+    child: &mut process::Supervised,
+    table: &dyn process::ProcessTable,
+    snap: Snapshot,
+    pid: u32,
+) -> Result<()> {
+    child.stop(&deepest_first(&snap, pid), Rung::Terminate);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let now = lock_doctor::snapshot(table).0;
+    let snap = if now.procs.is_empty() { snap } else { now };
+    child.stop(&deepest_first(&snap, pid), Rung::Kill);
+    let _ = child.wait();
+    Ok(())
 }

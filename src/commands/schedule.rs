@@ -20,8 +20,8 @@ use crate::discover::CargoHome;
 use crate::discover::policy as policy_file;
 use crate::exit::{self, BadInput};
 use crate::plan::schedule::{self, LABEL, MAX_INTERVAL, MIN_INTERVAL, NAME};
+use crate::quantity::{self, Span};
 use crate::report::{self, Output};
-use crate::units::{self, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,7 +105,7 @@ pub struct WhereArgs {
 }
 
 fn span(s: &str) -> Result<Span, String> {
-    units::parse_duration(s).map(Span::from_duration)
+    quantity::parse_duration(s).map(Span::from_duration)
 }
 
 #[derive(Debug, Args)]
@@ -216,7 +216,7 @@ fn install(global: &GlobalArgs, a: &InstallArgs, out: &Output) -> Result<i32> {
     if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&every) {
         return Err(BadInput(format!(
             "--every {}: expected 1 minute to 31 days",
-            units::span_words(a.every)
+            quantity::span_words(a.every)
         ))
         .into());
     }

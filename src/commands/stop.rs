@@ -10,8 +10,7 @@ use crate::act::stop;
 use crate::cli::{GlobalArgs, StopArgs};
 use crate::exit::{self, BadInput};
 use crate::observe::lock_doctor::is_lock_file;
-use crate::plan::locks;
-use crate::report::Output;
+use crate::report::{self, Output};
 use crate::sys::process::{self, Rung, StartStamp};
 
 /// `PID` or `PID:START` (the start time `locks --json` prints), as given.
@@ -49,72 +48,15 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
         let refuse = |why: String| {
             out.error(format!("not stopping pid {pid}: {why}"));
         };
-        if pid == 1 {
-            refuse("it is the init process".into());
-            code = exit::NOT_STOPPED;
-            continue;
-        }
-        let Some(info) = snap.procs.get(&pid) else {
-            refuse("no such process".into());
-            code = exit::NOT_STOPPED;
-            continue;
+        let held = match crate::plan::stop::check(&snap, &ours, me, pid, start) {
+            Ok(held) => held,
+            Err(why) => {
+                refuse(why);
+                code = exit::NOT_STOPPED;
+                continue;
+            }
         };
-        if let Some(start) = start
-            && start != info.start
-        {
-            refuse(format!(
-                "the pid now names another process (started at {}, not {start})",
-                info.start
-            ));
-            code = exit::NOT_STOPPED;
-            continue;
-        }
-        if let Some(i) = ours.iter().position(|p| *p == pid) {
-            let chain: Vec<String> = ours[..=i]
-                .iter()
-                .map(|p| {
-                    // The program's name (`comm` is cut at 15 bytes).
-                    let name = snap.procs.get(p).map_or("?", |i| i.program());
-                    format!("{name} ({p})")
-                })
-                .collect();
-            refuse(if i == 0 {
-                "it is this cargo-janitor process".to_string()
-            } else {
-                format!(
-                    "it is an ancestor of this cargo-janitor ({}), which never signals itself \
-                     or its ancestors, so nothing was sent; run `cargo janitor stop {pid}` from \
-                     outside its process tree",
-                    chain.join(" <- ")
-                )
-            });
-            code = exit::NOT_STOPPED;
-            continue;
-        }
-        if info.uid.is_some_and(|u| Some(u) != me) {
-            refuse("it belongs to another user".into());
-            code = exit::NOT_STOPPED;
-            continue;
-        }
-        if locks::is_editor(&snap, pid) {
-            refuse(format!(
-                "`{}` is an editor: stop the cargo it started instead (see `cargo janitor locks`)",
-                info.program()
-            ));
-            code = exit::NOT_STOPPED;
-            continue;
-        }
-        let held: Vec<PathBuf> = snap
-            .uses
-            .iter()
-            .filter(|u| u.pid == pid && (u.holding.is_some() || u.waiting.is_some()))
-            .map(|u| u.path.clone())
-            .collect();
-        if held.is_empty() {
-            refuse("it neither holds nor waits on a Cargo lock".into());
-            code = exit::NOT_STOPPED;
-            continue;
-        }
+        let info = &snap.procs[&pid];
         let cmd = info.command();
         let steps = match crate::plan::stop::ladder(
             ctl.rungs(),
@@ -134,16 +76,7 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
                 code = exit::NOT_STOPPED;
                 continue;
             }
-            out.prompt(format!(
-                "Stop pid {pid} `{cmd}` (it uses {})? [y/N] ",
-                held.iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer)?;
-            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            if !confirmed(pid, &cmd, &held, out)? {
                 out.status("Skipped", format!("pid {pid}"));
                 code = exit::NOT_STOPPED;
                 continue;
@@ -165,61 +98,27 @@ pub fn run(_global: &GlobalArgs, args: &StopArgs, out: &Output) -> Result<i32> {
             &pinned,
             &steps,
             Duration::from_secs(args.grace.secs().max(1)),
-            &mut |event| match event {
-                stop::Event::Excluded(e) => out.status(
-                    "Excluding",
-                    format!(
-                        "pid {} `{}` ({}) from every signal: it is in process group {}, whose \
-                         other members are signalled one by one",
-                        e.pid, e.cmdline, e.who, e.group
-                    ),
-                ),
-                stop::Event::Step(step) => {
-                    out.status("Sent", format!("{} to {}", step.signal, step.to))
-                }
-            },
+            &mut |event| report::locks::stop_event(event, out),
         );
-        if outcome.released {
-            out.status(
-                "Stopped",
-                if outcome.excluded.is_empty() {
-                    format!("pid {pid} and its processes are gone; the kernel released their locks")
-                } else {
-                    format!(
-                        "pid {pid} and the processes signalled are gone; the kernel released \
-                         their locks (not signalled: {})",
-                        outcome
-                            .excluded
-                            .iter()
-                            .map(|e| format!("pid {}", e.pid))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
-            );
-        } else {
+        if !report::locks::stopped(pid, &outcome, args.force, out) {
             code = exit::NOT_STOPPED;
-            if !outcome.uninterruptible.is_empty() {
-                out.error(format!(
-                    "pid {pid}: {:?} in uninterruptible sleep (a hung disk or network filesystem?): \
-                     signals take effect only when its I/O returns",
-                    outcome.uninterruptible
-                ));
-            } else if args.force {
-                out.error(format!(
-                    "pid {pid} still holds its lock after {}",
-                    Rung::Kill.name()
-                ));
-            } else {
-                out.error(format!(
-                    "pid {pid} did not stop after {}; `cargo janitor stop --force {pid}` sends {}",
-                    Rung::Terminate.name(),
-                    Rung::Kill.name()
-                ));
-            }
         }
     }
     Ok(code)
+}
+
+/// Asks on the terminal whether to stop `pid` (running `cmd`, using the lock files `held`).
+fn confirmed(pid: u32, cmd: &str, held: &[PathBuf], out: &Output) -> Result<bool> {
+    out.prompt(format!(
+        "Stop pid {pid} `{cmd}` (it uses {})? [y/N] ",
+        held.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::act::db as dbw;
 use crate::act::executor;
-use crate::act::lock::{LockError, MutateExclusive, Wait};
+use crate::act::lock::{Held, LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::GlobalArgs;
 use crate::discover::known;
@@ -35,17 +35,17 @@ use crate::observe::{db, disk_now};
 use crate::plan::grace::{self, Grace, Kept};
 use crate::plan::tidy::{self, Facts, HomeFacts, MinFree, Root, Space, TargetFacts, Tier};
 use crate::plan::{ItemKind, Plan};
+use crate::quantity::{self, HumanBytes, Span};
 use crate::report::metrics::{self, Metrics};
 use crate::report::{self, Output};
 use crate::sys::fs::kind;
-use crate::units::{self, HumanBytes, Span};
 
 fn size(s: &str) -> Result<u64, String> {
-    units::parse_size(s)
+    quantity::parse_size(s)
 }
 
 fn span(s: &str) -> Result<Span, String> {
-    units::parse_duration(s).map(Span::from_duration)
+    quantity::parse_duration(s).map(Span::from_duration)
 }
 
 #[derive(Debug, Args)]
@@ -1012,7 +1012,7 @@ fn act_on_home(
     let mut remover = Remover::new(&home.path)?;
     let progress = out.progress("Removing");
     let tick = |n| progress.tick(n);
-    let outcome = executor::execute(&hp, &mut remover, conn.as_mut(), &tick)?;
+    let outcome = executor::execute(&hp, &mut remover, Held::Home(&_lock), conn.as_mut(), &tick)?;
     progress.finish();
     Ok(HomeActed::Done {
         plan: hp,

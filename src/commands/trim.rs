@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde::Serialize;
 
 use crate::act::db as dbw;
 use crate::act::executor;
-use crate::act::lock::{LockError, MutateExclusive, Wait};
+use crate::act::lock::{Held, LockError, MutateExclusive, Wait};
 use crate::act::remove::Remover;
 use crate::cli::{GlobalArgs, TrimArgs};
 use crate::discover::lockfile::{self, KeepSet};
@@ -18,56 +17,11 @@ use crate::exit::{self, BadInput};
 use crate::observe::home::{self, SizeMode};
 use crate::observe::target_dir::{self, TargetDir};
 use crate::observe::toolchains;
-use crate::observe::walk::Walker;
 use crate::observe::{db, disk_now};
 use crate::plan::grace::{self, Grace, Untracked};
 use crate::plan::{sweep, trim};
+use crate::report::trim::{Part, RemovedItem, Report};
 use crate::report::{self, Output};
-
-#[derive(Debug, Serialize)]
-pub struct Part {
-    /// `home` or `target`.
-    pub part: &'static str,
-    pub path: PathBuf,
-    /// Apparent bytes before and after (the home's caches, sized as `status` sizes them; a
-    /// target dir's bytes on disk).
-    pub before_bytes: u64,
-    pub after_bytes: u64,
-    /// Entries (home) or units (target dir) kept.
-    pub kept_units: usize,
-    /// Of `kept_units`, the units kept because their package could not be identified
-    /// (always 0 for the home, whose entries are named by registry and package).
-    pub kept_unknown: usize,
-    /// Entries (home; index cache entries are listed, not counted) or units removed.
-    pub removed_units: usize,
-    /// What was removed (a dry run: what would be), failures left out.
-    pub removed: Vec<RemovedItem>,
-    pub skipped: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RemovedItem {
-    pub path: PathBuf,
-    /// A kind of the one vocabulary (`registry-crate`, `unit`, …: docs/json.md).
-    pub kind: String,
-    /// Bytes freed: apparent bytes in the home, bytes on disk in a target dir.
-    pub bytes: u64,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub dry_run: bool,
-    pub ci: bool,
-    pub lockfiles: Vec<PathBuf>,
-    /// The `--used-by` commands, as given (their units are what target dirs keep).
-    pub used_by: Vec<String>,
-    /// Packages with a registry or git source pinned by the lockfiles.
-    pub pinned_packages: usize,
-    pub parts: Vec<Part>,
-    /// What the grace period kept, in the home and the target dirs.
-    pub grace: grace::Report,
-}
 
 fn listed(outcome: &executor::Outcome) -> Vec<RemovedItem> {
     outcome
@@ -117,16 +71,14 @@ fn plan_home(
     if let db::DbRead::Unusable(why) = snapshot {
         anyhow::bail!("{why}; nothing was removed");
     }
-    let mut inv = home::scan(&home.path, snapshot.snapshot());
-    if let Some((path, err)) = inv.errors.first() {
-        anyhow::bail!("`{}` {err}; nothing was removed", path.display());
-    }
-    let progress = out.progress("Scanning CARGO_HOME");
-    let tick = |n| progress.tick(n);
-    let mut walker = Walker::with_progress(&tick);
-    home::measure(&mut inv, SizeMode::Stored, &mut walker);
-    progress.finish();
-    out.warn_unread(&walker.errors);
+    let stored = SizeMode::Stored;
+    let inv = super::scan_home(
+        home,
+        snapshot.snapshot(),
+        stored,
+        "Scanning CARGO_HOME",
+        out,
+    )?;
     let before = inv.cache_bytes();
     let mut plan = trim::plan_home(&inv, keep, args.ci);
     if args.ci {
@@ -179,7 +131,7 @@ fn confirm(home: &CargoHome, keep: &KeepSet, args: &TrimArgs, out: &Output) -> R
     let what = format!(
         "trim would remove {removed} of the {total} entries in `{}` ({}), more than a tenth",
         home.path.display(),
-        crate::units::HumanBytes(preview.plan.bytes())
+        crate::quantity::HumanBytes(preview.plan.bytes())
     );
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(BadInput(format!(
@@ -194,7 +146,21 @@ fn confirm(home: &CargoHome, keep: &KeepSet, args: &TrimArgs, out: &Output) -> R
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
+/// What trim keeps, and where: every path given (checked before anything else), the
+/// lockfiles (given, or the workspaces', or the current one's), the directories cargo runs in
+/// for them (whose config maps their sources), and the keep set they pin.
+struct Inputs {
+    cwd: PathBuf,
+    home: CargoHome,
+    workspaces: Vec<PathBuf>,
+    run_dirs: Vec<PathBuf>,
+    lockfiles: Vec<PathBuf>,
+    given_targets: Vec<PathBuf>,
+    keep: KeepSet,
+    configs: Vec<(PathBuf, CargoConfig)>,
+}
+
+fn inputs(global: &GlobalArgs, args: &TrimArgs) -> Result<Inputs> {
     let cwd = std::env::current_dir()?;
     // Every path given, checked before anything else.
     let check = |p: &PathBuf, need, arg| paths::check(&cwd, p, need, arg);
@@ -254,8 +220,29 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             config_in(&mut configs, dir, &home)?,
         ));
     }
-    let lockfiles: Vec<PathBuf> = lockfiles.into_iter().map(|(l, _)| l).collect();
+    Ok(Inputs {
+        lockfiles: lockfiles.into_iter().map(|(l, _)| l).collect(),
+        cwd,
+        home,
+        workspaces,
+        run_dirs,
+        given_targets,
+        keep,
+        configs,
+    })
+}
 
+pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
+    let Inputs {
+        cwd,
+        home,
+        workspaces,
+        run_dirs,
+        lockfiles,
+        given_targets,
+        keep,
+        mut configs,
+    } = inputs(global, args)?;
     if !confirm(&home, &keep, args, out)? {
         out.status("Skipped", "nothing was removed");
         return Ok(exit::OK);
@@ -272,50 +259,137 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             None => return Ok(exit::FAILURE),
         }
     }
-    let mut targets = given_targets;
-    if let Some(s) = &session {
-        targets = s.dirs.clone();
-    } else if targets.is_empty() {
-        for dir in &run_dirs {
-            let config = config_in(&mut configs, dir, &home)?;
-            targets.extend(
-                target::target_dirs(dir, config, &home)
-                    .into_iter()
-                    .filter(|d| target::is_target_dir(d)),
-            );
-        }
-    }
+    let targets = match &session {
+        Some(s) => s.dirs.clone(),
+        None if given_targets.is_empty() => target_dirs(&run_dirs, &mut configs, &home)?,
+        None => given_targets,
+    };
     let mut roots: Vec<&Path> = vec![&home.path];
     roots.extend(targets.iter().map(PathBuf::as_path));
     super::network::refuse(&roots, args.force_network_fs, "trim")?;
-    // The current toolchain, as rustup picks it in the (first) workspace.
-    let current = toolchains::current(workspaces.first().unwrap_or(&cwd));
-    let wait = if args.no_wait {
-        Wait::NoWait
-    } else {
-        Wait::Block
-    };
-    let mut report = Report {
-        dry_run: args.dry_run,
-        ci: args.ci,
-        lockfiles: lockfiles.clone(),
-        used_by: args.used_by.clone(),
-        pinned_packages: keep.packages(),
-        parts: Vec::new(),
-        grace: grace::Report::default(),
-    };
-    let mut kept = Vec::new();
-    let mut code = exit::OK;
+    let wait = Wait::unless(args.no_wait);
+    let used_by = args.used_by.clone();
+    let mut report = Report::new(args.dry_run, args.ci, lockfiles, used_by, keep.packages());
 
     // CARGO_HOME, under Cargo's MutateExclusive lock.
+    let Trimmed {
+        part,
+        mut kept,
+        mut code,
+    } = match trim_home(&home, &keep, args, wait, out)? {
+        Ok(done) => done,
+        Err(code) => return Ok(code),
+    };
+    report.parts.push(part);
+    let grace = Grace {
+        period: args.grace,
+        db_now: crate::observe::now(),
+        disk_now: disk_now(),
+    };
+
+    // Target dirs, each under its build locks. The current toolchain is the one rustup
+    // picks in the (first) workspace.
+    let current = toolchains::current(workspaces.first().unwrap_or(&cwd));
+    let scans = super::sweep::scan_all(&targets, out);
+    if let Some(s) = &mut session {
+        s.resolve(&scans.iter().collect::<Vec<_>>(), out);
+        if !args.dry_run {
+            for td in &scans {
+                s.record(td, out);
+            }
+        }
+    }
+    for (dir, first) in targets.iter().zip(scans) {
+        let keeps = Keeps {
+            session: session.as_ref(),
+            current: &current,
+            keep: &keep,
+            grace,
+        };
+        let mut done = trim_target(dir, first, &keeps, args, wait, out)?;
+        code = code.max(done.code);
+        kept.append(&mut done.kept);
+        report.parts.push(done.part);
+    }
+    if !args.dry_run {
+        super::record_target_dirs(Some(&home.path), &targets, &[], out);
+    }
+
+    report.grace = grace::Report::new(args.grace, kept);
+    show(&report, args, out)?;
+    Ok(code)
+}
+
+/// The target dirs of the workspaces cargo runs in (`run_dirs`), as their config places them.
+fn target_dirs(
+    run_dirs: &[PathBuf],
+    configs: &mut Vec<(PathBuf, CargoConfig)>,
+    home: &CargoHome,
+) -> Result<Vec<PathBuf>> {
+    let mut targets = Vec::new();
+    for dir in run_dirs {
+        let config = config_in(configs, dir, home)?;
+        targets.extend(
+            target::target_dirs(dir, config, home)
+                .into_iter()
+                .filter(|d| target::is_target_dir(d)),
+        );
+    }
+    Ok(targets)
+}
+
+/// Prints the report: JSON, or the human summary.
+fn show(report: &Report, args: &TrimArgs, out: &Output) -> Result<()> {
+    if args.json {
+        report::json(report)?;
+    } else {
+        report::print(report::trim::render(
+            report,
+            args.dry_run || out.verbose > 0,
+            out,
+        ))?;
+        if args.dry_run {
+            out.warn("nothing removed due to --dry-run");
+        }
+    }
+    Ok(())
+}
+
+/// What trimming a home or a target dir did: its part of the report, what the grace period
+/// kept there, and the exit code so far.
+struct Trimmed {
+    part: Part,
+    kept: Vec<grace::Kept>,
+    code: i32,
+}
+
+/// What a target dir keeps: the units the `--used-by` session reported, else those the
+/// lockfiles (`keep`) pin for the `current` toolchain; and what the grace period keeps.
+#[derive(Clone, Copy)]
+struct Keeps<'a> {
+    session: Option<&'a super::used_by::Session>,
+    current: &'a [u64],
+    keep: &'a KeepSet,
+    grace: Grace,
+}
+
+/// Trims the home under Cargo's `MutateExclusive` (a dry run takes no lock and waits for
+/// nobody: it reads a snapshot, and says so): its part of the report, what the grace period
+/// kept, and the exit code so far. `Err(code)`: the lock was busy (`--no-wait`), said.
+fn trim_home(
+    home: &CargoHome,
+    keep: &KeepSet,
+    args: &TrimArgs,
+    wait: Wait,
+    out: &Output,
+) -> Result<Result<Trimmed, i32>> {
     let mut on_block = super::locks::blocking_notice(out);
-    // A dry run takes no lock and waits for nobody: it reads a snapshot, and says so.
     let lock = if home.has_caches() && !args.dry_run {
         match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
             Ok(l) => Some(l),
             Err(e @ LockError::Busy { .. }) => {
                 out.error(format!("{e}; nothing was removed (--no-wait)"));
-                return Ok(exit::LOCK_BUSY);
+                return Ok(Err(exit::LOCK_BUSY));
             }
             Err(e) => return Err(e.into()),
         }
@@ -342,42 +416,39 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     let HomePlan {
         inv,
         plan,
-        kept: home_kept,
+        kept,
         before,
-    } = plan_home(&home, &keep, args, &snapshot, out)?;
-    kept.extend(home_kept);
-    let grace = Grace {
-        period: args.grace,
-        db_now: crate::observe::now(),
-        disk_now: disk_now(),
-    };
+    } = plan_home(home, keep, args, &snapshot, out)?;
     let total_entries = inv.entries().count();
     let mut remover = Remover::new(&home.path)?;
     // Trash a killed run left is emptied under the lock even when nothing else goes.
     let outcome = if args.dry_run {
         executor::dry_run(&plan, &remover)
-    } else if !plan.items.is_empty() || (lock.is_some() && remover.has_leftover()) {
+    } else if let Some(lock) = &lock
+        && (!plan.items.is_empty() || remover.has_leftover())
+    {
         let progress = out.progress("Removing");
         let tick = |n| progress.tick(n);
-        let outcome = executor::execute(&plan, &mut remover, conn.as_mut(), &tick)?;
+        let held = Held::Home(lock);
+        let outcome = executor::execute(&plan, &mut remover, held, conn.as_mut(), &tick)?;
         progress.finish();
         outcome
     } else {
         executor::Outcome::default()
     };
-    for (path, err) in &outcome.errors {
-        out.warn(format!("could not remove `{}`: {err}", path.display()));
-        if !args.dry_run {
-            code = exit::FAILURE;
-        }
-    }
+    out.warn_not_removed(&outcome.errors);
+    let code = if args.dry_run || outcome.errors.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    };
     drop(lock);
     // What was removed, sized as `before` is (a failure removes nothing).
     let removed_bytes = executor::planned_bytes_of_removed(&plan, &outcome);
     let home_removed = (outcome.items.iter())
         .filter(|i| i.kind != crate::plan::ItemKind::IndexEntry)
         .count();
-    report.parts.push(Part {
+    let part = Part {
         part: "home",
         path: home.path.clone(),
         before_bytes: before,
@@ -387,95 +458,75 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
         removed_units: home_removed,
         removed: listed(&outcome),
         skipped: None,
-    });
+    };
+    Ok(Ok(Trimmed { part, kept, code }))
+}
 
-    // Target dirs, each under its build locks.
-    let scans = target_dir::scan_all(&targets);
-    out.warn_unread(
-        &scans
-            .iter()
-            .flat_map(|td| td.errors.clone())
-            .collect::<Vec<_>>(),
-    );
-    if let Some(s) = &mut session {
-        s.resolve(&scans.iter().collect::<Vec<_>>(), out);
-        if !args.dry_run {
-            for td in &scans {
-                s.record(td, out);
-            }
-        }
-    }
-    for (dir, first) in targets.iter().zip(scans) {
-        // The units kept as unknown by the last plan made (the one acted on).
-        let kept_unknown = std::cell::Cell::new(0);
-        let plan_of = |td: &TargetDir| {
-            let grace = Grace {
-                disk_now: disk_now(),
-                ..grace
-            };
-            if let Some(s) = &session {
-                return s.plan(td, &grace).0;
-            }
-            let p = trim::plan_target(
-                td,
-                &target_dir::sources_by_unit(td),
-                &target_dir::rustc_by_unit(td),
-                &current,
-                &keep,
-            );
-            kept_unknown.set(p.kept_unknown);
-            sweep::keep_recent(p.plan, td, &grace)
+/// Trims one target dir under its build locks (or previews it): every unit the lockfiles
+/// (`current` toolchain, `keep` set) or the `--used-by` session do not keep, less what the
+/// grace period keeps. Its part of the report, what the grace period kept, the exit code.
+fn trim_target(
+    dir: &Path,
+    first: TargetDir,
+    keeps: &Keeps<'_>,
+    args: &TrimArgs,
+    wait: Wait,
+    out: &Output,
+) -> Result<Trimmed> {
+    let Keeps {
+        session,
+        current,
+        keep,
+        grace,
+    } = *keeps;
+    // The units kept as unknown by the last plan made (the one acted on).
+    let kept_unknown = std::cell::Cell::new(0);
+    let plan_of = |td: &TargetDir| {
+        let grace = Grace {
+            disk_now: disk_now(),
+            ..grace
         };
-        let first_plan = plan_of(&first);
-        let done = super::sweep::act_or_preview(
-            args.dry_run,
-            dir,
-            first,
-            first_plan,
-            wait,
-            &plan_of,
-            out,
-        )?;
-        code = code.max(done.code);
-        let (td, mut dplan, skipped) = (done.td, done.plan, done.skipped);
-        kept.append(&mut dplan.kept);
-        report.parts.push(Part {
-            part: "target",
-            path: dir.clone(),
-            before_bytes: td.total_disk_bytes,
-            after_bytes: td.total_disk_bytes.saturating_sub(dplan.reclaimed_bytes),
-            kept_units: dplan.units - dplan.removed_units,
-            kept_unknown: kept_unknown.get(),
-            removed_units: dplan.removed_units,
-            removed: dplan
-                .removals
-                .iter()
-                .map(|r| RemovedItem {
-                    path: r.paths.first().cloned().unwrap_or_default(),
-                    kind: r.kind.to_string(),
-                    bytes: r.bytes,
-                    reason: r.reason.clone(),
-                })
-                .collect(),
-            skipped,
-        });
-    }
-    if !args.dry_run {
-        super::record_target_dirs(Some(&home.path), &targets, &[], out);
-    }
-
-    report.grace = grace::Report::new(args.grace, kept);
-    if args.json {
-        report::json(&report)?;
-    } else {
-        report::print(report::trim::render(
-            &report,
-            args.dry_run || out.verbose > 0,
-            out,
-        ))?;
-        if args.dry_run {
-            out.warn("nothing removed due to --dry-run");
+        if let Some(s) = session {
+            return s.plan(td, &grace).0;
         }
-    }
-    Ok(code)
+        let p = trim::plan_target(
+            td,
+            &target_dir::sources_by_unit(td),
+            &target_dir::rustc_by_unit(td),
+            current,
+            keep,
+        );
+        kept_unknown.set(p.kept_unknown);
+        sweep::keep_recent(p.plan, td, &grace)
+    };
+    let first_plan = plan_of(&first);
+    let done =
+        super::sweep::act_or_preview(args.dry_run, dir, first, first_plan, wait, &plan_of, out)?;
+    let (td, mut dplan, skipped) = (done.td, done.plan, done.skipped);
+    let kept = std::mem::take(&mut dplan.kept);
+    let part = Part {
+        part: "target",
+        path: dir.to_owned(),
+        before_bytes: td.total_disk_bytes,
+        after_bytes: td.total_disk_bytes.saturating_sub(dplan.reclaimed_bytes),
+        kept_units: dplan.units - dplan.removed_units,
+        kept_unknown: kept_unknown.get(),
+        removed_units: dplan.removed_units,
+        removed: dplan
+            .removals
+            .iter()
+            .map(|r| RemovedItem {
+                path: r.paths.first().cloned().unwrap_or_default(),
+                kind: r.kind.to_string(),
+                bytes: r.bytes,
+                reason: r.reason.clone(),
+            })
+            .collect(),
+        skipped,
+    };
+    Ok(Trimmed {
+        part,
+        kept,
+        code: done.code,
+    })
 }

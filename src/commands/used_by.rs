@@ -479,32 +479,23 @@ pub fn read_record(dir: &Path, out: &Output) -> Option<HashMap<String, u64>> {
 /// `sweep --used-by …`: runs the commands, then in each target and build dir they used
 /// removes every unit they did not report (under the build locks, as every sweep).
 pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) -> Result<i32> {
-    use super::sweep::{DirReport, Report, act_or_preview};
+    use super::sweep::act_or_preview;
     use crate::act::lock::Wait;
+    use crate::discover::target;
     use crate::exit;
     use crate::observe::target_dir;
     use crate::plan::grace;
+    use crate::report::sweep::{DirReport, Report};
 
     let commands = parse_all(&args.used_by)?;
     let Some(mut session) = run_all(&commands, global, out)? else {
         return Ok(exit::FAILURE);
     };
     let dry_run = args.dry_run;
-    let mut report = Report {
-        dry_run,
-        used_by: session.commands.clone(),
-        dirs: Vec::new(),
-        removed_units: 0,
-        reclaimed_bytes: 0,
-        grace: grace::Report::default(),
-    };
+    let mut report = Report::new(dry_run, session.commands.clone());
     let scans = target_dir::scan_all(&session.dirs);
     session.resolve(&scans.iter().collect::<Vec<_>>(), out);
-    let wait = if args.no_wait {
-        Wait::NoWait
-    } else {
-        Wait::Block
-    };
+    let wait = Wait::unless(args.no_wait);
     let mut kept = Vec::new();
     let mut code = exit::OK;
     for (dir, first) in session.dirs.clone().iter().zip(scans) {
@@ -523,30 +514,14 @@ pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) ->
             p
         };
         let first_plan = plan_of(&first);
-        let done = act_or_preview(dry_run, dir, first, first_plan, wait, &plan_of, out)?;
+        let mut done = act_or_preview(dry_run, dir, first, first_plan, wait, &plan_of, out)?;
         code = code.max(done.code);
+        kept.append(&mut done.plan.kept);
+        let (project, reported) = (target::project_of(dir), Some(reported.get()));
         let (td, plan, skipped) = (done.td, done.plan, done.skipped);
-        report.removed_units += plan.removed_units;
-        report.reclaimed_bytes += plan.reclaimed_bytes;
-        kept.extend(plan.kept);
-        report.dirs.push(DirReport {
-            path: dir.clone(),
-            project: dir
-                .parent()
-                .filter(|p| p.join("Cargo.toml").is_file())
-                .map(Path::to_path_buf),
-            signal: "used-by",
-            reported_units: Some(reported.get()),
-            units: plan.units,
-            removed_units: plan.removed_units,
-            kept_units: plan.units - plan.removed_units,
-            bytes: td.total_bytes,
-            disk_bytes: td.total_disk_bytes,
-            reclaimed_bytes: plan.reclaimed_bytes,
-            removed: plan.removals,
-            skipped,
-            busy_profiles: td.busy_profiles,
-        });
+        report.add(DirReport::new(
+            dir, project, "used-by", reported, td, plan, skipped,
+        ));
     }
     if !dry_run {
         super::record_target_dirs(global.cargo_home.as_deref(), &session.dirs, &[], out);

@@ -519,7 +519,7 @@ mod tests {
                 err,
                 at(
                     "cache.global-clean.max-src-age",
-                    &format!("{}, but found \"5\"", crate::units::CONFIG_DURATION)
+                    &format!("{}, but found \"5\"", crate::quantity::CONFIG_DURATION)
                 )
             );
         }

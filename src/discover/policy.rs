@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::BadInput;
 use crate::plan::tidy::MinFree;
-use crate::units::{self, Span};
+use crate::quantity::{self, Span};
 
 /// What a policy file says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -125,9 +125,9 @@ pub fn parse(text: &str, path: &Path, home: Option<&Path>) -> Result<PolicyFile,
             .ok_or_else(|| bad(path, key, expected, v))
     };
     let duration = |key: &str, v: &toml::Value| -> Result<Span, BadInput> {
-        let expected = format!("a duration string ({})", units::CONFIG_DURATION);
+        let expected = format!("a duration string ({})", quantity::CONFIG_DURATION);
         let s = string(key, v, &expected)?;
-        units::parse_duration(&s)
+        quantity::parse_duration(&s)
             .map(Span::from_duration)
             .map_err(|_| bad(path, key, &expected, v))
     };
@@ -156,14 +156,15 @@ pub fn parse(text: &str, path: &Path, home: Option<&Path>) -> Result<PolicyFile,
     for (key, v) in &table {
         match key.as_str() {
             "budget" => {
-                let expected = format!("a size string ({})", units::SIZE_GRAMMAR);
+                let expected = format!("a size string ({})", quantity::SIZE_GRAMMAR);
                 let s = string(key, v, &expected)?;
-                p.budget = Some(units::parse_size(&s).map_err(|_| bad(path, key, &expected, v))?);
+                p.budget =
+                    Some(quantity::parse_size(&s).map_err(|_| bad(path, key, &expected, v))?);
             }
             "min-free" => {
                 let expected = format!(
                     "a size or a percentage string (\"10%\", or {})",
-                    units::SIZE_GRAMMAR
+                    quantity::SIZE_GRAMMAR
                 );
                 let s = string(key, v, &expected)?;
                 p.min_free = Some(MinFree::parse(&s).map_err(|_| bad(path, key, &expected, v))?);

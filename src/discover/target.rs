@@ -135,6 +135,13 @@ pub fn find_target_dirs(root: &Path, hidden: bool, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The project a target dir belongs to: its parent, when that has a `Cargo.toml`.
+pub fn project_of(dir: &Path) -> Option<PathBuf> {
+    dir.parent()
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,11 +18,13 @@
 
 use std::path::PathBuf;
 
+use super::grace::{Grace, Kept, Untracked, split_home};
 use super::policy::{Origin, Policy};
 use super::sync::{ChildKind, SyncChanges};
 use super::{ItemKind, Plan, PlanItem, Row};
+use crate::observe::db::Snapshot;
 use crate::observe::home::{Entry, Inventory};
-use crate::units::{self, Span};
+use crate::quantity::{self, Span};
 
 /// One tracked entry, as Cargo's database would describe it after the sync.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,15 +219,15 @@ fn cutoff(now: u64, age: Span) -> u64 {
 fn age_reason(name: &str, origin: Origin, age: Span, now: u64, ts: u64) -> String {
     format!(
         "last used {} ({})",
-        units::ago(now, ts),
-        origin.describe(name, &units::span_words(age))
+        quantity::ago(now, ts),
+        origin.describe(name, &quantity::span_words(age))
     )
 }
 
 fn size_reason(flag: &str, limit: u64) -> String {
     format!(
         "least recently used over the limit ({flag} {})",
-        units::HumanBytes(limit)
+        quantity::HumanBytes(limit)
     )
 }
 
@@ -637,10 +639,30 @@ pub fn plan(model: &Model, policy: &Policy, now: u64) -> Plan {
     plan
 }
 
+/// `gc`'s plan: Cargo's sync of the inventory with the database (`sizes`: with the sizes a
+/// size limit needs), its clean under `policy`, then the grace period: nothing used moments
+/// ago goes, whatever the limits say (an entry without a row is used now, as Cargo's sync
+/// records it). Returns the sync's changes (written after the removals), the plan, and what
+/// the grace period kept.
+pub fn gc(
+    inv: &Inventory,
+    snapshot: Option<&Snapshot>,
+    policy: &Policy,
+    now: u64,
+    grace: &Grace,
+) -> (SyncChanges, Plan, Vec<Kept>) {
+    let sizes = policy.has_size_limit();
+    let changes = super::sync::changes(inv, snapshot, sizes);
+    let model = Model::synced(inv, &changes, now, sizes);
+    let plan = plan(&model, policy, now);
+    let (plan, kept) = split_home(plan, inv, grace, Untracked::Now(now));
+    (changes, plan, kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::MONTH_SECS;
+    use crate::quantity::MONTH_SECS;
 
     const NOW: u64 = 1_800_000_000;
     const DAY: u64 = 86_400;

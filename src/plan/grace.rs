@@ -43,7 +43,7 @@ use serde::Serialize;
 
 use super::{Plan, PlanItem};
 use crate::observe::home::{Entry, Inventory};
-use crate::units::Span;
+use crate::quantity::Span;
 
 /// The default grace period: 10 minutes.
 pub const DEFAULT: Span = Span(10 * 60);

@@ -2,7 +2,7 @@
 //! Cargo's automatic clean.
 
 use crate::discover::CargoConfig;
-use crate::units::{self, Frequency, MONTH_SECS, Span};
+use crate::quantity::{self, Frequency, MONTH_SECS, Span};
 
 /// Cargo's `DEFAULT_MAX_AGE_EXTRACTED`: extracted sources and git checkouts.
 pub const DEFAULT_MAX_AGE_EXTRACTED: Span = Span(MONTH_SECS);
@@ -104,8 +104,8 @@ impl Policy {
             if let Some(v) = config.get_str(&["cache", "global-clean", key]) {
                 let path = ["cache", "global-clean", key];
                 *slot = Some(
-                    units::parse_span(&v)
-                        .map_err(|_| config.invalid(&path, units::CONFIG_DURATION, &v))?,
+                    quantity::parse_span(&v)
+                        .map_err(|_| config.invalid(&path, quantity::CONFIG_DURATION, &v))?,
                 );
                 *origin = Origin::Config;
             }

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::grace::{Grace, Kept, Use};
 use crate::observe::target_dir::{FileFact, Incremental, Layout, TargetDir, Unit};
-use crate::units::{self, Span};
+use crate::quantity::{self, Span};
 
 /// Which toolchains' units to remove.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,7 +243,7 @@ pub fn plan_dir(
                 hash: None,
                 reason: format!(
                     "nothing in it used for {} (--all --max-age)",
-                    units::span_words(age)
+                    quantity::span_words(age)
                 ),
                 bytes: td.total_disk_bytes,
                 touched: td.touched,
@@ -264,8 +264,8 @@ pub fn plan_dir(
         {
             why = Some(format!(
                 "last used {} (--max-age {})",
-                units::ago(now, t),
-                units::span_words(age)
+                quantity::ago(now, t),
+                quantity::span_words(age)
             ));
         }
         if why.is_none()
@@ -308,7 +308,7 @@ pub fn plan_dir(
                 i,
                 format!(
                     "least recently used over the limit (--max-size {})",
-                    units::HumanBytes(max)
+                    quantity::HumanBytes(max)
                 ),
             ));
         }
@@ -334,7 +334,7 @@ pub fn plan_dir(
                     match c.max_age {
                         Some(a) => format!(
                             "incremental session unused for {} (--incremental)",
-                            units::span_words(a)
+                            quantity::span_words(a)
                         ),
                         None => "incremental compilation cache (--incremental)".into(),
                     },

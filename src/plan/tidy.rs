@@ -41,7 +41,7 @@ use super::{ItemKind, Plan, PlanItem, Row};
 use crate::discover::lockfile::KeepSet;
 use crate::observe::home::{Entry, Inventory};
 use crate::observe::target_dir::TargetDir;
-use crate::units::{self, HumanBytes, Span};
+use crate::quantity::{self, HumanBytes, Span};
 
 /// The eviction tiers, cheapest to recreate first (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -73,7 +73,7 @@ impl MinFree {
                 format!(
                     "invalid --min-free `{s}`: expected a percentage of the filesystem (\"10%\", \
                      \"12.5%\", at most 100%) or {}",
-                    units::SIZE_GRAMMAR
+                    quantity::SIZE_GRAMMAR
                 )
             };
             let (int, frac) = p.trim().split_once('.').unwrap_or((p.trim(), "0"));
@@ -91,7 +91,7 @@ impl MinFree {
             }
             return Ok(MinFree::PerMille(pm));
         }
-        units::parse_size(s)
+        quantity::parse_size(s)
             .map(MinFree::Bytes)
             .map_err(|e| format!("{e}, or a percentage of the filesystem (\"10%\")"))
     }
@@ -378,13 +378,13 @@ fn reason(c: &Candidate, policy: &Policy, why: Why, now: u64) -> String {
     let why = match (why, policy.budget, policy.min_free, policy.max_age) {
         (Why::Budget, Some(b), _, _) => format!("over --budget {}", HumanBytes(b)),
         (Why::MinFree, _, Some(m), _) => format!("short of --min-free {m}"),
-        (_, _, _, Some(a)) => format!("unused for over {} (max-age)", units::span_words(a)),
+        (_, _, _, Some(a)) => format!("unused for over {} (max-age)", quantity::span_words(a)),
         _ => "over the budget".to_owned(),
     };
     let used = if c.last_use == 0 {
         "last use unknown".to_owned()
     } else {
-        format!("last used {}", units::ago(now, c.last_use))
+        format!("last used {}", quantity::ago(now, c.last_use))
     };
     format!("{} ({used}), {why}", c.tier.label())
 }
@@ -600,7 +600,7 @@ mod tests {
     use super::*;
     use crate::observe::home::{GitRepo, Measured, Registry, SizeSource};
     use crate::observe::target_dir::{FileFact, Incremental, Layout, Unit};
-    use crate::units::Span;
+    use crate::quantity::Span;
 
     const NOW: u64 = 1_800_000_000;
     const DAY: u64 = 86_400;

@@ -283,7 +283,7 @@ pub fn whole_dir_known(td: &TargetDir, signal: Signal, atime_ok: bool) -> bool {
 mod tests {
     use super::*;
     use crate::observe::target_dir::{FileFact, Layout};
-    use crate::units::Span;
+    use crate::quantity::Span;
 
     fn fact(path: &str, ino: u64, is_dir: bool) -> FileFact {
         FileFact {

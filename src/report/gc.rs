@@ -8,7 +8,7 @@ use super::Output;
 use super::table::Table;
 use crate::act::executor::{Outcome, RemovedItem};
 use crate::plan::grace;
-use crate::units::HumanBytes;
+use crate::quantity::HumanBytes;
 
 #[derive(Debug, Serialize)]
 pub struct Report<'a> {

@@ -9,7 +9,7 @@ use super::Output;
 use crate::cargo::locks::{LockKind, Meaning, WORDINGS};
 use crate::observe::lockfiles::{Probe, Unlisted};
 use crate::plan::locks::{Activity, ActivityKind, Holder, Lock, Report, Verdict, duration};
-use crate::sys::process::Evidence;
+use crate::sys::process::{Evidence, Rung};
 
 /// "could not probe `…`: permission denied; it may be held"
 pub fn not_probed(path: &Path, error: Option<&str>) -> String {
@@ -386,6 +386,63 @@ pub fn render(r: &Report, checked: usize, out: &Output) -> String {
          them (a new cargo would lock a new file and two cargos would run at once).\n",
     );
     t
+}
+
+/// What `stop` says once the ladder for `pid` is climbed: stopped (`true`), or why not.
+pub fn stopped(pid: u32, outcome: &crate::act::stop::Outcome, force: bool, out: &Output) -> bool {
+    if outcome.released {
+        out.status(
+            "Stopped",
+            if outcome.excluded.is_empty() {
+                format!("pid {pid} and its processes are gone; the kernel released their locks")
+            } else {
+                format!(
+                    "pid {pid} and the processes signalled are gone; the kernel released \
+                     their locks (not signalled: {})",
+                    outcome
+                        .excluded
+                        .iter()
+                        .map(|e| format!("pid {}", e.pid))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        );
+    } else if !outcome.uninterruptible.is_empty() {
+        out.error(format!(
+            "pid {pid}: {:?} in uninterruptible sleep (a hung disk or network filesystem?): \
+             signals take effect only when its I/O returns",
+            outcome.uninterruptible
+        ));
+    } else if force {
+        out.error(format!(
+            "pid {pid} still holds its lock after {}",
+            Rung::Kill.name()
+        ));
+    } else {
+        out.error(format!(
+            "pid {pid} did not stop after {}; `cargo janitor stop --force {pid}` sends {}",
+            Rung::Terminate.name(),
+            Rung::Kill.name()
+        ));
+    }
+    outcome.released
+}
+
+/// A step of `stop`'s ladder as it happens.
+pub fn stop_event(event: crate::act::stop::Event<'_>, out: &Output) {
+    use crate::act::stop::Event;
+    match event {
+        Event::Excluded(e) => out.status(
+            "Excluding",
+            format!(
+                "pid {} `{}` ({}) from every signal: it is in process group {}, whose \
+                 other members are signalled one by one",
+                e.pid, e.cmdline, e.who, e.group
+            ),
+        ),
+        Event::Step(step) => out.status("Sent", format!("{} to {}", step.signal, step.to)),
+    }
 }
 
 #[cfg(test)]

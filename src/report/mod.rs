@@ -18,7 +18,14 @@ pub mod trim;
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::ColorChoice;
+/// When to colour (`--color`, `CARGO_TERM_COLOR`): resolved from the command line in
+/// `commands/`, so that report/ knows no clap type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 /// How to talk to the user: colour, verbosity, and where progress may go.
 #[derive(Clone, Debug)]
@@ -89,6 +96,13 @@ impl Output {
         }
     }
 
+    /// One warning for each path that could not be removed, and why.
+    pub fn warn_not_removed(&self, errors: &[(std::path::PathBuf, String)]) {
+        for (path, err) in errors {
+            self.warn(format!("could not remove `{}`: {err}", path.display()));
+        }
+    }
+
     /// `error: …` on stderr.
     pub fn error(&self, msg: impl std::fmt::Display) {
         let label = self.paint(self.color_stderr, "1;31", "error");
@@ -150,7 +164,7 @@ pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
         "Kept {} item{} used in the last {} (a build may be using them; --grace)",
         g.kept,
         if g.kept == 1 { "" } else { "s" },
-        crate::units::span_words(crate::units::Span(g.seconds))
+        crate::quantity::span_words(crate::quantity::Span(g.seconds))
     );
     if detailed {
         for k in &g.items {
@@ -180,7 +194,7 @@ pub fn entry_name(path: &std::path::Path, kind: &str) -> String {
     );
     match kind {
         "registry-crate" | "registry-src" => {
-            crate::units::name_version(name.trim_end_matches(".crate"))
+            crate::quantity::name_version(name.trim_end_matches(".crate"))
         }
         "git-checkout" => match path.parent().and_then(|p| p.file_name()) {
             Some(r) => format!("{}/{name}", r.to_string_lossy()),

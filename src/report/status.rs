@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::Output;
 use super::table::Table;
 use crate::plan::status::Status;
-use crate::units::{HumanBytes, ago};
+use crate::quantity::{HumanBytes, ago};
 
 fn label(kind: &str) -> &'static str {
     match kind {
@@ -127,7 +127,7 @@ pub fn render(s: &Status, out: &Output) -> String {
                 if i.kind == "git-db" {
                     i.name.clone()
                 } else {
-                    crate::units::name_version(i.name.trim_end_matches(".crate"))
+                    crate::quantity::name_version(i.name.trim_end_matches(".crate"))
                 },
                 match i.kind {
                     "registry-src" => "source",
