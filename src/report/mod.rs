@@ -154,15 +154,17 @@ pub fn grace_lines(g: &crate::plan::grace::Report, detailed: bool) -> String {
     );
     if detailed {
         for k in &g.items {
-            let _ = writeln!(text, "  {}  {}", k.path.display(), k.kind);
+            let _ = writeln!(text, "  {}  {}", shown(&k.path), k.kind);
         }
     }
     text
 }
 
 /// `path` as the human output shows it: relative to the current directory when it is below
-/// it (`target`, `p1/target`), else as given (JSON always has the full path).
+/// it (`target`, `p1/target`, `../p2/target` for a path given as `..`), else in full; `.`
+/// components and trailing slashes left out, lexically (JSON always has the full path).
 pub fn shown(path: &std::path::Path) -> String {
+    let path = crate::discover::paths::clean(path);
     let cwd = std::env::current_dir().ok();
     match cwd.as_deref().and_then(|c| path.strip_prefix(c).ok()) {
         Some(rel) if rel.as_os_str().is_empty() => ".".into(),
@@ -221,7 +223,11 @@ pub fn unit_name(path: &std::path::Path, target: &std::path::Path) -> String {
 /// `path` relative to `root` when it is below it (an item below the target dir or home its
 /// section names), else in full.
 pub fn below(path: &std::path::Path, root: &std::path::Path) -> String {
-    match path.strip_prefix(root) {
+    let (path, root) = (
+        crate::discover::paths::clean(path),
+        crate::discover::paths::clean(root),
+    );
+    match path.strip_prefix(&root) {
         Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
         _ => path.display().to_string(),
     }

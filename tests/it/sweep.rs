@@ -643,3 +643,107 @@ fn a_profile_created_while_sweeping_is_never_touched_without_its_lock() {
     a_profile_created_while_sweeping(&["--grace", "0 seconds"]);
     a_profile_created_while_sweeping(&[]);
 }
+
+/// Paths shown relative are clean: `.` components and trailing slashes in a PATH never reach
+/// the output (human or JSON), `..` is kept as typed (never resolved through a symlink), and a
+/// symlinked target dir spelled with a trailing slash is refused like the symlink itself.
+#[test]
+fn paths_given_with_dots_and_slashes_are_shown_clean() {
+    let c = Copy::of(populated());
+    let root = c.dir.path();
+    let p1 = root.join("p1");
+    let table = |dir: &Path, args: &[&str]| {
+        let out = c.janitor(args).current_dir(dir).output().unwrap();
+        assert_ok(&out, &args.join(" "));
+        stdout(&out)
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .filter(|w| w != "total" && !w.starts_with('('))
+            .collect::<Vec<_>>()
+    };
+    for args in [
+        &["sweep", "-r", "."][..],
+        &["sweep", "-r", "./"],
+        &["sweep", "-r", "./."],
+    ] {
+        assert_eq!(table(root, args), ["p1/target", "p2/target"], "{args:?}");
+    }
+    // `..` stays as typed (`p1` could be a symlink).
+    assert_eq!(
+        table(root, &["sweep", "-r", "./p1/./../"]),
+        ["p1/../p1/target", "p1/../p2/target"]
+    );
+    for args in [&["sweep", "-r", "../."][..], &["sweep", "-r", ".././/"]] {
+        assert_eq!(
+            table(&p1, args),
+            ["../p1/target", "../p2/target"],
+            "{args:?}"
+        );
+    }
+    for args in [
+        &["sweep", "./target/"][..],
+        &["sweep", "target/."],
+        &["sweep", "./target//."],
+    ] {
+        assert_eq!(table(&p1, args), ["target"], "{args:?}");
+    }
+    // JSON: absolute and clean too.
+    let v = json(
+        c.janitor(&["sweep", "--json", "-r", "./."])
+            .current_dir(root),
+    );
+    let paths: Vec<&str> = (v["dirs"].as_array().unwrap().iter())
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            root.join("p1/target").to_str().unwrap(),
+            root.join("p2/target").to_str().unwrap()
+        ]
+    );
+    // `trim --target-dir`, `locks` and `wait` name the directory as cleaned.
+    let out = (c.janitor(&[
+        "trim",
+        "-n",
+        "--grace",
+        "0 seconds",
+        "--target-dir",
+        "./target/.",
+    ]))
+    .current_dir(&p1)
+    .output()
+    .unwrap();
+    assert_ok(&out, "trim");
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("target target ")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("/."), "{}", stdout(&out));
+    for args in [
+        &["locks", "./target/."][..],
+        &["wait", "--timeout", "1s", "./target/."],
+    ] {
+        let out = c.janitor(args).current_dir(&p1).output().unwrap();
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            !all.contains("/./") && !all.contains("/.`"),
+            "{args:?}: {all}"
+        );
+    }
+    // A symlink to a target dir, with a trailing slash (which would follow it): refused.
+    std::os::unix::fs::symlink(p1.join("target"), root.join("link")).unwrap();
+    for given in ["link/", "./link/."] {
+        let out = c
+            .janitor(&["sweep", given])
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{given}: {}", stderr(&out));
+        assert!(stderr(&out).contains("is a symlink"), "{}", stderr(&out));
+    }
+}
