@@ -150,6 +150,9 @@ pub struct Removed {
     /// Its last use (unix seconds; 0 unknown).
     pub last_use: u64,
     pub reason: String,
+    /// How the human output names it, when it is a target dir's ([`report::unit_labels`]).
+    #[serde(skip)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -616,6 +619,7 @@ pub fn run_with(
     let mut kept: Vec<Kept> = plan.kept_recent.clone();
     // What was removed, by identifying path, with the bytes it freed.
     let mut done: HashMap<PathBuf, u64> = HashMap::new();
+    let mut labels: HashMap<PathBuf, String> = HashMap::new();
     let mut root_reports = Vec::new();
 
     // Target dirs first: every one of their candidates comes before any of the home's.
@@ -635,9 +639,11 @@ pub fn run_with(
         code = code.max(acted.code);
         let mut dplan = acted.plan;
         kept.append(&mut dplan.kept);
-        for r in &dplan.removals {
+        let named = report::unit_labels(dir, &dplan.removals.iter().collect::<Vec<_>>());
+        for (r, label) in dplan.removals.iter().zip(named) {
             if let Some(p) = r.paths.first() {
                 done.insert(p.clone(), r.bytes);
+                labels.insert(p.clone(), label);
             }
         }
         root_reports.push(RootReport {
@@ -717,6 +723,7 @@ pub fn run_with(
                 bytes: *bytes,
                 last_use: i.last_use,
                 reason: i.reason.clone(),
+                label: labels.get(&i.path).cloned(),
             })
         })
         .collect();
@@ -854,7 +861,7 @@ fn render(r: &Report, detailed: bool) -> String {
     let mut t = crate::report::table::Table::new(&["", "removed", "before", "after"]);
     for x in &r.roots {
         t.row(vec![
-            format!("{} {}", x.part, x.path.display()),
+            format!("{} {}", x.part, report::shown(&x.path)),
             match &x.skipped {
                 Some(why) => format!("skipped ({why})"),
                 None => x.removed.to_string(),
@@ -883,7 +890,7 @@ fn render(r: &Report, detailed: bool) -> String {
             let _ = writeln!(
                 text,
                 "{}: {} free of {} (want {}).",
-                f.path.display(),
+                report::shown(&f.path),
                 HumanBytes(f.free_after_bytes),
                 HumanBytes(f.size_bytes),
                 HumanBytes(w)
@@ -893,13 +900,17 @@ fn render(r: &Report, detailed: bool) -> String {
     text.push_str(&crate::report::grace_lines(&r.grace, detailed));
     if detailed {
         for i in &r.removed {
-            let _ = writeln!(
-                text,
-                "  {}  {}  {}",
-                HumanBytes(i.bytes),
-                i.path.display(),
-                i.reason
-            );
+            // Target dirs' units by name, version and profile; the home's entries by name
+            // and version, their kind said.
+            let what = match &i.label {
+                Some(label) => label.clone(),
+                None => format!(
+                    "{} {}",
+                    report::entry_name(&i.path, i.kind.name()),
+                    i.kind.name()
+                ),
+            };
+            let _ = writeln!(text, "  {what}  {}  {}", HumanBytes(i.bytes), i.reason);
         }
     }
     text

@@ -53,6 +53,9 @@ pub struct RemovedItem {
     /// Bytes freed: apparent bytes in the home, bytes on disk in a target dir.
     pub bytes: u64,
     pub reason: String,
+    /// How the human output names a target dir's removal ([`report::unit_labels`]).
+    #[serde(skip)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +81,7 @@ fn listed(outcome: &executor::Outcome) -> Vec<RemovedItem> {
             kind: i.kind.name().to_owned(),
             bytes: i.bytes,
             reason: i.reason.clone(),
+            label: None,
         })
         .collect()
 }
@@ -450,11 +454,16 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
             removed: dplan
                 .removals
                 .iter()
-                .map(|r| RemovedItem {
+                .zip(report::unit_labels(
+                    dir,
+                    &dplan.removals.iter().collect::<Vec<_>>(),
+                ))
+                .map(|(r, label)| RemovedItem {
                     path: r.paths.first().cloned().unwrap_or_default(),
                     kind: r.kind.to_string(),
                     bytes: r.bytes,
                     reason: r.reason.clone(),
+                    label: Some(label),
                 })
                 .collect(),
             skipped,

@@ -227,7 +227,7 @@ pub fn plan_target(
         .map(|u| u.hash.as_str())
         .collect();
     plan.removals
-        .sort_by_key(|r| !r.hash.as_deref().is_some_and(|h| runs.contains(h)));
+        .sort_by_key(|r| !r.unit.hash.as_deref().is_some_and(|h| runs.contains(h)));
     for inc in &td.incremental {
         plan.removals.push(incremental_removal(
             inc,
@@ -304,7 +304,7 @@ mod tests {
             .plan
             .removals
             .iter()
-            .map(|r| (r.hash.clone().unwrap(), r.reason.clone()))
+            .map(|r| (r.unit.hash.clone().unwrap(), r.reason.clone()))
             .collect();
         assert_eq!(
             removed,
@@ -354,7 +354,7 @@ mod tests {
             .plan
             .removals
             .iter()
-            .map(|r| r.hash.clone().unwrap())
+            .map(|r| r.unit.hash.clone().unwrap())
             .collect();
         assert_eq!(
             order,

@@ -192,32 +192,131 @@ pub fn entry_name(path: &std::path::Path, kind: &str) -> String {
     }
 }
 
-/// A target-dir unit as the human output names it: `rand (bd4d8cb4)` for
-/// `.fingerprint/rand-bd4d8cb4aac4321b` (legacy layout) or `build/rand/bd4d8cb4aac4321b` (new
-/// layout); anything else by its path below the target dir.
-pub fn unit_name(path: &std::path::Path, target: &std::path::Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let parent = path
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy());
-    let short = |h: &str| h.chars().take(8).collect::<String>();
-    match (name, parent) {
-        (Some(n), Some(p)) if p == ".fingerprint" || p == "incremental" => match n.rsplit_once('-')
-        {
-            Some((pkg, hash)) => format!("{pkg} ({})", short(hash)),
-            None => n,
-        },
-        (Some(n), Some(p))
-            if path
-                .parent()
-                .and_then(|q| q.parent())
-                .is_some_and(|q| q.ends_with("build")) =>
-        {
-            format!("{p} ({})", short(&n))
+/// What a unit builds, in words, from its fingerprint's name ([`UnitName::target`]): nothing
+/// for a library (most units), `build script`, `build script run`, `bin NAME`, `test NAME`,
+/// `example NAME`, `bench NAME`, `doc`; a name not of a known shape as it is.
+///
+/// [`UnitName::target`]: crate::plan::sweep::UnitName::target
+pub fn target_words(package: &str, target: &str) -> String {
+    let (flavor, rest) = ["test-", "doc-", "run-"]
+        .iter()
+        .find_map(|f| target.strip_prefix(f).map(|r| (*f, r)))
+        .unwrap_or(("", target));
+    // The crate name of a library is the package's with `-` as `_`.
+    let lib = |name: &str| name == package.replace('-', "_");
+    let named = |what: &str, name: &str| {
+        if name == package || lib(name) {
+            what.to_owned()
+        } else {
+            format!("{what} {name}")
         }
-        _ => below(path, target),
+    };
+    let words = if rest.starts_with("build-script-") {
+        "build script".to_owned()
+    } else if let Some(name) = rest.strip_prefix("lib-").filter(|n| lib(n)) {
+        let _ = name;
+        String::new()
+    } else if let Some(name) = rest.strip_prefix("bin-") {
+        named("bin", name)
+    } else if let Some(name) = rest.strip_prefix("example-") {
+        format!("example {name}")
+    } else if let Some(name) = rest.strip_prefix("integration-test-") {
+        format!("test {name}")
+    } else if let Some(name) = rest.strip_prefix("bench-") {
+        format!("bench {name}")
+    } else {
+        return target.to_owned();
+    };
+    let join = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_owned()
+        } else {
+            format!("{a} {b}")
+        }
+    };
+    match flavor {
+        "run-" => join(&words, "run"),
+        "doc-" => join(&words, "doc"),
+        // `test-integration-test-it` is already `test it`.
+        "test-" if !words.starts_with("test ") && !words.starts_with("bench ") => {
+            join(&words, "test")
+        }
+        _ => words,
     }
+}
+
+/// How the human output names the removals of one target dir (`root`), one label each:
+/// `serde 1.0.210 (debug)`, `gamma 0.1.0 (debug, build script run)`, `p1 (release, bin)` (no
+/// version for a path or git package: its `Cargo.toml` now may not be what was built),
+/// `p1 (debug, incremental)`. The profile is the directory below `root`. When two labels
+/// would be the same (features, `check` and `build`, two toolchains), each of those also
+/// gets its unit's short hash. A whole target dir is named by its path.
+pub fn unit_labels(root: &std::path::Path, items: &[&crate::plan::sweep::Removal]) -> Vec<String> {
+    let base: Vec<(String, Vec<String>, Option<String>)> = items
+        .iter()
+        .map(|r| {
+            let u = &r.unit;
+            let profile = u.profile.as_deref().map(|p| below(p, root));
+            let name_of_dir = || {
+                r.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            match r.kind {
+                "unit" => {
+                    let pkg = u.package.clone().unwrap_or_else(name_of_dir);
+                    let mut name = pkg.clone();
+                    if let Some(v) = &u.version {
+                        name = format!("{name} {v}");
+                    }
+                    let mut parts: Vec<String> = profile.into_iter().collect();
+                    if let Some(t) = &u.target {
+                        let w = target_words(&pkg, t);
+                        if !w.is_empty() {
+                            parts.push(w);
+                        }
+                    }
+                    let hash = u.hash.as_deref().map(|h| h.chars().take(8).collect());
+                    (name, parts, hash)
+                }
+                "incremental" => {
+                    // `<crate>-<session id>`.
+                    let dir = name_of_dir();
+                    let (krate, id) = dir.rsplit_once('-').unwrap_or((&dir, ""));
+                    let mut parts: Vec<String> = profile.into_iter().collect();
+                    parts.push("incremental".into());
+                    let id = (!id.is_empty()).then(|| id.chars().take(8).collect());
+                    (krate.to_owned(), parts, id)
+                }
+                _ => (shown(&r.path), Vec::new(), None),
+            }
+        })
+        .collect();
+    let plain = |(name, parts, _): &(String, Vec<String>, Option<String>)| {
+        if parts.is_empty() {
+            name.clone()
+        } else {
+            format!("{name} ({})", parts.join(", "))
+        }
+    };
+    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for b in &base {
+        *count.entry(plain(b)).or_default() += 1;
+    }
+    base.iter()
+        .map(|b| {
+            let label = plain(b);
+            match &b.2 {
+                Some(h) if count[&label] > 1 => {
+                    let mut parts = b.1.clone();
+                    parts.push(h.clone());
+                    format!("{} ({})", b.0, parts.join(", "))
+                }
+                _ => label,
+            }
+        })
+        .collect()
 }
 
 /// `path` relative to `root` when it is below it (an item below the target dir or home its
@@ -266,6 +365,103 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[test]
+    fn what_a_unit_builds_in_words() {
+        for (target, words) in [
+            ("lib-serde_json", ""),
+            ("bin-serde-json", "bin"),
+            ("bin-tool", "bin tool"),
+            ("build-script-build-script-build", "build script"),
+            ("run-build-script-build-script-build", "build script run"),
+            ("test-lib-serde_json", "test"),
+            ("test-bin-tool", "bin tool test"),
+            ("test-integration-test-it", "test it"),
+            ("example-demo", "example demo"),
+            ("bench-speed", "bench speed"),
+            ("doc-lib-serde_json", "doc"),
+            ("something-new", "something-new"),
+        ] {
+            assert_eq!(target_words("serde-json", target), words, "{target}");
+        }
+    }
+
+    #[test]
+    fn labels_carry_a_hash_only_when_two_would_read_the_same() {
+        use crate::plan::sweep::{Removal, UnitName};
+        let root = std::path::Path::new("/w/target");
+        let unit = |pkg: &str, hash: &str, version: Option<&str>, profile: &str, t: &str| Removal {
+            path: root
+                .join(profile)
+                .join(".fingerprint")
+                .join(format!("{pkg}-{hash}")),
+            paths: Vec::new(),
+            kind: "unit",
+            unit: UnitName {
+                package: Some(pkg.into()),
+                hash: Some(hash.into()),
+                version: version.map(Into::into),
+                profile: Some(root.join(profile)),
+                target: Some(t.into()),
+            },
+            reason: String::new(),
+            bytes: 0,
+            touched: None,
+        };
+        let items = [
+            unit(
+                "serde",
+                "0123456789abcdef",
+                Some("1.0.1"),
+                "debug",
+                "lib-serde",
+            ),
+            unit(
+                "serde",
+                "fedcba9876543210",
+                Some("1.0.1"),
+                "debug",
+                "lib-serde",
+            ),
+            unit(
+                "serde",
+                "1111111111111111",
+                Some("1.0.1"),
+                "release",
+                "lib-serde",
+            ),
+            unit(
+                "app",
+                "2222222222222222",
+                None,
+                "x86_64-unknown-linux-gnu/debug",
+                "bin-app",
+            ),
+        ];
+        let inc = Removal {
+            path: root.join("debug/incremental/app-1x2y3z4w5v6u"),
+            paths: Vec::new(),
+            kind: "incremental",
+            unit: UnitName {
+                profile: Some(root.join("debug")),
+                ..UnitName::default()
+            },
+            reason: String::new(),
+            bytes: 0,
+            touched: None,
+        };
+        let all: Vec<&Removal> = items.iter().chain([&inc]).collect();
+        assert_eq!(
+            unit_labels(root, &all),
+            [
+                "serde 1.0.1 (debug, 01234567)",
+                "serde 1.0.1 (debug, fedcba98)",
+                "serde 1.0.1 (release)",
+                "app (x86_64-unknown-linux-gnu/debug, bin)",
+                "app (debug, incremental)",
+            ]
+        );
+    }
 
     #[test]
     fn a_broken_pipe_is_found_anywhere_in_the_chain() {

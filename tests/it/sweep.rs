@@ -747,3 +747,88 @@ fn paths_given_with_dots_and_slashes_are_shown_clean() {
         assert!(stderr(&out).contains("is a symlink"), "{}", stderr(&out));
     }
 }
+
+/// Units are named by package, version (registry packages only: a path or git package's
+/// `Cargo.toml` now may not be what was built), profile and what they build, in JSON and in
+/// the human listing; a short hash only where two units would read the same (`cargo check`
+/// and `cargo build` of one library).
+#[test]
+fn units_are_named_by_package_version_profile_and_target() {
+    let c = Copy::of(populated());
+    let p1 = c.dir.path().join("p1");
+    let out = c.cargo("p1", &["check", "--offline"]).output().unwrap();
+    assert_ok(&out, "cargo check");
+    age_times(&p1.join("target"), 10);
+    let v = json(
+        c.janitor(&["sweep", "--json", "-n", "--max-age", "1 day"])
+            .current_dir(&p1),
+    );
+    let removed = v["dirs"][0]["removed"].as_array().unwrap();
+    let debug = p1.join("target/debug").display().to_string();
+    let mut seen = BTreeSet::new();
+    for r in removed {
+        assert_eq!(r["profile"], debug.as_str(), "{r:#}");
+        let (pkg, target) = (
+            r["package"].as_str().unwrap(),
+            r["target"].as_str().unwrap(),
+        );
+        let version = match pkg {
+            "alpha" => Some("1.0.0"),
+            "beta" | "gamma" => Some("0.1.0"),
+            _ => None,
+        };
+        assert_eq!(r["version"].as_str(), version, "{r:#}");
+        seen.insert(format!("{pkg} {target}"));
+    }
+    for want in [
+        "alpha lib-alpha",
+        "gamma build-script-build-script-build",
+        "gamma run-build-script-build-script-build",
+        "gitdep lib-gitdep",
+        "p1 bin-p1",
+    ] {
+        assert!(seen.contains(want), "{want}: {seen:?}");
+    }
+    let out = (c.janitor(&["sweep", "-n", "--max-age", "1 day"]))
+        .current_dir(&p1)
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep -n");
+    let text = stdout(&out);
+    let labels: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .filter_map(|l| l.trim_start().split("  ").next())
+        .collect();
+    // `check` and `build` of alpha 1.0.0: two units that need their hashes to be told apart.
+    let hashed = |name: &str| {
+        labels
+            .iter()
+            .filter(|l| {
+                l.strip_prefix(name).is_some_and(|rest| {
+                    rest.len() == 9 && rest.ends_with(')') && !rest.contains(' ')
+                })
+            })
+            .count()
+    };
+    assert_eq!(hashed("alpha 1.0.0 (debug, "), 2, "{text}");
+    for want in [
+        "gamma 0.1.0 (debug, build script)",
+        "gamma 0.1.0 (debug, build script run)",
+    ] {
+        assert!(labels.contains(&want), "{want}: {text}");
+    }
+    // No version is made up for the path and git packages.
+    assert!(
+        labels.iter().any(|l| l.starts_with("p1 (debug, bin")),
+        "{text}"
+    );
+    assert!(
+        labels.iter().any(|l| l.starts_with("gitdep (debug")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("gitdep 0.") && !text.contains("p1 0."),
+        "{text}"
+    );
+}
