@@ -286,7 +286,7 @@ pub fn run(global: &GlobalArgs, args: &GcArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else if !quiet_auto {
-        report::print(report::gc::render(
+        report::print_human(report::gc::render(
             &report,
             &outcome,
             args.dry_run || out.verbose > 0,

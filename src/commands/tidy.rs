@@ -788,7 +788,7 @@ pub fn run_with(
     if args.json {
         report::json(&report)?;
     } else {
-        report::print(render(&report, args.dry_run || out.verbose > 0))?;
+        report::print_human(render(&report, args.dry_run || out.verbose > 0))?;
         if args.dry_run {
             out.warn("nothing removed due to --dry-run");
         }

@@ -474,7 +474,7 @@ pub fn run(global: &GlobalArgs, args: &TrimArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        report::print(report::trim::render(
+        report::print_human(report::trim::render(
             &report,
             args.dry_run || out.verbose > 0,
             out,

@@ -343,6 +343,119 @@ pub fn print(text: impl std::fmt::Display) -> anyhow::Result<()> {
         .context("cannot write the output")
 }
 
+/// The width every command's human output fits in, unless `COLUMNS` says otherwise.
+pub const WIDTH: usize = 80;
+
+/// The width human output is fitted to: `$COLUMNS` when it is a number of 40 or more (a
+/// wider terminal that says so, or a script that wants lines whole), else [`WIDTH`].
+pub fn width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c >= 40)
+        .unwrap_or(WIDTH)
+}
+
+/// How many columns `line` takes on a terminal (colour codes take none).
+fn columns(line: &str) -> usize {
+    let mut n = 0;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Words that follow a number and stay on its line when [`fit_lines`] wraps.
+const SIZE_OR_TIME_UNITS: [&str; 18] = [
+    "B", "KiB", "MiB", "GiB", "TiB", "second", "seconds", "minute", "minutes", "hour", "hours",
+    "day", "days", "week", "weeks", "month", "months", "years",
+];
+
+/// `text` with every line fitted to `width` columns, as the human output prints it (JSON
+/// keeps every value whole): a line too wide is wrapped at spaces, its continuation lines
+/// indented two more than the line, a number never parted from its unit. A single word
+/// wider than a line (a long path) is cut in its middle (`/work/…/debug/.cargo-lock`).
+pub fn fit_lines(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        if columns(body) <= width {
+            out.push_str(line);
+            continue;
+        }
+        let indent = body.len() - body.trim_start_matches(' ').len();
+        let mut cur = String::new();
+        let mut first = true;
+        // A number and its unit (`496.0 KiB`, `10 days`) stay on one line.
+        let mut words: Vec<String> = Vec::new();
+        for w in body.trim_start_matches(' ').split(' ') {
+            let unit = w.trim_end_matches([',', ')', ';', '.']);
+            let joins = SIZE_OR_TIME_UNITS.contains(&unit)
+                && words
+                    .last()
+                    .is_some_and(|p| p.ends_with(|c: char| c.is_ascii_digit()));
+            match words.last_mut() {
+                Some(p) if joins => {
+                    p.push(' ');
+                    p.push_str(w);
+                }
+                _ => words.push(w.to_owned()),
+            }
+        }
+        for word in &words {
+            let word = word.as_str();
+            let lead = if first { indent } else { indent + 2 };
+            // A word wider than a whole line (a long path) is cut in its middle.
+            let room = width.saturating_sub(indent + 2).max(16);
+            let cut;
+            let word = if columns(word) > room && !word.contains('\x1b') {
+                let c: Vec<char> = word.chars().collect();
+                let head = (room - 1) / 2;
+                cut = c[..head]
+                    .iter()
+                    .chain(std::iter::once(&'…'))
+                    .chain(&c[c.len() - (room - 1 - head)..])
+                    .collect::<String>();
+                cut.as_str()
+            } else {
+                word
+            };
+            if !cur.is_empty() && lead + columns(&cur) + 1 + columns(word) > width {
+                out.push_str(&" ".repeat(lead));
+                out.push_str(&cur);
+                out.push('\n');
+                cur.clear();
+                first = false;
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+        out.push_str(&" ".repeat(if first { indent } else { indent + 2 }));
+        out.push_str(&cur);
+        out.push_str(nl);
+    }
+    out
+}
+
+/// Writes human output to stdout, every line fitted to [`width`] columns ([`fit_lines`]).
+pub fn print_human(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    print(fit_lines(&text.to_string(), width()))
+}
+
 /// Prints a value as pretty JSON on stdout, with a final newline, through [`print`].
 pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     // Serialized first, so that a write error reaches the caller as an `io::Error` (serde_json
@@ -365,6 +478,39 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[test]
+    fn lines_are_fitted_by_wrapping_at_spaces() {
+        let short = "a line\n  that fits\n";
+        assert_eq!(fit_lines(short, 20), short);
+        // Wrapped at spaces, continuation indented two more.
+        assert_eq!(
+            fit_lines("  one two three four five six\n", 17),
+            "  one two three\n    four five six\n"
+        );
+        // A long command line is wrapped, not cut: every word of it stays.
+        let cmd = format!(
+            "  waiting: pid 1 `cargo build {}--offline` (shared)",
+            "x".repeat(60)
+        );
+        let got = fit_lines(&cmd, 80);
+        assert!(got.lines().all(|l| l.chars().count() <= 80), "{got}");
+        assert_eq!(
+            got.split_whitespace().collect::<Vec<_>>(),
+            cmd.split_whitespace().collect::<Vec<_>>()
+        );
+        // A number and its unit are never split.
+        assert_eq!(
+            fit_lines("  a b 496.0 KiB c\n", 12),
+            "  a b\n    496.0 KiB\n    c\n"
+        );
+        // A word longer than a line is cut in its middle, on its own line.
+        let long = format!("see {} now", "y".repeat(30));
+        assert_eq!(fit_lines(&long, 20), "see\n  yyyyyyyy…yyyyyyyyy\n  now");
+        // Colour codes take no columns.
+        let bold = "\x1b[1mbold\x1b[0m text";
+        assert_eq!(fit_lines(bold, 9), bold);
+    }
 
     #[test]
     fn what_a_unit_builds_in_words() {

@@ -69,7 +69,7 @@ fn normalise(text: &str, tmp: &Path, home: &Path) -> String {
             let w = words[i];
             let next = words.get(i + 1).copied().unwrap_or("");
             let number = w.parse::<f64>().is_ok();
-            let unit = next.trim_end_matches([',', ')', ';', '.']);
+            let unit = next.trim_end_matches([',', ')', ';', '.', ':']);
             if number && SIZE_UNITS.contains(&unit) {
                 norm.push(format!("[SIZE]{}", &next[unit.len()..]));
                 i += 2;
@@ -165,7 +165,16 @@ fn every_command_says_what_the_snapshots_say() {
         let out = c
             .janitor(args)
             .env("__CARGO_TEST_LAST_USE_NOW", &now)
-            .env("COLUMNS", "80")
+            // `--help` as an 80-column terminal shows it; other output unwrapped, since
+            // where a line wraps depends on sizes, times and paths that vary.
+            .env(
+                "COLUMNS",
+                if args.contains(&"--help") {
+                    "80"
+                } else {
+                    "1000"
+                },
+            )
             .current_dir(dir)
             .output()
             .unwrap();
@@ -200,7 +209,16 @@ fn every_command_says_what_the_snapshots_say() {
     let run = |dir: &Path, args: &[&str]| {
         let out = c
             .janitor(args)
-            .env("COLUMNS", "80")
+            // `--help` as an 80-column terminal shows it; other output unwrapped, since
+            // where a line wraps depends on sizes, times and paths that vary.
+            .env(
+                "COLUMNS",
+                if args.contains(&"--help") {
+                    "80"
+                } else {
+                    "1000"
+                },
+            )
             .current_dir(dir)
             .output()
             .unwrap();
@@ -225,30 +243,147 @@ fn every_command_says_what_the_snapshots_say() {
     snap("help", &run(home, &["--help"]));
 }
 
+/// Every command's human output (stdout) fits 80 columns on realistic data: long crate
+/// names and versions, a project deep in long directories, a lock held and waited on by
+/// processes with long command lines, every removal listed. JSON keeps every value whole.
 #[test]
-fn human_output_fits_80_columns() {
-    let c = Copy::of(populated());
-    let now = (T0 + 100 * DAY).to_string();
-    let p1 = c.dir.path().join("p1");
-    // (`gc -n` lists each item with its reason, which can be longer.)
-    let runs: [&[&str]; 6] = [
-        &["status"],
-        &["status", "--top", "5"],
-        &["gc", "--max-src-age", "0 days"],
-        &["sweep", "-n", "--max-age", "0", "--grace", "0 seconds"],
-        &["trim", "-n", "--grace", "0 seconds"],
-        &["--help"],
+fn every_commands_output_fits_80_columns() {
+    let long = [
+        ("fallible-streaming-iterator", "0.1.9"),
+        ("icu_properties_data", "2.4.0"),
+        ("toml_datetime", "1.1.3+spec-1.1.0"),
+        ("windows-targets-with-a-longer-name", "0.52.6-beta.12"),
     ];
-    for args in runs {
-        let out = c
+    let crates: Vec<CrateSpec> = (long.iter())
+        .map(|(n, v)| CrateSpec::new(n, v).build_rs(HOLD_BUILD_RS))
+        .collect();
+    let env = Env::with_crates(&crates);
+    let deps: String = (long.iter())
+        .map(|(n, v)| format!("{n} = \"={v}\"\n"))
+        .collect();
+    let rel = "work/an-organisation-with-a-long-name/a-project-with-a-rather-long-name";
+    let project = env.path(rel);
+    std::fs::create_dir_all(project.parent().unwrap()).unwrap();
+    std::fs::rename(
+        env.project("a-project-with-a-rather-long-name", &deps),
+        &project,
+    )
+    .unwrap();
+    env.build_at(&project, T0);
+    // A second profile and an incremental session, all aged.
+    let out = env
+        .cargo(&project, &["build", "--release", "--offline"])
+        .env("__CARGO_TEST_LAST_USE_NOW", T0.to_string())
+        .output()
+        .unwrap();
+    assert_ok(&out, "cargo build --release");
+    crate::sweep::age_times(&project.join("target"), 10);
+
+    // A lock held, and waited on, by processes with long command lines.
+    let lockdir = env.path(rel).join("target/debug");
+    let lock = lockdir.join(".cargo-lock");
+    let _holder = hold_with_flock(&lock, "-x");
+    let _waiter = {
+        use std::os::unix::process::CommandExt;
+        Guard(
+            command("flock")
+                .arg("-x")
+                .arg(&lock)
+                .args(["sleep", "1", "--", &"a-long-argument-".repeat(8)])
+                .process_group(0)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["status"],
+        vec!["status", "--top", "5"],
+        vec!["status", "--exact"],
+        vec!["gc", "-n"],
+        vec![
+            "gc",
+            "-n",
+            "--max-src-age",
+            "0 days",
+            "--max-crate-age",
+            "0 days",
+        ],
+        vec![
+            "sweep",
+            "-n",
+            "--max-age",
+            "1 day",
+            "--incremental",
+            "--grace",
+            "0 seconds",
+        ],
+        vec![
+            "sweep",
+            "-n",
+            "-r",
+            "../..",
+            "--max-age",
+            "1 day",
+            "--grace",
+            "0 seconds",
+        ],
+        vec!["trim", "-n", "--ci", "--grace", "0 seconds"],
+        vec![
+            "tidy",
+            "-n",
+            "--budget",
+            "1 B",
+            "--grace",
+            "0 seconds",
+            "target",
+        ],
+        vec!["locks", "--sample", "0", "target"],
+        vec!["locks", "-v", "--sample", "0", "target"],
+        vec![
+            "locks",
+            "--message",
+            "Blocking waiting for file lock on build directory",
+        ],
+        vec!["wait", "--timeout", "1s", "target"],
+        vec!["run", "--timeout", "1s", "--", "true"],
+        vec!["stop", "--yes", "4194305"],
+        vec!["schedule", "status"],
+    ];
+    let mut helps: Vec<Vec<&str>> = vec![vec!["--help"]];
+    for c in [
+        "status",
+        "gc",
+        "locks",
+        "wait",
+        "run",
+        "stop",
+        "sweep",
+        "trim",
+        "tidy",
+        "schedule",
+        "completions",
+    ] {
+        helps.push(vec![c, "--help"]);
+    }
+    for args in runs.iter().chain(&helps) {
+        let out = env
             .janitor(args)
-            .env("__CARGO_TEST_LAST_USE_NOW", &now)
             .env("COLUMNS", "80")
-            .current_dir(&p1)
+            .current_dir(&project)
             .output()
             .unwrap();
-        assert_ok(&out, &args.join(" "));
-        for line in stdout(&out).lines() {
+        assert!(
+            matches!(out.status.code(), Some(0..=5)),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let text = stdout(&out);
+        assert!(
+            !text.is_empty() || args[0] == "wait" || args[0] == "run" || args[0] == "stop",
+            "{args:?}: no output"
+        );
+        for line in text.lines() {
             assert!(
                 line.chars().count() <= 80,
                 "{args:?}: wider than 80 columns:\n{line}"
