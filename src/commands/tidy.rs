@@ -122,6 +122,9 @@ pub struct RootReport {
     /// Bytes on disk before, and after (what the removals freed taken off).
     pub before_bytes: u64,
     pub after_bytes: u64,
+    /// How many items went from it (entries of the home, units of a target dir); named as
+    /// `trim`'s parts name theirs.
+    #[serde(rename = "removed_units")]
     pub removed: usize,
     /// Why nothing was removed here although the plan had something: `busy` (--no-wait).
     pub skipped: Option<String>,
@@ -147,8 +150,8 @@ pub struct Removed {
     pub path: PathBuf,
     /// Bytes on disk it freed (or, in a dry run, would free).
     pub bytes: u64,
-    /// Its last use (unix seconds; 0 unknown).
-    pub last_use: u64,
+    /// Its last use (unix seconds; `None` when unknown).
+    pub last_use: Option<u64>,
     pub reason: String,
     /// How the human output names it, when it is a target dir's ([`report::unit_labels`]).
     #[serde(skip)]
@@ -721,7 +724,7 @@ pub fn run_with(
                 kind: i.kind,
                 path: i.path.clone(),
                 bytes: *bytes,
-                last_use: i.last_use,
+                last_use: (i.last_use > 0).then_some(i.last_use),
                 reason: i.reason.clone(),
                 label: labels.get(&i.path).cloned(),
             })
