@@ -71,8 +71,27 @@ _cargo_janitor__cargo() {
 complete -F _cargo_janitor__cargo -o bashdefault -o default cargo
 "#;
 
+/// What makes fish complete `cargo janitor …`, appended to clap's script for `cargo-janitor`:
+/// fish's own `cargo` completion lists `cargo-*` commands but completes none of their
+/// arguments, so the words after `cargo janitor` are completed as `cargo-janitor …`.
+const FISH_CARGO: &str = r#"
+# `cargo janitor …` (cargo runs cargo-janitor): completed as `cargo-janitor …`. fish loads a
+# completions file by the command's name only, so for `cargo janitor` this file must be
+# loaded with the shell: save it in ~/.config/fish/conf.d/.
+function __fish_cargo_janitor_after_cargo
+    set -l words (commandline -opc)
+    test (count $words) -ge 2; and test "$words[2]" = janitor
+end
+function __fish_cargo_janitor_as_cargo_janitor
+    set -l words (commandline -opc)
+    complete -C (string join -- ' ' cargo-janitor (string escape -- $words[3..-1]) (commandline -ct))
+end
+complete -c cargo -n __fish_cargo_janitor_after_cargo -f -a '(__fish_cargo_janitor_as_cargo_janitor)'
+"#;
+
 /// A completion script for `shell`, on stdout (through the one writer: `| head` is quiet),
-/// for `cargo-janitor` and, in bash, `cargo janitor`.
+/// for `cargo-janitor` and, in bash and fish, `cargo janitor` (zsh's own `cargo` completion
+/// calls `_cargo-janitor` for it).
 pub fn completions(shell: clap_complete::Shell) -> Result<i32> {
     let bash = shell == clap_complete::Shell::Bash;
     // clap_complete's bash script names a subcommand's case from its bin name with each `-`
@@ -99,6 +118,9 @@ pub fn completions(shell: clap_complete::Shell) -> Result<i32> {
             })
             .collect();
         script.push_str(BASH_CARGO);
+    }
+    if shell == clap_complete::Shell::Fish {
+        script.push_str(FISH_CARGO);
     }
     report::print(script)?;
     Ok(exit::OK)

@@ -599,3 +599,46 @@ t cargo-janitor schedule in
         stdout(&out)
     );
 }
+
+/// The fish script completes `cargo janitor …` as `cargo-janitor …` (fish's own `cargo`
+/// completion does not complete the arguments of `cargo-*` commands).
+#[test]
+fn fish_completes_cargo_janitor() {
+    if command("fish").arg("--version").output().is_err() {
+        eprintln!("skipped: needs fish");
+        return;
+    }
+    let c = Copy::of(populated());
+    let out = c.janitor(&["completions", "fish"]).output().unwrap();
+    assert_ok(&out, "completions fish");
+    let script = c.dir.path().join("cargo-janitor.fish");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let mut program = format!("source '{}'\n", script.display());
+    for line in [
+        "cargo janitor g",
+        "cargo janitor gc --max-src",
+        "cargo janitor schedule in",
+        "cargo-janitor tr",
+    ] {
+        program.push_str(&format!(
+            "complete -C '{line}' | string split -f1 \\t | string join ' '\n"
+        ));
+    }
+    // (`string split -f1` ends with status 1 for a line without a tab.)
+    program.push_str("true\n");
+    let out = command("fish")
+        .args(["--no-config", "-c", &program])
+        .env("HOME", c.dir.path())
+        .env("XDG_CONFIG_HOME", c.dir.path().join("config"))
+        .env("XDG_DATA_HOME", c.dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_ok(&out, "fish: complete");
+    assert_eq!(stderr(&out), "");
+    assert_eq!(
+        stdout(&out).lines().collect::<Vec<_>>(),
+        ["gc", "--max-src-age --max-src-size", "install", "trim"],
+        "{}",
+        stderr(&out)
+    );
+}
