@@ -44,6 +44,14 @@ fn hashes(word: &str) -> String {
     out
 }
 
+/// What follows a number of seconds as the output writes it (`0.28s` → `Some("")`,
+/// `3s,` → `Some(",")`), or `None` for any other word.
+fn seconds(word: &str) -> Option<&str> {
+    let end = word.trim_end_matches([',', ')', ';', '.', ':']);
+    let n = end.strip_suffix('s')?;
+    (!n.is_empty() && n.parse::<f64>().is_ok()).then(|| &word[end.len()..])
+}
+
 fn normalise(text: &str, tmp: &Path, home: &Path) -> String {
     let reg = std::fs::read_dir(home.join("registry/index"))
         .ok()
@@ -79,6 +87,18 @@ fn normalise(text: &str, tmp: &Path, home: &Path) -> String {
             {
                 norm.push(format!("[AGO]{}", &words[i + 2][3..]));
                 i += 3;
+            } else if let Some(d) = seconds(w) {
+                // A measured duration (`0.28s`, `3s`).
+                norm.push(format!("[SECS]{d}"));
+                i += 1;
+            } else if (w == "group" || w == "stop")
+                && next.trim_end_matches(['`', ')']).parse::<u32>().is_ok()
+            {
+                // `process group 4104`, `cargo janitor stop 3728`.
+                let digits = next.trim_end_matches(['`', ')']);
+                norm.push(w.to_owned());
+                norm.push(format!("[PID]{}", &next[digits.len()..]));
+                i += 2;
             } else if (w == "pid" || w == "pids") && next.parse::<u32>().is_ok() {
                 norm.push(w.to_owned());
                 norm.push("[PID]".into());
@@ -390,4 +410,51 @@ fn every_commands_output_fits_80_columns() {
             );
         }
     }
+}
+
+/// `wait`, `run` and `stop` with a real holder: `flock` holding the package cache lock, as a
+/// script might. `wait` times out naming it, `run` shows the cargo it runs blocked behind it
+/// and stops it at `--timeout`, `stop` ends the holder (a process this test started). Pids and
+/// times are normalised; the CPU sample of an idle `sleep` reads the same every run.
+#[test]
+fn wait_run_and_stop_with_a_real_holder_say_what_the_snapshots_say() {
+    let c = Copy::of(populated());
+    let file = c.home.join(".package-cache");
+    let mut holder = hold_with_flock(&file, "-x");
+    let run = |dir: &Path, args: &[&str]| {
+        let out = c
+            .janitor(args)
+            .env("CARGO_HOME", &c.home)
+            .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
+            .env_remove("CARGO_TARGET_DIR")
+            .env("COLUMNS", "1000")
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        normalise(&both(&out), c.dir.path(), &c.home)
+    };
+    let p2 = c.dir.path().join("p2");
+    snap(
+        "wait-held",
+        &run(&p2, &["wait", "--timeout", "1s", "--lock", "package-cache"]),
+    );
+    snap(
+        "run-blocked",
+        &run(
+            &p2,
+            &[
+                "run",
+                "--timeout",
+                "3s",
+                "--",
+                "cargo",
+                "build",
+                "--offline",
+            ],
+        ),
+    );
+    let pid = holder.pid().to_string();
+    snap("stop-holder", &run(&p2, &["stop", "--yes", &pid]));
+    // It was stopped: the holder exited, by a signal.
+    assert!(!holder.wait().success());
 }
