@@ -658,6 +658,8 @@ fn paths_given_with_dots_and_slashes_are_shown_clean() {
         stdout(&out)
             .lines()
             .skip(1)
+            // (Not a wrapped line's continuation.)
+            .filter(|l| !l.starts_with(' '))
             .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
             .filter(|w| w != "total" && !w.starts_with('('))
             .collect::<Vec<_>>()
