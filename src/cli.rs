@@ -168,11 +168,11 @@ pub enum Command {
     Tidy(crate::commands::tidy::TidyArgs),
     /// Run `tidy` by itself: a systemd user timer, a launchd agent or a Task Scheduler task
     Schedule(crate::commands::schedule::ScheduleArgs),
-    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout
+    /// Print a shell completion script on stdout (bash, zsh and fish: for `cargo janitor` too)
     #[command(after_help = "Examples:\n  \
         cargo janitor completions bash > ~/.local/share/bash-completion/completions/cargo-janitor\n  \
         cargo janitor completions zsh > ~/.zfunc/_cargo-janitor\n  \
-        cargo janitor completions fish > ~/.config/fish/completions/cargo-janitor.fish")]
+        cargo janitor completions fish > ~/.config/fish/conf.d/cargo-janitor.fish")]
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout
     #[command(hide = true)]

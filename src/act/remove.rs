@@ -1121,6 +1121,9 @@ mod tests {
         let counted = swaps.clone();
         let thread = std::thread::spawn(move || {
             let aside = PathBuf::from(format!("{}.aside", target.display()));
+            // What an earlier round left aside (its way back was taken by a new directory)
+            // would make every rename below fail.
+            let _ = fs::remove_dir_all(&aside);
             while !stop.load(Ordering::Relaxed) {
                 if fs::rename(&target, &aside).is_ok() {
                     if symlink(&outside, &target).is_ok() {

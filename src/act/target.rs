@@ -55,8 +55,8 @@ pub fn act_or_preview(
 ) -> Result<Acted> {
     if dry_run {
         return Ok(Acted {
+            plan: with_versions(plan, &td),
             td,
-            plan,
             skipped: None,
             busy: None,
             errors: Vec::new(),
@@ -111,7 +111,8 @@ pub fn act_on_target(
     };
     let td = lock_new_profiles(dir, &mut held, &mut locks)?;
     let td = target_dir::restrict(td, &held);
-    let plan = plan_of(&td);
+    // Versions are read from the units' dep-info before the units go.
+    let plan = with_versions(plan_of(&td), &td);
     let mut remover = Remover::for_target(dir)?;
     let outcome = executor::execute(
         &to_plan(&td, &plan),
@@ -140,6 +141,22 @@ pub fn act_on_target(
         errors: outcome.errors,
         code,
     })
+}
+
+/// `plan` with the version of each unit it removes, for the report
+/// ([`target_dir::versions`]).
+fn with_versions(mut plan: DirPlan, td: &TargetDir) -> DirPlan {
+    let hashes: HashSet<String> = (plan.removals.iter())
+        .filter_map(|r| r.unit.hash.clone())
+        .collect();
+    if hashes.is_empty() {
+        return plan;
+    }
+    let versions = target_dir::versions(td, &hashes);
+    for r in &mut plan.removals {
+        r.unit.version = r.unit.hash.as_ref().and_then(|h| versions.get(h).cloned());
+    }
+    plan
 }
 
 /// Under the locks in `locks` (of the profile directories in `held`): scans `dir` again and

@@ -157,7 +157,7 @@ fn show(
     if args.json {
         report::json(report)?;
     } else if !quiet_auto {
-        report::print(report::gc::render(
+        report::print_human(report::gc::render(
             report,
             outcome,
             args.dry_run || out.verbose > 0,

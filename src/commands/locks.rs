@@ -83,7 +83,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        report::print(report::locks::render(&report, found.files.len(), out))?;
+        report::print_human(report::locks::render(&report, found.files.len(), out))?;
     }
     Ok(exit::OK)
 }

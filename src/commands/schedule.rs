@@ -413,5 +413,5 @@ fn print(r: &Report, json: bool, verb: &str, out: &Output) -> Result<()> {
     if verb == "Wrote" {
         out.status("Note", "--dir: nothing was activated");
     }
-    report::print(t)
+    report::print_human(t)
 }

@@ -44,7 +44,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs, out: &Output) -> Result<i32> 
     if args.json {
         report::json(&status)?;
     } else {
-        report::print(report::status::render(&status, out))?;
+        report::print_human(report::status::render(&status, out))?;
     }
     Ok(exit::OK)
 }

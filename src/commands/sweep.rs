@@ -233,7 +233,7 @@ pub fn run(global: &GlobalArgs, args: &SweepArgs, out: &Output) -> Result<i32> {
     if args.json {
         report::json(&report)?;
     } else {
-        report::print(report::sweep::render(
+        report::print_human(report::sweep::render(
             &report,
             c.any(),
             args.dry_run || out.verbose > 0,

@@ -124,6 +124,9 @@ pub struct RootReport {
     /// Bytes on disk before, and after (what the removals freed taken off).
     pub before_bytes: u64,
     pub after_bytes: u64,
+    /// How many items went from it (entries of the home, units of a target dir); named as
+    /// `trim`'s parts name theirs.
+    #[serde(rename = "removed_units")]
     pub removed: usize,
     /// Why nothing was removed here although the plan had something: `busy` (--no-wait).
     pub skipped: Option<String>,
@@ -149,9 +152,12 @@ pub struct Removed {
     pub path: PathBuf,
     /// Bytes on disk it freed (or, in a dry run, would free).
     pub bytes: u64,
-    /// Its last use (unix seconds; 0 unknown).
-    pub last_use: u64,
+    /// Its last use (unix seconds; `None` when unknown).
+    pub last_use: Option<u64>,
     pub reason: String,
+    /// How the human output names it, when it is a target dir's ([`report::unit_labels`]).
+    #[serde(skip)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -651,6 +657,7 @@ pub fn run_with(
     let mut kept: Vec<Kept> = plan.kept_recent.clone();
     // What was removed, by identifying path, with the bytes it freed.
     let mut done: HashMap<PathBuf, u64> = HashMap::new();
+    let mut labels: HashMap<PathBuf, String> = HashMap::new();
     let mut root_reports = Vec::new();
 
     // Target dirs first: every one of their candidates comes before any of the home's.
@@ -672,9 +679,11 @@ pub fn run_with(
         code = code.max(acted.code);
         let mut dplan = acted.plan;
         kept.append(&mut dplan.kept);
-        for r in &dplan.removals {
+        let named = report::unit_labels(dir, &dplan.removals.iter().collect::<Vec<_>>());
+        for (r, label) in dplan.removals.iter().zip(named) {
             if let Some(p) = r.paths.first() {
                 done.insert(p.clone(), r.bytes);
+                labels.insert(p.clone(), label);
             }
         }
         root_reports.push(RootReport {
@@ -756,8 +765,9 @@ pub fn run_with(
                 kind: i.kind,
                 path: i.path.clone(),
                 bytes: *bytes,
-                last_use: i.last_use,
+                last_use: (i.last_use > 0).then_some(i.last_use),
                 reason: i.reason.clone(),
+                label: labels.get(&i.path).cloned(),
             })
         })
         .collect();
@@ -822,7 +832,7 @@ pub fn run_with(
     if args.json {
         report::json(&report)?;
     } else {
-        report::print(render(&report, args.dry_run || out.verbose > 0))?;
+        report::print_human(render(&report, args.dry_run || out.verbose > 0))?;
         if args.dry_run {
             out.warn("nothing removed due to --dry-run");
         }
@@ -895,7 +905,7 @@ fn render(r: &Report, detailed: bool) -> String {
     let mut t = crate::report::table::Table::new(&["", "removed", "before", "after"]);
     for x in &r.roots {
         t.row(vec![
-            format!("{} {}", x.part, x.path.display()),
+            format!("{} {}", x.part, report::shown(&x.path)),
             match &x.skipped {
                 Some(why) => format!("skipped ({why})"),
                 None => x.removed.to_string(),
@@ -924,7 +934,7 @@ fn render(r: &Report, detailed: bool) -> String {
             let _ = writeln!(
                 text,
                 "{}: {} free of {} (want {}).",
-                f.path.display(),
+                report::shown(&f.path),
                 HumanBytes(f.free_after_bytes),
                 HumanBytes(f.size_bytes),
                 HumanBytes(w)
@@ -934,13 +944,17 @@ fn render(r: &Report, detailed: bool) -> String {
     text.push_str(&crate::report::grace_lines(&r.grace, detailed));
     if detailed {
         for i in &r.removed {
-            let _ = writeln!(
-                text,
-                "  {}  {}  {}",
-                HumanBytes(i.bytes),
-                i.path.display(),
-                i.reason
-            );
+            // Target dirs' units by name, version and profile; the home's entries by name
+            // and version, their kind said.
+            let what = match &i.label {
+                Some(label) => label.clone(),
+                None => format!(
+                    "{} {}",
+                    report::entry_name(&i.path, i.kind.name()),
+                    i.kind.name()
+                ),
+            };
+            let _ = writeln!(text, "  {what}  {}  {}", HumanBytes(i.bytes), i.reason);
         }
     }
     text

@@ -32,6 +32,7 @@ fn listed(outcome: &executor::Outcome) -> Vec<RemovedItem> {
             kind: i.kind.name().to_owned(),
             bytes: i.bytes,
             reason: i.reason.clone(),
+            label: None,
         })
         .collect()
 }
@@ -343,7 +344,7 @@ fn show(report: &Report, args: &TrimArgs, out: &Output) -> Result<()> {
     if args.json {
         report::json(report)?;
     } else {
-        report::print(report::trim::render(
+        report::print_human(report::trim::render(
             report,
             args.dry_run || out.verbose > 0,
             out,
@@ -515,11 +516,16 @@ fn trim_target(
         removed: dplan
             .removals
             .iter()
-            .map(|r| RemovedItem {
+            .zip(report::unit_labels(
+                dir,
+                &dplan.removals.iter().collect::<Vec<_>>(),
+            ))
+            .map(|(r, label)| RemovedItem {
                 path: r.paths.first().cloned().unwrap_or_default(),
                 kind: r.kind.to_string(),
                 bytes: r.bytes,
                 reason: r.reason.clone(),
+                label: Some(label),
             })
             .collect(),
         skipped,

@@ -530,7 +530,7 @@ pub fn sweep(global: &GlobalArgs, args: &crate::cli::SweepArgs, out: &Output) ->
     if args.json {
         crate::report::json(&report)?;
     } else {
-        crate::report::print(crate::report::sweep::render(
+        crate::report::print_human(crate::report::sweep::render(
             &report,
             true,
             dry_run || out.verbose > 0,

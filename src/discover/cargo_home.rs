@@ -74,7 +74,7 @@ impl CargoHome {
             (home.join(".cargo"), Origin::Default)
         };
         Ok(CargoHome {
-            path: cwd.join(path),
+            path: super::paths::clean(&cwd.join(path)),
             origin,
         })
     }

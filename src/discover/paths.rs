@@ -59,10 +59,19 @@ pub fn is_missing(e: &std::io::Error) -> bool {
     )
 }
 
+/// `path` without its `.` components and trailing slashes (`/w/./p1/` is `/w/p1`), lexically:
+/// `..` stays, since `a/link/..` is not `a` when `link` is a symlink. A trailing slash is no
+/// mere spelling either: `link/` follows the symlink, `link` does not, and a target dir to
+/// clean is looked at without following one.
+pub fn clean(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
 /// Checks `given` (taken from `cwd` when relative) against what the command needs; `arg` names
-/// the argument it came from (`PATH`, `--target-dir`, …). Returns the absolute path.
+/// the argument it came from (`PATH`, `--target-dir`, …). Returns the absolute path, without
+/// `.` components or trailing slashes ([`clean`]).
 pub fn check(cwd: &Path, given: &Path, need: Need, arg: &str) -> Result<PathBuf, BadInput> {
-    let p = cwd.join(given);
+    let p = clean(&cwd.join(given));
     let shown = p.display();
     let form = need.form();
     let bad = |what: String| Err(BadInput(format!("`{shown}` {what}: {arg} must be {form}")));
@@ -179,6 +188,18 @@ mod tests {
         assert!(err("plain", Need::Workspace, "--workspace").contains("has no Cargo.toml"));
         assert!(err("plain", Need::Lockfile, "--lockfile").contains("is a directory"));
         assert!(err("link", Need::TargetDir, "PATH").contains("is a symlink"));
+        // `link/` would follow it: cleaned to `link`, it is refused all the same.
+        assert!(err("link/", Need::TargetDir, "PATH").contains("is a symlink"));
+        assert!(err("./link/.", Need::TargetDir, "PATH").contains("is a symlink"));
+        // `.` components and trailing slashes go; `..` stays (lexical, never through a link).
+        assert_eq!(
+            check(cwd, Path::new("./target/."), Need::TargetDir, "PATH").unwrap(),
+            target
+        );
+        assert_eq!(
+            check(cwd, Path::new("plain/../target/"), Need::LockDir, "PATH").unwrap(),
+            cwd.join("plain/../target")
+        );
 
         assert_eq!(
             check(cwd, Path::new("target"), Need::TargetDir, "PATH").unwrap(),

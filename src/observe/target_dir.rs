@@ -874,6 +874,67 @@ pub fn sources_by_unit(td: &TargetDir) -> HashMap<String, UnitSource> {
         .collect()
 }
 
+/// What a unit builds, as Cargo names its fingerprint hash file: `lib-serde`, `bin-app`,
+/// `build-script-build-script-build`, `run-build-script-build-script-build`,
+/// `test-integration-test-it`, … (from the scan: nothing is read).
+pub fn unit_target(u: &Unit) -> Option<String> {
+    u.files
+        .iter()
+        .filter(|f| !f.is_dir && f.path.parent() == Some(u.fingerprint.as_path()))
+        .filter_map(|f| f.path.file_name()?.to_str().map(str::to_owned))
+        .filter(|n| !n.contains('.') && !n.starts_with("dep-") && !n.starts_with("output-"))
+        .min()
+}
+
+/// The version of each unit of `hashes` that came from a registry package, from its own
+/// dep-info (`…/registry/src/<registry>/<name>-<version>/…`), or for a build-script run, from
+/// its compiled build script's. Nothing for a unit of a path package or a git checkout: the
+/// version in their `Cargo.toml` now may not be the one the unit was built from.
+pub fn versions(td: &TargetDir, hashes: &HashSet<String>) -> HashMap<String, String> {
+    let by_hash: HashMap<&str, &Unit> = td.units.iter().map(|u| (u.hash.as_str(), u)).collect();
+    let mut own: HashMap<&str, Option<UnitSource>> = HashMap::new();
+    for h in hashes {
+        if let Some(u) = by_hash.get(h.as_str()) {
+            own.insert(&u.hash, own_source(u));
+        }
+    }
+    let links = if own.values().any(Option::is_none) {
+        dependency_links(td)
+    } else {
+        HashMap::new()
+    };
+    let mut out = HashMap::new();
+    for (hash, source) in &own {
+        let u = by_hash[hash];
+        let source = match source {
+            Some(s) => Some(s.clone()),
+            // A build-script run: its compiled build script's (same package), when one.
+            None => {
+                let found: HashSet<String> = (links.get(*hash).into_iter().flatten())
+                    .filter_map(|h| by_hash.get(h.as_str()))
+                    .filter(|d| d.pkg == u.pkg)
+                    .filter_map(|d| match own_source(d) {
+                        Some(UnitSource::Registry { package, .. }) => Some(package),
+                        _ => None,
+                    })
+                    .collect();
+                (found.len() == 1).then(|| UnitSource::Registry {
+                    registry: String::new(),
+                    package: found.into_iter().next().expect("one"),
+                })
+            }
+        };
+        if let Some(UnitSource::Registry { package, .. }) = source
+            && let Some(v) = package
+                .strip_prefix(u.pkg.as_str())
+                .and_then(|v| v.strip_prefix('-'))
+        {
+            out.insert(u.hash.clone(), v.to_owned());
+        }
+    }
+    out
+}
+
 /// How deep [`contents_except_locks`] looks for lock files below a directory before it
 /// assumes there is one.
 const LOCK_SEARCH_DEPTH: usize = 32;

@@ -46,6 +46,21 @@ impl Criteria {
     }
 }
 
+/// What names a removed unit, beyond its paths (all `None` for a whole target dir; an
+/// incremental session has only its profile).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UnitName {
+    pub package: Option<String>,
+    pub hash: Option<String>,
+    /// The version of a registry package (read from the unit's dep-info before it goes, see
+    /// [`crate::observe::target_dir::versions`]); `None` when unknown or not from a registry.
+    pub version: Option<String>,
+    /// The profile directory the unit is in (`<target>/debug`, `<target>/<triple>/release`).
+    pub profile: Option<PathBuf>,
+    /// What it builds, as Cargo names its fingerprint ([`crate::observe::target_dir::unit_target`]).
+    pub target: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Removal {
     /// The first of `paths`: what names the removal (as `path` does in `gc` and `trim`).
@@ -54,8 +69,8 @@ pub struct Removal {
     pub paths: Vec<PathBuf>,
     /// `unit`, `incremental` or `target-dir`.
     pub kind: &'static str,
-    pub package: Option<String>,
-    pub hash: Option<String>,
+    #[serde(flatten)]
+    pub unit: UnitName,
     pub reason: String,
     /// Bytes on disk this removal frees (hard links counted when their last link goes).
     pub bytes: u64,
@@ -88,8 +103,13 @@ pub fn unit_removal(u: &Unit, reason: String) -> Removal {
         path: paths.first().cloned().unwrap_or_default(),
         paths,
         kind: "unit",
-        package: Some(u.pkg.clone()),
-        hash: Some(u.hash.clone()),
+        unit: UnitName {
+            package: Some(u.pkg.clone()),
+            hash: Some(u.hash.clone()),
+            version: None,
+            profile: Some(u.profile.clone()),
+            target: crate::observe::target_dir::unit_target(u),
+        },
         reason,
         bytes: freed(u.files.iter()).0,
         touched: u.touched,
@@ -111,8 +131,10 @@ pub fn incremental_removal(inc: &Incremental, reason: String) -> Removal {
         path: inc.path.clone(),
         paths: vec![inc.path.clone()],
         kind: "incremental",
-        package: None,
-        hash: None,
+        unit: UnitName {
+            profile: Some(inc.profile.clone()),
+            ..UnitName::default()
+        },
         reason,
         bytes: freed(inc.files.iter()).0,
         touched: inc.touched,
@@ -239,8 +261,7 @@ pub fn plan_dir(
                 path: td.path.clone(),
                 paths: vec![td.path.clone()],
                 kind: "target-dir",
-                package: None,
-                hash: None,
+                unit: UnitName::default(),
                 reason: format!(
                     "nothing in it used for {} (--all --max-age)",
                     quantity::span_words(age)
@@ -431,7 +452,7 @@ mod tests {
         };
         let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &OFF);
         assert_eq!(p.removed_units, 1);
-        assert_eq!(p.removals[0].hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
+        assert_eq!(p.removals[0].unit.hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
         assert_eq!(p.reclaimed_bytes, 4096);
         // Same plus a size limit of one unit: the next least recently used goes too.
         let c = Criteria {
@@ -439,7 +460,11 @@ mod tests {
             ..c
         };
         let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &OFF);
-        let hashes: Vec<_> = p.removals.iter().map(|r| r.hash.clone().unwrap()).collect();
+        let hashes: Vec<_> = p
+            .removals
+            .iter()
+            .map(|r| r.unit.hash.clone().unwrap())
+            .collect();
         assert_eq!(hashes, ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]);
         // On a noatime mount nothing is known to be old.
         assert!(
@@ -468,13 +493,13 @@ mod tests {
         };
         let p = plan_dir(&td, &rustc, &c, NOW, true, &OFF);
         assert_eq!(p.removals.len(), 1);
-        assert_eq!(p.removals[0].hash.as_deref(), Some("bbbbbbbbbbbbbbbb"));
+        assert_eq!(p.removals[0].unit.hash.as_deref(), Some("bbbbbbbbbbbbbbbb"));
         let c = Criteria {
             toolchains: Some(Toolchains::In(vec![11])),
             ..Criteria::default()
         };
         let p = plan_dir(&td, &rustc, &c, NOW, true, &OFF);
-        assert_eq!(p.removals[0].hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
+        assert_eq!(p.removals[0].unit.hash.as_deref(), Some("aaaaaaaaaaaaaaaa"));
     }
 
     #[test]
@@ -497,7 +522,11 @@ mod tests {
             ..Criteria::default()
         };
         let p = plan_dir(&td, &HashMap::new(), &c, NOW, true, &TEN_MINUTES);
-        let hashes: Vec<_> = p.removals.iter().map(|r| r.hash.clone().unwrap()).collect();
+        let hashes: Vec<_> = p
+            .removals
+            .iter()
+            .map(|r| r.unit.hash.clone().unwrap())
+            .collect();
         assert_eq!(hashes, ["bbbbbbbbbbbbbbbb"]);
         assert_eq!(p.removed_units, 1);
         assert_eq!(

@@ -230,7 +230,7 @@ pub fn plan_target(
         .map(|u| u.hash.as_str())
         .collect();
     plan.removals
-        .sort_by_key(|r| !r.hash.as_deref().is_some_and(|h| runs.contains(h)));
+        .sort_by_key(|r| !r.unit.hash.as_deref().is_some_and(|h| runs.contains(h)));
     for inc in &td.incremental {
         plan.removals.push(incremental_removal(
             inc,
@@ -307,7 +307,7 @@ mod tests {
             .plan
             .removals
             .iter()
-            .map(|r| (r.hash.clone().unwrap(), r.reason.clone()))
+            .map(|r| (r.unit.hash.clone().unwrap(), r.reason.clone()))
             .collect();
         assert_eq!(
             removed,
@@ -389,7 +389,7 @@ mod tests {
             .plan
             .removals
             .iter()
-            .map(|r| r.hash.clone().unwrap())
+            .map(|r| r.unit.hash.clone().unwrap())
             .collect();
         assert_eq!(
             order,

@@ -331,7 +331,10 @@ mod tests {
     }
 
     fn hashes(p: &DirPlan) -> Vec<String> {
-        p.removals.iter().filter_map(|r| r.hash.clone()).collect()
+        p.removals
+            .iter()
+            .filter_map(|r| r.unit.hash.clone())
+            .collect()
     }
 
     #[test]

@@ -48,6 +48,19 @@ impl<'a> Report<'a> {
     }
 }
 
+/// The limit in parentheses that ends every one of `reasons` (`last used 6 weeks ago
+/// (default max-src-age 1 month)` → `default max-src-age 1 month`), if they all end with
+/// the same one and it is the only parenthesis in each.
+fn shared_limit<'r>(mut reasons: impl Iterator<Item = &'r str>) -> Option<&'r str> {
+    let limit = |r: &'r str| -> Option<&'r str> {
+        let inner = r.strip_suffix(')')?;
+        let (head, l) = inner.rsplit_once(" (")?;
+        (!head.contains('(') && !l.contains(['(', ')'])).then_some(l)
+    };
+    let first = limit(reasons.next()?)?;
+    reasons.all(|r| limit(r) == Some(first)).then_some(first)
+}
+
 pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> String {
     let mut text = String::new();
     if detailed && !o.items.is_empty() {
@@ -57,22 +70,29 @@ pub fn render(r: &Report<'_>, o: &Outcome, detailed: bool, out: &Output) -> Stri
         for kind in kinds {
             let items: Vec<&RemovedItem> = o.items.iter().filter(|i| i.kind == kind).collect();
             let total: u64 = items.iter().map(|i| i.bytes).sum();
+            // The limit every item of the kind was removed by, said once in the heading.
+            let limit = shared_limit(items.iter().map(|i| i.reason.as_str()));
             let _ = writeln!(
                 text,
-                "{} ({}, {})",
+                "{} ({}, {}){}",
                 out.bold(kind.label()),
                 items.len(),
-                HumanBytes(total)
+                HumanBytes(total),
+                limit.map_or(String::new(), |l| format!(": {l}"))
             );
             let mut t = Table::new(&["", "size", "why"]).left_align(2);
             for i in items {
                 // A unit by its name and version (the heading gives its kind); JSON has the
                 // path.
                 let name = super::entry_name(&i.path, kind.name());
+                let why = match limit {
+                    Some(l) => i.reason[..i.reason.len() - l.len() - 3].to_owned(),
+                    None => i.reason.clone(),
+                };
                 t.row(vec![
                     format!("  {name}"),
                     HumanBytes(i.bytes).to_string(),
-                    i.reason.clone(),
+                    why,
                 ]);
             }
             // No header row for the per-item tables.

@@ -125,7 +125,7 @@ fn waiting_holder_words(l: &Lock) -> Vec<String> {
                 w.pid,
                 w.cmdline,
                 w.mode.words(),
-                w.waiting_for.display()
+                super::shown(&w.waiting_for)
             )
         })
         .collect()
@@ -160,7 +160,7 @@ pub fn lock_line(l: &Lock) -> String {
     format!(
         "{} (`{}`), {}",
         l.kind.name(),
-        l.path.display(),
+        super::shown(&l.path),
         holders_words(l)
     )
 }
@@ -180,11 +180,25 @@ pub fn short_line(l: &Lock) -> String {
 /// `…`-quoted parts (command lines, paths) are cut in their middle first, down to 8
 /// characters each, then to 2; only then is the end cut.
 pub fn fit(text: &str, width: usize) -> String {
+    let out = shrink_quoted(text, width, 2);
+    if out.chars().count() > width {
+        return out
+            .chars()
+            .take(width.saturating_sub(1))
+            .collect::<String>()
+            + "…";
+    }
+    out
+}
+
+/// `text` with its longest `…`-quoted parts cut in their middle (`cargo b…--offline`) until
+/// it is `width` characters or fewer, none cut below 8 characters, then none below `least`.
+pub fn shrink_quoted(text: &str, width: usize, least: usize) -> String {
     let mut parts: Vec<String> = text.split('`').map(str::to_string).collect();
     let len = |parts: &[String]| -> usize {
         parts.iter().map(|p| p.chars().count()).sum::<usize>() + parts.len() - 1
     };
-    for least in [8, 2] {
+    for least in [8.max(least), least] {
         while len(&parts) > width {
             // Odd indices are inside backticks.
             let Some(i) = (1..parts.len())
@@ -206,15 +220,7 @@ pub fn fit(text: &str, width: usize) -> String {
                 .collect();
         }
     }
-    let out = parts.join("`");
-    if out.chars().count() > width {
-        return out
-            .chars()
-            .take(width.saturating_sub(1))
-            .collect::<String>()
-            + "…";
-    }
-    out
+    parts.join("`")
 }
 
 /// What a pasted message means, in a few lines.
@@ -303,7 +309,7 @@ fn tree_text(h: &Holder) -> String {
 /// One paragraph per lock.
 pub fn lock_text(l: &Lock, out: &Output) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "{}  {}", out.bold(l.kind.name()), l.path.display());
+    let _ = writeln!(t, "{}  {}", out.bold(l.kind.name()), super::shown(&l.path));
     let _ = writeln!(t, "  cargo says: \"{}\"", l.message);
     if l.deleted {
         let _ = writeln!(

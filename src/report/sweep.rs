@@ -145,13 +145,9 @@ pub fn render(r: &Report, criteria: bool, detailed: bool, out: &Output) -> Strin
     if detailed {
         for d in r.dirs.iter().filter(|d| !d.removed.is_empty()) {
             let _ = writeln!(text, "\n{}", out.bold(&super::shown(&d.path)));
-            for rm in &d.removed {
-                let what = match (&rm.package, &rm.hash) {
-                    (Some(p), Some(h)) => {
-                        format!("{p} ({})", h.chars().take(8).collect::<String>())
-                    }
-                    _ => super::unit_name(&rm.path, &d.path),
-                };
+            let items: Vec<_> = d.removed.iter().collect();
+            let labels = super::unit_labels(&d.path, &items);
+            for (rm, what) in d.removed.iter().zip(labels) {
                 let _ = writeln!(text, "  {what}  {}  {}", HumanBytes(rm.bytes), rm.reason);
             }
         }

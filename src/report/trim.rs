@@ -39,6 +39,9 @@ pub struct RemovedItem {
     /// Bytes freed: apparent bytes in the home, bytes on disk in a target dir.
     pub bytes: u64,
     pub reason: String,
+    /// How the human output names a target dir's removal ([`super::unit_labels`]).
+    #[serde(skip)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,11 +124,11 @@ pub fn render(r: &Report, detailed: bool, out: &Output) -> String {
         for p in r.parts.iter().filter(|p| !p.removed.is_empty()) {
             let _ = writeln!(text, "\n{}", out.bold(&super::shown(&p.path)));
             for i in &p.removed {
-                // Home entries by name and version (their kind said), units by path.
-                let what = if p.part == "home" {
-                    format!("{} {}", super::entry_name(&i.path, &i.kind), i.kind)
-                } else {
-                    format!("{} {}", super::unit_name(&i.path, &p.path), i.kind)
+                // Home entries by name and version (their kind said), units by name, version,
+                // profile and what they build.
+                let what = match &i.label {
+                    Some(label) => label.clone(),
+                    None => format!("{} {}", super::entry_name(&i.path, &i.kind), i.kind),
                 };
                 let _ = writeln!(text, "  {what}  {}", i.reason);
             }

@@ -351,7 +351,7 @@ fn into_head(c: &Copy, args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn output_larger_than_a_pipe_into_head_ends_quietly_with_exit_0() {
     let c = Copy::of(populated());
-    add_many_old_entries(&c, 1500);
+    add_many_old_entries(&c, 2000);
     let before = paths_under(&c.home);
     let limits = ["--max-src-age", "0 days", "--max-crate-age", "0 days"];
     // First, how much there is to say: well over a pipe's 64 KiB.

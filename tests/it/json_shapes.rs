@@ -186,7 +186,9 @@ fn the_page_lists_every_kind_and_every_shape() {
     let shapes = shapes(&doc);
     assert_eq!(
         shapes.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["gc", "grace", "locks", "status", "sweep", "trim"]
+        [
+            "gc", "grace", "locks", "schedule", "status", "sweep", "tidy", "trim"
+        ]
     );
     let k = kinds(&doc);
     for name in [
@@ -303,4 +305,106 @@ fn locks_prints_the_documented_shape() {
     ]));
     assert_shape("locks", &v);
     assert!(v["meaning"].is_object(), "{v:#}");
+}
+
+#[test]
+fn tidy_and_schedule_print_the_documented_shapes() {
+    let c = Copy::of(populated());
+    let p1 = c.dir.path().join("p1");
+    // p1's target dir unused for 10 days; a budget of 1 byte takes everything it may, in
+    // every tier (the limits then do not hold: exit 1). `--grace "0 seconds"`: the home's
+    // entries were used when the fixture was built, seconds ago.
+    crate::sweep::age_times(&p1.join("target"), 10);
+    let out = c
+        .janitor(&[
+            "tidy",
+            "--json",
+            "-n",
+            "--budget",
+            "1 B",
+            "--min-free",
+            "1 B",
+            "--hard",
+            "--grace",
+            "0 seconds",
+        ])
+        .current_dir(&p1)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = assert_shape("tidy", &v);
+    for k in ["unit", "incremental", "registry-src", "registry-crate"] {
+        assert!(seen.contains(k), "{k}: {v:#}");
+    }
+    assert_eq!(v["met"], false, "{v:#}");
+    assert_eq!(v["min_free"], "1 B", "{v:#}");
+    assert!(v["filesystems"][0]["min_free_bytes"].is_u64(), "{v:#}");
+    let parts: Vec<&str> = (v["roots"].as_array().unwrap().iter())
+        .map(|r| r["part"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, ["home", "target"], "{v:#}");
+    let removed = v["removed"].as_array().unwrap();
+    // Each root counts what the list removes from it.
+    for r in v["roots"].as_array().unwrap() {
+        let root = r["path"].as_str().unwrap();
+        let n = (removed.iter())
+            .filter(|x| x["path"].as_str().unwrap().starts_with(root))
+            .count();
+        assert_eq!(r["removed_units"], n as u64, "{root}: {v:#}");
+    }
+    // Nothing without a limit in reach: `removed` empty, `met` true, the shape the same.
+    let v = json(
+        c.janitor(&["tidy", "--json", "-n", "--budget", "1000 GiB"])
+            .current_dir(&p1),
+    );
+    assert_shape("tidy", &v);
+    assert_eq!(v["met"], true, "{v:#}");
+    assert_eq!(v["min_free"], Value::Null, "{v:#}");
+
+    // The schedule's files written to a directory of the test's (nothing activated).
+    let units = c.dir.path().join("units");
+    std::fs::create_dir_all(&units).unwrap();
+    let dir = units.to_str().unwrap();
+    let install = json(&mut c.janitor(&[
+        "schedule",
+        "install",
+        "--platform",
+        "systemd",
+        "--dir",
+        dir,
+        "--json",
+        "--",
+        "--budget",
+        "20 GiB",
+    ]));
+    assert_shape("schedule", &install);
+    assert_eq!(install["platform"], "systemd", "{install:#}");
+    assert_eq!(install["activated"], false, "{install:#}");
+    assert!(len(&install["command"]) > 0, "{install:#}");
+    let status = json(&mut c.janitor(&[
+        "schedule",
+        "status",
+        "--platform",
+        "systemd",
+        "--dir",
+        dir,
+        "--json",
+    ]));
+    assert_shape("schedule", &status);
+    let installed: Vec<bool> = (status["files"].as_array().unwrap().iter())
+        .map(|f| f["installed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(installed, [true, true], "{status:#}");
+    let remove = json(&mut c.janitor(&[
+        "schedule",
+        "remove",
+        "--platform",
+        "launchd",
+        "--dir",
+        dir,
+        "--json",
+    ]));
+    assert_shape("schedule", &remove);
+    assert_eq!(remove["platform"], "launchd", "{remove:#}");
 }

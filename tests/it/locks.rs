@@ -725,7 +725,7 @@ fn a_lock_this_user_cannot_open_is_reported_and_never_called_free() {
         .unwrap();
     assert_ok(&out, "locks as nobody");
     assert!(
-        stdout(&out).contains(&format!(
+        flat(&stdout(&out)).contains(&format!(
             "could not probe `{}`: permission denied; it may be held",
             lock.display()
         )),
@@ -772,14 +772,33 @@ fn a_lock_this_user_cannot_open_is_reported_and_never_called_free() {
 
 /// The paragraphs of `locks`' human output about `path`.
 fn paragraphs_about(text: &str, path: &Path) -> String {
+    let full = path.display().to_string();
     text.split("\n\n")
         .filter(|p| {
+            // The heading names the lock file relative to the current directory when below it.
             p.lines()
                 .next()
-                .is_some_and(|l| l.ends_with(&path.display().to_string()))
+                .and_then(|l| l.rsplit("  ").next())
+                .is_some_and(|shown| {
+                    full == shown || full.ends_with(&format!("/{shown}")) && !shown.is_empty()
+                })
         })
+        .map(flat)
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+/// Human output with the lines it wrapped to fit 80 columns joined again (a continuation
+/// line's indentation becomes the one space it was wrapped at).
+fn flat(text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out.push(if line.starts_with(' ') { ' ' } else { '\n' });
+        }
+        out.push_str(line.trim_start());
+    }
+    out
 }
 
 /// Every pid `v` lists as a holder with a verdict, in any lock.
@@ -882,7 +901,8 @@ fn a_sleeping_build_script_is_a_build_and_a_waiting_cargo_only_a_waiter() {
     assert!(
         text.contains(&format!(
             "cargo build --offline` (shared), itself waiting for the build-dir lock (`{}`)",
-            dir_lock.display()
+            // Shown relative to the current directory.
+            dir_lock.strip_prefix(c.dir.path()).unwrap().display()
         )),
         "{text}"
     );
@@ -950,7 +970,12 @@ fn the_wait_spinner_names_the_holder_within_the_terminal_width() {
     assert!(
         text.contains(&format!(
             "timed out after 2s waiting for package-cache (`{}`), held by pid {}",
-            c.home.join(".package-cache").display(),
+            // Shown relative to the current directory, which holds the home.
+            c.home
+                .join(".package-cache")
+                .strip_prefix(c.dir.path())
+                .unwrap()
+                .display(),
             holder.pid()
         )),
         "{text}"
@@ -971,7 +996,7 @@ fn a_pasted_message_of_any_cargo_version_narrows_locks_to_its_lock() {
             .output()
             .unwrap();
         assert_ok(&out, message);
-        stdout(&out)
+        flat(&stdout(&out))
     };
     for message in [
         "Blocking waiting for file lock on the registry index",

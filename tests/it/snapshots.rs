@@ -44,6 +44,14 @@ fn hashes(word: &str) -> String {
     out
 }
 
+/// What follows a number of seconds as the output writes it (`0.28s` → `Some("")`,
+/// `3s,` → `Some(",")`), or `None` for any other word.
+fn seconds(word: &str) -> Option<&str> {
+    let end = word.trim_end_matches([',', ')', ';', '.', ':']);
+    let n = end.strip_suffix('s')?;
+    (!n.is_empty() && n.parse::<f64>().is_ok()).then(|| &word[end.len()..])
+}
+
 fn normalise(text: &str, tmp: &Path, home: &Path) -> String {
     let reg = std::fs::read_dir(home.join("registry/index"))
         .ok()
@@ -69,7 +77,7 @@ fn normalise(text: &str, tmp: &Path, home: &Path) -> String {
             let w = words[i];
             let next = words.get(i + 1).copied().unwrap_or("");
             let number = w.parse::<f64>().is_ok();
-            let unit = next.trim_end_matches([',', ')', ';', '.']);
+            let unit = next.trim_end_matches([',', ')', ';', '.', ':']);
             if number && SIZE_UNITS.contains(&unit) {
                 norm.push(format!("[SIZE]{}", &next[unit.len()..]));
                 i += 2;
@@ -79,6 +87,18 @@ fn normalise(text: &str, tmp: &Path, home: &Path) -> String {
             {
                 norm.push(format!("[AGO]{}", &words[i + 2][3..]));
                 i += 3;
+            } else if let Some(d) = seconds(w) {
+                // A measured duration (`0.28s`, `3s`).
+                norm.push(format!("[SECS]{d}"));
+                i += 1;
+            } else if (w == "group" || w == "stop")
+                && next.trim_end_matches(['`', ')']).parse::<u32>().is_ok()
+            {
+                // `process group 4104`, `cargo janitor stop 3728`.
+                let digits = next.trim_end_matches(['`', ')']);
+                norm.push(w.to_owned());
+                norm.push(format!("[PID]{}", &next[digits.len()..]));
+                i += 2;
             } else if (w == "pid" || w == "pids") && next.parse::<u32>().is_ok() {
                 norm.push(w.to_owned());
                 norm.push("[PID]".into());
@@ -165,7 +185,16 @@ fn every_command_says_what_the_snapshots_say() {
         let out = c
             .janitor(args)
             .env("__CARGO_TEST_LAST_USE_NOW", &now)
-            .env("COLUMNS", "80")
+            // `--help` as an 80-column terminal shows it; other output unwrapped, since
+            // where a line wraps depends on sizes, times and paths that vary.
+            .env(
+                "COLUMNS",
+                if args.contains(&"--help") {
+                    "80"
+                } else {
+                    "1000"
+                },
+            )
             .current_dir(dir)
             .output()
             .unwrap();
@@ -200,7 +229,16 @@ fn every_command_says_what_the_snapshots_say() {
     let run = |dir: &Path, args: &[&str]| {
         let out = c
             .janitor(args)
-            .env("COLUMNS", "80")
+            // `--help` as an 80-column terminal shows it; other output unwrapped, since
+            // where a line wraps depends on sizes, times and paths that vary.
+            .env(
+                "COLUMNS",
+                if args.contains(&"--help") {
+                    "80"
+                } else {
+                    "1000"
+                },
+            )
             .current_dir(dir)
             .output()
             .unwrap();
@@ -225,34 +263,198 @@ fn every_command_says_what_the_snapshots_say() {
     snap("help", &run(home, &["--help"]));
 }
 
+/// Every command's human output (stdout) fits 80 columns on realistic data: long crate
+/// names and versions, a project deep in long directories, a lock held and waited on by
+/// processes with long command lines, every removal listed. JSON keeps every value whole.
 #[test]
-fn human_output_fits_80_columns() {
-    let c = Copy::of(populated());
-    let now = (T0 + 100 * DAY).to_string();
-    let p1 = c.dir.path().join("p1");
-    // (`gc -n` lists each item with its reason, which can be longer.)
-    let runs: [&[&str]; 6] = [
-        &["status"],
-        &["status", "--top", "5"],
-        &["gc", "--max-src-age", "0 days"],
-        &["sweep", "-n", "--max-age", "0", "--grace", "0 seconds"],
-        &["trim", "-n", "--grace", "0 seconds"],
-        &["--help"],
+fn every_commands_output_fits_80_columns() {
+    let long = [
+        ("fallible-streaming-iterator", "0.1.9"),
+        ("icu_properties_data", "2.4.0"),
+        ("toml_datetime", "1.1.3+spec-1.1.0"),
+        ("windows-targets-with-a-longer-name", "0.52.6-beta.12"),
     ];
-    for args in runs {
-        let out = c
+    let crates: Vec<CrateSpec> = (long.iter())
+        .map(|(n, v)| CrateSpec::new(n, v).build_rs(HOLD_BUILD_RS))
+        .collect();
+    let env = Env::with_crates(&crates);
+    let deps: String = (long.iter())
+        .map(|(n, v)| format!("{n} = \"={v}\"\n"))
+        .collect();
+    let rel = "work/an-organisation-with-a-long-name/a-project-with-a-rather-long-name";
+    let project = env.path(rel);
+    std::fs::create_dir_all(project.parent().unwrap()).unwrap();
+    std::fs::rename(
+        env.project("a-project-with-a-rather-long-name", &deps),
+        &project,
+    )
+    .unwrap();
+    env.build_at(&project, T0);
+    // A second profile and an incremental session, all aged.
+    let out = env
+        .cargo(&project, &["build", "--release", "--offline"])
+        .env("__CARGO_TEST_LAST_USE_NOW", T0.to_string())
+        .output()
+        .unwrap();
+    assert_ok(&out, "cargo build --release");
+    crate::sweep::age_times(&project.join("target"), 10);
+
+    // A lock held, and waited on, by processes with long command lines.
+    let lockdir = env.path(rel).join("target/debug");
+    let lock = lockdir.join(".cargo-lock");
+    let _holder = hold_with_flock(&lock, "-x");
+    let _waiter = {
+        use std::os::unix::process::CommandExt;
+        Guard(
+            command("flock")
+                .arg("-x")
+                .arg(&lock)
+                .args(["sleep", "1", "--", &"a-long-argument-".repeat(8)])
+                .process_group(0)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["status"],
+        vec!["status", "--top", "5"],
+        vec!["status", "--exact"],
+        vec!["gc", "-n"],
+        vec![
+            "gc",
+            "-n",
+            "--max-src-age",
+            "0 days",
+            "--max-crate-age",
+            "0 days",
+        ],
+        vec![
+            "sweep",
+            "-n",
+            "--max-age",
+            "1 day",
+            "--incremental",
+            "--grace",
+            "0 seconds",
+        ],
+        vec![
+            "sweep",
+            "-n",
+            "-r",
+            "../..",
+            "--max-age",
+            "1 day",
+            "--grace",
+            "0 seconds",
+        ],
+        vec!["trim", "-n", "--ci", "--grace", "0 seconds"],
+        vec![
+            "tidy",
+            "-n",
+            "--budget",
+            "1 B",
+            "--grace",
+            "0 seconds",
+            "target",
+        ],
+        vec!["locks", "--sample", "0", "target"],
+        vec!["locks", "-v", "--sample", "0", "target"],
+        vec![
+            "locks",
+            "--message",
+            "Blocking waiting for file lock on build directory",
+        ],
+        vec!["wait", "--timeout", "1s", "target"],
+        vec!["run", "--timeout", "1s", "--", "true"],
+        vec!["stop", "--yes", "4194305"],
+        vec!["schedule", "status"],
+    ];
+    let mut helps: Vec<Vec<&str>> = vec![vec!["--help"]];
+    for c in [
+        "status",
+        "gc",
+        "locks",
+        "wait",
+        "run",
+        "stop",
+        "sweep",
+        "trim",
+        "tidy",
+        "schedule",
+        "completions",
+    ] {
+        helps.push(vec![c, "--help"]);
+    }
+    for args in runs.iter().chain(&helps) {
+        let out = env
             .janitor(args)
-            .env("__CARGO_TEST_LAST_USE_NOW", &now)
             .env("COLUMNS", "80")
-            .current_dir(&p1)
+            .current_dir(&project)
             .output()
             .unwrap();
-        assert_ok(&out, &args.join(" "));
-        for line in stdout(&out).lines() {
+        assert!(
+            matches!(out.status.code(), Some(0..=5)),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let text = stdout(&out);
+        assert!(
+            !text.is_empty() || args[0] == "wait" || args[0] == "run" || args[0] == "stop",
+            "{args:?}: no output"
+        );
+        for line in text.lines() {
             assert!(
                 line.chars().count() <= 80,
                 "{args:?}: wider than 80 columns:\n{line}"
             );
         }
     }
+}
+
+/// `wait`, `run` and `stop` with a real holder: `flock` holding the package cache lock, as a
+/// script might. `wait` times out naming it, `run` shows the cargo it runs blocked behind it
+/// and stops it at `--timeout`, `stop` ends the holder (a process this test started). Pids and
+/// times are normalised; the CPU sample of an idle `sleep` reads the same every run.
+#[test]
+fn wait_run_and_stop_with_a_real_holder_say_what_the_snapshots_say() {
+    let c = Copy::of(populated());
+    let file = c.home.join(".package-cache");
+    let mut holder = hold_with_flock(&file, "-x");
+    let run = |dir: &Path, args: &[&str]| {
+        let out = c
+            .janitor(args)
+            .env("CARGO_HOME", &c.home)
+            .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
+            .env_remove("CARGO_TARGET_DIR")
+            .env("COLUMNS", "1000")
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        normalise(&both(&out), c.dir.path(), &c.home)
+    };
+    let p2 = c.dir.path().join("p2");
+    snap(
+        "wait-held",
+        &run(&p2, &["wait", "--timeout", "1s", "--lock", "package-cache"]),
+    );
+    snap(
+        "run-blocked",
+        &run(
+            &p2,
+            &[
+                "run",
+                "--timeout",
+                "3s",
+                "--",
+                "cargo",
+                "build",
+                "--offline",
+            ],
+        ),
+    );
+    let pid = holder.pid().to_string();
+    snap("stop-holder", &run(&p2, &["stop", "--yes", &pid]));
+    // It was stopped: the holder exited, by a signal.
+    assert!(!holder.wait().success());
 }

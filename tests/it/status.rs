@@ -541,3 +541,104 @@ fn completions_for_every_shell_and_a_man_page() {
     );
     assert!(man.contains("trim"), "{man}");
 }
+
+/// Users type `cargo janitor …`: the bash script completes it (subcommands, their options,
+/// option values) as `cargo-janitor …`, and hands every other `cargo …` to the completion
+/// `cargo` had before (here a stand-in for rustup's `_cargo`), as it does `cargo-janitor …`.
+#[test]
+fn bash_completes_cargo_janitor_and_leaves_cargo_to_its_own() {
+    let c = Copy::of(populated());
+    let out = c.janitor(&["completions", "bash"]).output().unwrap();
+    assert_ok(&out, "completions bash");
+    let script = c.dir.path().join("completion.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    // `t WORD…` completes the last word as bash would, with the function `complete -p`
+    // names for the first word, and prints the candidates on one line.
+    let program = format!(
+        r#"set -e
+_cargo() {{ COMPREPLY=(cargo-own); }}
+complete -F _cargo cargo
+source '{}'
+t() {{
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${{#COMP_LINE}}
+    COMPREPLY=()
+    local f; f=$(complete -p "$1" | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
+    "$f" "$1" "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+    echo "${{COMPREPLY[*]}}"
+}}
+t cargo janitor g
+t cargo janitor gc --max-src
+t cargo janitor --color always sw
+t cargo janitor sweep --rec
+t cargo janitor completions p
+t cargo bu
+t cargo-janitor g
+t cargo-janitor schedule in
+"#,
+        script.display()
+    );
+    let out = command("bash")
+        .args(["--norc", "-c", &program])
+        .output()
+        .unwrap();
+    assert_ok(&out, "bash: complete");
+    assert_eq!(stderr(&out), "");
+    assert_eq!(
+        stdout(&out).lines().collect::<Vec<_>>(),
+        [
+            "gc",
+            "--max-src-age --max-src-size",
+            "sweep",
+            "--recursive",
+            "powershell",
+            "cargo-own",
+            "gc",
+            "install",
+        ],
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// The fish script completes `cargo janitor …` as `cargo-janitor …` (fish's own `cargo`
+/// completion does not complete the arguments of `cargo-*` commands).
+#[test]
+fn fish_completes_cargo_janitor() {
+    if command("fish").arg("--version").output().is_err() {
+        eprintln!("skipped: needs fish");
+        return;
+    }
+    let c = Copy::of(populated());
+    let out = c.janitor(&["completions", "fish"]).output().unwrap();
+    assert_ok(&out, "completions fish");
+    let script = c.dir.path().join("cargo-janitor.fish");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let mut program = format!("source '{}'\n", script.display());
+    for line in [
+        "cargo janitor g",
+        "cargo janitor gc --max-src",
+        "cargo janitor schedule in",
+        "cargo-janitor tr",
+    ] {
+        program.push_str(&format!(
+            "complete -C '{line}' | string split -f1 \\t | string join ' '\n"
+        ));
+    }
+    // (`string split -f1` ends with status 1 for a line without a tab.)
+    program.push_str("true\n");
+    let out = command("fish")
+        .args(["--no-config", "-c", &program])
+        .env("HOME", c.dir.path())
+        .env("XDG_CONFIG_HOME", c.dir.path().join("config"))
+        .env("XDG_DATA_HOME", c.dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_ok(&out, "fish: complete");
+    assert_eq!(stderr(&out), "");
+    assert_eq!(
+        stdout(&out).lines().collect::<Vec<_>>(),
+        ["gc", "--max-src-age --max-src-size", "install", "trim"],
+        "{}",
+        stderr(&out)
+    );
+}

@@ -646,3 +646,194 @@ fn a_profile_created_while_sweeping_is_never_touched_without_its_lock() {
     a_profile_created_while_sweeping(&["--grace", "0 seconds"]);
     a_profile_created_while_sweeping(&[]);
 }
+
+/// Paths shown relative are clean: `.` components and trailing slashes in a PATH never reach
+/// the output (human or JSON), `..` is kept as typed (never resolved through a symlink), and a
+/// symlinked target dir spelled with a trailing slash is refused like the symlink itself.
+#[test]
+fn paths_given_with_dots_and_slashes_are_shown_clean() {
+    let c = Copy::of(populated());
+    let root = c.dir.path();
+    let p1 = root.join("p1");
+    let table = |dir: &Path, args: &[&str]| {
+        let out = c.janitor(args).current_dir(dir).output().unwrap();
+        assert_ok(&out, &args.join(" "));
+        stdout(&out)
+            .lines()
+            .skip(1)
+            // (Not a wrapped line's continuation.)
+            .filter(|l| !l.starts_with(' '))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .filter(|w| w != "total" && !w.starts_with('('))
+            .collect::<Vec<_>>()
+    };
+    for args in [
+        &["sweep", "-r", "."][..],
+        &["sweep", "-r", "./"],
+        &["sweep", "-r", "./."],
+    ] {
+        assert_eq!(table(root, args), ["p1/target", "p2/target"], "{args:?}");
+    }
+    // `..` stays as typed (`p1` could be a symlink).
+    assert_eq!(
+        table(root, &["sweep", "-r", "./p1/./../"]),
+        ["p1/../p1/target", "p1/../p2/target"]
+    );
+    for args in [&["sweep", "-r", "../."][..], &["sweep", "-r", ".././/"]] {
+        assert_eq!(
+            table(&p1, args),
+            ["../p1/target", "../p2/target"],
+            "{args:?}"
+        );
+    }
+    for args in [
+        &["sweep", "./target/"][..],
+        &["sweep", "target/."],
+        &["sweep", "./target//."],
+    ] {
+        assert_eq!(table(&p1, args), ["target"], "{args:?}");
+    }
+    // JSON: absolute and clean too.
+    let v = json(
+        c.janitor(&["sweep", "--json", "-r", "./."])
+            .current_dir(root),
+    );
+    let paths: Vec<&str> = (v["dirs"].as_array().unwrap().iter())
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            root.join("p1/target").to_str().unwrap(),
+            root.join("p2/target").to_str().unwrap()
+        ]
+    );
+    // `trim --target-dir`, `locks` and `wait` name the directory as cleaned.
+    let out = (c.janitor(&[
+        "trim",
+        "-n",
+        "--grace",
+        "0 seconds",
+        "--target-dir",
+        "./target/.",
+    ]))
+    .current_dir(&p1)
+    .output()
+    .unwrap();
+    assert_ok(&out, "trim");
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("target target ")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("/."), "{}", stdout(&out));
+    for args in [
+        &["locks", "./target/."][..],
+        &["wait", "--timeout", "1s", "./target/."],
+    ] {
+        let out = c.janitor(args).current_dir(&p1).output().unwrap();
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            !all.contains("/./") && !all.contains("/.`"),
+            "{args:?}: {all}"
+        );
+    }
+    // A symlink to a target dir, with a trailing slash (which would follow it): refused.
+    std::os::unix::fs::symlink(p1.join("target"), root.join("link")).unwrap();
+    for given in ["link/", "./link/."] {
+        let out = c
+            .janitor(&["sweep", given])
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{given}: {}", stderr(&out));
+        assert!(stderr(&out).contains("is a symlink"), "{}", stderr(&out));
+    }
+}
+
+/// Units are named by package, version (registry packages only: a path or git package's
+/// `Cargo.toml` now may not be what was built), profile and what they build, in JSON and in
+/// the human listing; a short hash only where two units would read the same (`cargo check`
+/// and `cargo build` of one library).
+#[test]
+fn units_are_named_by_package_version_profile_and_target() {
+    let c = Copy::of(populated());
+    let p1 = c.dir.path().join("p1");
+    let out = c.cargo("p1", &["check", "--offline"]).output().unwrap();
+    assert_ok(&out, "cargo check");
+    age_times(&p1.join("target"), 10);
+    let v = json(
+        c.janitor(&["sweep", "--json", "-n", "--max-age", "1 day"])
+            .current_dir(&p1),
+    );
+    let removed = v["dirs"][0]["removed"].as_array().unwrap();
+    let debug = p1.join("target/debug").display().to_string();
+    let mut seen = BTreeSet::new();
+    for r in removed {
+        assert_eq!(r["profile"], debug.as_str(), "{r:#}");
+        let (pkg, target) = (
+            r["package"].as_str().unwrap(),
+            r["target"].as_str().unwrap(),
+        );
+        let version = match pkg {
+            "alpha" => Some("1.0.0"),
+            "beta" | "gamma" => Some("0.1.0"),
+            _ => None,
+        };
+        assert_eq!(r["version"].as_str(), version, "{r:#}");
+        seen.insert(format!("{pkg} {target}"));
+    }
+    for want in [
+        "alpha lib-alpha",
+        "gamma build-script-build-script-build",
+        "gamma run-build-script-build-script-build",
+        "gitdep lib-gitdep",
+        "p1 bin-p1",
+    ] {
+        assert!(seen.contains(want), "{want}: {seen:?}");
+    }
+    let out = (c.janitor(&["sweep", "-n", "--max-age", "1 day"]))
+        .current_dir(&p1)
+        .output()
+        .unwrap();
+    assert_ok(&out, "sweep -n");
+    let text = stdout(&out);
+    let labels: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .filter_map(|l| l.trim_start().split("  ").next())
+        .collect();
+    // `check` and `build` of alpha 1.0.0: two units that need their hashes to be told apart.
+    let hashed = |name: &str| {
+        labels
+            .iter()
+            .filter(|l| {
+                l.strip_prefix(name).is_some_and(|rest| {
+                    rest.len() == 9 && rest.ends_with(')') && !rest.contains(' ')
+                })
+            })
+            .count()
+    };
+    assert_eq!(hashed("alpha 1.0.0 (debug, "), 2, "{text}");
+    for want in [
+        "gamma 0.1.0 (debug, build script)",
+        "gamma 0.1.0 (debug, build script run)",
+    ] {
+        assert!(labels.contains(&want), "{want}: {text}");
+    }
+    // No version is made up for the path and git packages.
+    assert!(
+        labels.iter().any(|l| l.starts_with("p1 (debug, bin")),
+        "{text}"
+    );
+    assert!(
+        labels.iter().any(|l| l.starts_with("gitdep (debug")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("gitdep 0.") && !text.contains("p1 0."),
+        "{text}"
+    );
+}
