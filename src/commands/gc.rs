@@ -207,7 +207,7 @@ fn lock_home(
         return Ok(Ok(None));
     }
     let wait = Wait::unless(args.auto || args.no_wait);
-    let mut on_block = super::locks::blocking_notice(out);
+    let mut on_block = crate::report::locks::blocking_notice(out);
     match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
         Ok(l) => Ok(Ok(Some(l))),
         Err(LockError::Busy { .. }) if args.auto => {

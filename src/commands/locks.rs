@@ -1,8 +1,9 @@
-//! `cargo janitor locks`: who holds and who waits on every Cargo lock, and why; and the
-//! one-line holder notice every command that waits for a lock prints.
+//! `cargo janitor locks`: who holds and who waits on every Cargo lock, and why. The lock
+//! doctor's services live below: one look (`observe::lock_doctor`), the diagnosis
+//! (`plan::locks`), the holder line and the "Blocking waiting…" notice every waiting command
+//! prints (`report::locks`).
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -11,15 +12,11 @@ use crate::cli::{GlobalArgs, LocksArgs};
 use crate::discover::paths::Need;
 use crate::discover::{self, CargoConfig, CargoHome, target};
 use crate::exit::{self, BadInput};
-use crate::observe::lock_doctor::{self, Look};
+use crate::observe::lock_doctor;
 use crate::observe::lockfiles::LockFiles;
 use crate::plan::locks;
 use crate::report::{self, Output};
 use crate::sys::process;
-
-/// How long the commands that only mention a holder (`wait`, the Blocking line) watch its
-/// CPU before saying whether it is busy.
-pub const SHORT_SAMPLE: Duration = Duration::from_millis(250);
 
 /// The Cargo home, and the lock files to probe directly: the home's, and those of the given
 /// target dirs (default: the current workspace's), with the directories that could not be
@@ -38,13 +35,6 @@ pub fn candidates(global: &GlobalArgs, paths: &[PathBuf]) -> Result<(CargoHome, 
     };
     let files = lock_doctor::lock_files(&home.path, &dirs);
     Ok((home, files))
-}
-
-/// Warns when processes cannot be looked at here.
-pub fn warn_blind(look: &Look, out: &Output) {
-    if let Some(why) = &look.blind {
-        out.warn(format!("{why}; only whether each lock is held is shown"));
-    }
 }
 
 pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
@@ -68,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
     }
     let table = process::table();
     let look = lock_doctor::look(table.as_ref(), &found.files, args.sample, &home.path);
-    warn_blind(&look, out);
+    report::locks::warn_blind(&look, out);
     let mut report = locks::diagnose(&look);
     report.unlisted = found.unlisted;
     if let Some(m) = meaning {
@@ -86,48 +76,4 @@ pub fn run(global: &GlobalArgs, args: &LocksArgs, out: &Output) -> Result<i32> {
         report::print_human(report::locks::render(&report, found.files.len(), out))?;
     }
     Ok(exit::OK)
-}
-
-/// The locks at these paths (the same files, whatever path they were reached by) in `look`'s
-/// diagnosis.
-pub fn locks_of(look: &Look, held: &[PathBuf]) -> Vec<locks::Lock> {
-    locks::at_paths(locks::diagnose(look), &look.probes, held)
-}
-
-/// Who holds these lock files, in one line: the lock doctor's holder line, for every
-/// command that waits.
-pub fn who_holds(look: &Look, held: &[PathBuf]) -> String {
-    let parts: Vec<String> = locks_of(look, held)
-        .iter()
-        .map(report::locks::lock_line)
-        .collect();
-    if parts.is_empty() {
-        "a Cargo lock".into()
-    } else {
-        parts.join("; ")
-    }
-}
-
-/// The Cargo home to assume for a holder whose environment cannot be read.
-fn some_home() -> PathBuf {
-    CargoHome::locate(None)
-        .map(|h| h.path)
-        .unwrap_or_else(|_| PathBuf::from(".cargo"))
-}
-
-/// Cargo's "Blocking waiting for file lock on …" status line, naming the holder the way
-/// `locks` does: for every command that waits for a lock.
-pub fn blocking_notice(out: &Output) -> impl FnMut(&'static str, &Path) + '_ {
-    move |what, path| {
-        let table = process::table();
-        let files = [path.to_owned()];
-        let look = lock_doctor::look(table.as_ref(), &files, SHORT_SAMPLE, &some_home());
-        out.status(
-            "Blocking",
-            format!(
-                "waiting for file lock on {what}: {}",
-                who_holds(&look, &files)
-            ),
-        );
-    }
 }

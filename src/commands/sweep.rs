@@ -126,7 +126,7 @@ pub fn act_or_preview(
     plan_of: &dyn Fn(&TargetDir) -> DirPlan,
     out: &Output,
 ) -> Result<Acted> {
-    let mut on_block = super::locks::blocking_notice(out);
+    let mut on_block = crate::report::locks::blocking_notice(out);
     let acted = act_target::act_or_preview(dry_run, dir, td, plan, wait, plan_of, &mut on_block)?;
     report::sweep::warn_acted(dir, &acted, out);
     Ok(acted)

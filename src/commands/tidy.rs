@@ -979,7 +979,7 @@ fn act_on_home(
     wait: Wait,
     out: &Output,
 ) -> Result<HomeActed> {
-    let mut on_block = super::locks::blocking_notice(out);
+    let mut on_block = crate::report::locks::blocking_notice(out);
     let _lock = match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
         Ok(l) => l,
         Err(e @ LockError::Busy { .. }) => {

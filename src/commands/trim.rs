@@ -384,7 +384,7 @@ fn trim_home(
     wait: Wait,
     out: &Output,
 ) -> Result<Result<Trimmed, i32>> {
-    let mut on_block = super::locks::blocking_notice(out);
+    let mut on_block = crate::report::locks::blocking_notice(out);
     let lock = if home.has_caches() && !args.dry_run {
         match MutateExclusive::acquire(&home.path, wait, &mut on_block) {
             Ok(l) => Some(l),

@@ -65,7 +65,7 @@ pub fn run(global: &GlobalArgs, args: &WaitArgs, out: &Output) -> Result<i32> {
             if !held.is_empty() {
                 let look = holders(table.as_ref(), &held, earlier.as_ref(), &home.path);
                 if !warned {
-                    super::locks::warn_blind(&look, out);
+                    crate::report::locks::warn_blind(&look, out);
                     warned = true;
                 }
                 [parts, short, about] = lock_words(&look, &held);
@@ -127,7 +127,7 @@ fn holders(
 ) -> lock_doctor::Look {
     match earlier {
         Some(_) => lock_doctor::look_since(table, held, earlier, home),
-        None => lock_doctor::look(table, held, super::locks::SHORT_SAMPLE, home),
+        None => lock_doctor::look(table, held, crate::observe::lock_doctor::SHORT_SAMPLE, home),
     }
 }
 
@@ -178,7 +178,7 @@ fn probe_all(files: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 /// what it is about (without durations).
 fn lock_words(look: &lock_doctor::Look, held: &[PathBuf]) -> [Vec<String>; 3] {
     let [mut parts, mut short, mut about] = [Vec::new(), Vec::new(), Vec::new()];
-    let locks = super::locks::locks_of(look, held);
+    let locks = crate::plan::locks::locks_of(look, held);
     if locks.is_empty() {
         parts.push("a Cargo lock".to_string());
         short.push("a Cargo lock".to_string());

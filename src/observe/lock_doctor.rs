@@ -22,6 +22,17 @@ use crate::observe::lockfiles::{self, LockFiles, Probe, Probed};
 use crate::sys::fs::FileId;
 use crate::sys::process::{Mode, ProcInfo, ProcessTable, Snapshot};
 
+/// How long the commands that only mention a holder (`wait`, the Blocking line) watch its
+/// CPU before saying whether it is busy.
+pub const SHORT_SAMPLE: Duration = Duration::from_millis(250);
+
+/// The Cargo home to assume for a holder whose environment cannot be read.
+pub fn assumed_home() -> PathBuf {
+    CargoHome::locate(None)
+        .map(|h| h.path)
+        .unwrap_or_else(|_| PathBuf::from(".cargo"))
+}
+
 /// The lock files to probe: the Cargo home's, and those of these target or build dirs.
 pub fn lock_files(home: &Path, dirs: &[PathBuf]) -> LockFiles {
     let mut files = lockfiles::home_lock_files(home);

@@ -812,6 +812,12 @@ fn advice_for(h: &Holder, ctx: Context) -> String {
     }
 }
 
+/// The locks at these paths (the same files, whatever path they were reached by) in `look`'s
+/// diagnosis.
+pub fn locks_of(look: &Look, held: &[std::path::PathBuf]) -> Vec<Lock> {
+    at_paths(diagnose(look), &look.probes, held)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

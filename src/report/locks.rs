@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::Output;
 use crate::cargo::locks::{LockKind, Meaning, WORDINGS};
+use crate::observe::lock_doctor::Look;
 use crate::observe::lockfiles::{Probe, Unlisted};
 use crate::plan::locks::{Activity, ActivityKind, Holder, Lock, Report, Verdict, duration};
 use crate::sys::process::{Evidence, Rung};
@@ -448,6 +449,50 @@ pub fn stop_event(event: crate::act::stop::Event<'_>, out: &Output) {
             ),
         ),
         Event::Step(step) => out.status("Sent", format!("{} to {}", step.signal, step.to)),
+    }
+}
+
+/// Warns when processes cannot be looked at here.
+pub fn warn_blind(look: &Look, out: &Output) {
+    if let Some(why) = &look.blind {
+        out.warn(format!("{why}; only whether each lock is held is shown"));
+    }
+}
+
+/// Who holds these lock files, in one line: the lock doctor's holder line, for every
+/// command that waits.
+pub fn who_holds(look: &Look, held: &[std::path::PathBuf]) -> String {
+    let parts: Vec<String> = crate::plan::locks::locks_of(look, held)
+        .iter()
+        .map(lock_line)
+        .collect();
+    if parts.is_empty() {
+        "a Cargo lock".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// Cargo's "Blocking waiting for file lock on …" status line, naming the holder the way
+/// `locks` does: for every command that waits for a lock.
+pub fn blocking_notice(out: &Output) -> impl FnMut(&'static str, &std::path::Path) + '_ {
+    use crate::observe::lock_doctor;
+    move |what, path| {
+        let table = crate::sys::process::table();
+        let files = [path.to_owned()];
+        let look = lock_doctor::look(
+            table.as_ref(),
+            &files,
+            lock_doctor::SHORT_SAMPLE,
+            &lock_doctor::assumed_home(),
+        );
+        out.status(
+            "Blocking",
+            format!(
+                "waiting for file lock on {what}: {}",
+                who_holds(&look, &files)
+            ),
+        );
     }
 }
 
