@@ -270,7 +270,17 @@ pub fn unit_labels(root: &std::path::Path, items: &[&crate::plan::sweep::Removal
         .iter()
         .map(|r| {
             let u = &r.unit;
-            let profile = u.profile.as_deref().map(|p| below(p, root));
+            // A target triple and a profile, not a path: `/` between them everywhere.
+            let profile = (u.profile.as_deref()).map(|p| {
+                let rel = below(p, root);
+                if std::path::Path::new(&rel).is_absolute() {
+                    return rel;
+                }
+                (std::path::Path::new(&rel).components())
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            });
             let name_of_dir = || {
                 r.path
                     .file_name()
