@@ -354,20 +354,6 @@ pub fn proc_args(b: &[u8]) -> Option<ProcArgs> {
     })
 }
 
-/// `s` with its control characters escaped: any user's command line can be read, and shown
-/// raw it could drive the terminal of whoever runs the lock doctor.
-fn printable(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
 /// The facts read for one process (each `None` when it could not be read: another user's
 /// process gives only the short BSD facts).
 #[derive(Clone, Debug, Default)]
@@ -390,11 +376,11 @@ pub fn proc_info(bsd: &Bsd, facts: &Facts, now: Duration, timebase: (u32, u32)) 
         pid: bsd.pid,
         ppid: bsd.ppid,
         pgid: bsd.pgid,
-        name: printable(&bsd.name),
+        name: super::printable(&bsd.name),
         cmdline: facts
             .args
             .as_ref()
-            .map(|a| a.argv.iter().map(|s| printable(s)).collect())
+            .map(|a| a.argv.iter().map(|s| super::printable(s)).collect())
             .unwrap_or_default(),
         cwd: facts.cwd.clone(),
         state: state(bsd, facts.task.as_ref()),

@@ -135,20 +135,6 @@ fn read_stat(pid: u32) -> Option<Stat> {
     parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
-/// `s` with its control characters escaped: any user's command line and name can be read,
-/// and shown raw they could drive the terminal of whoever runs the lock doctor.
-fn printable(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
 fn read_proc(pid: u32, uptime: Option<Duration>) -> Option<ProcInfo> {
     use std::os::unix::fs::MetadataExt;
     let dir = PathBuf::from(format!("/proc/{pid}"));
@@ -157,7 +143,7 @@ fn read_proc(pid: u32, uptime: Option<Duration>) -> Option<ProcInfo> {
         .map(|b| {
             b.split(|c| *c == 0)
                 .filter(|s| !s.is_empty())
-                .map(|s| printable(&String::from_utf8_lossy(s)))
+                .map(|s| super::printable(&String::from_utf8_lossy(s)))
                 .collect()
         })
         .unwrap_or_default();
@@ -165,7 +151,7 @@ fn read_proc(pid: u32, uptime: Option<Duration>) -> Option<ProcInfo> {
         pid,
         ppid: stat.ppid,
         pgid: stat.pgid,
-        name: printable(&stat.name),
+        name: super::printable(&stat.name),
         cmdline,
         cwd: fs::read_link(dir.join("cwd")).ok(),
         state: state_of(stat.state),

@@ -169,6 +169,21 @@ impl fmt::Display for ProcId {
     }
 }
 
+/// `s` with its control characters escaped (`\n`, `\u{1b}`): any user's command line and
+/// process name can be read, and shown raw they could drive the terminal of whoever runs the
+/// lock doctor.
+pub(crate) fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// What the OS says about one process.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcInfo {
@@ -212,15 +227,7 @@ impl ProcInfo {
         } else {
             self.cmdline.join(" ")
         };
-        raw.chars()
-            .flat_map(|c| {
-                if c.is_control() {
-                    c.escape_default().collect::<Vec<_>>()
-                } else {
-                    vec![c]
-                }
-            })
-            .collect()
+        printable(&raw)
     }
 
     /// The program's file name (`cargo`, `rustc`, `build-script-build`), from the command

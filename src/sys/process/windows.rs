@@ -238,19 +238,6 @@ fn command_line(process: &OwnedHandle) -> Option<String> {
     None
 }
 
-/// `s` with control characters escaped (any process's command line can be read).
-fn printable(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
 /// Every process: Toolhelp's (pid, parent, executable name).
 fn toolhelp() -> io::Result<Vec<(u32, u32, String)>> {
     // SAFETY: no pointers; the result is checked and owned.
@@ -305,8 +292,8 @@ fn processes() -> io::Result<BTreeMap<u32, ProcInfo>> {
                 pid,
                 ppid,
                 pgid: 0,
-                name: printable(&exe),
-                cmdline: cmdline.iter().map(|a| printable(a)).collect(),
+                name: super::printable(&exe),
+                cmdline: cmdline.iter().map(|a| super::printable(a)).collect(),
                 cwd: None,
                 state: ProcState::Unknown,
                 cpu: t.map_or(Duration::ZERO, |t| t.1),
